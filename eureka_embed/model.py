@@ -1,0 +1,235 @@
+"""The Eureka data model: what an instance, an application and a registry snapshot are.
+
+Every type here is frozen and slotted: the registry hands the same objects to many threads and
+caches, so nothing may change them after construction. No I/O and no wire format here; the
+``codec`` package is the only place that knows how Eureka spells these on the wire.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+__all__ = [
+    "AMAZON_DATA_CENTER_CLASS",
+    "DEFAULT_DATA_CENTER_CLASS",
+    "EMPTY_METADATA",
+    "ActionType",
+    "Application",
+    "Applications",
+    "DataCenterInfo",
+    "InstanceInfo",
+    "InstanceStatus",
+    "LeaseInfo",
+    "PortInfo",
+    "apps_hashcode",
+    "frozen_metadata",
+]
+
+DEFAULT_DATA_CENTER_CLASS = "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo"
+AMAZON_DATA_CENTER_CLASS = "com.netflix.appinfo.AmazonInfo"
+
+EMPTY_METADATA: Mapping[str, str] = MappingProxyType({})
+
+
+def _empty_metadata() -> Mapping[str, str]:
+    return EMPTY_METADATA
+
+
+def frozen_metadata(values: Mapping[str, str] | None) -> Mapping[str, str]:
+    """A read-only copy of ``values``; the shared empty mapping when there is nothing."""
+    if not values:
+        return EMPTY_METADATA
+    if isinstance(values, MappingProxyType):
+        return values
+    return MappingProxyType(dict(values))
+
+
+class InstanceStatus(str, enum.Enum):
+    UP = "UP"
+    DOWN = "DOWN"
+    STARTING = "STARTING"
+    OUT_OF_SERVICE = "OUT_OF_SERVICE"
+    UNKNOWN = "UNKNOWN"
+
+    @classmethod
+    def parse(cls, value: str) -> InstanceStatus:
+        """The status spelled ``value`` (any case); ``ValueError`` names the bad value."""
+        try:
+            return cls[value.strip().upper()]
+        except KeyError:
+            allowed = ", ".join(s.value for s in cls)
+            raise ValueError(f"unknown status {value!r} (expected one of {allowed})") from None
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ActionType(str, enum.Enum):
+    ADDED = "ADDED"
+    MODIFIED = "MODIFIED"
+    DELETED = "DELETED"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class PortInfo:
+    port: int
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DataCenterInfo:
+    """Where an instance runs. ``MyOwn`` for anything but AWS; ``Amazon`` carries EC2 metadata."""
+
+    name: str = "MyOwn"
+    metadata: Mapping[str, str] = field(default_factory=_empty_metadata)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "metadata", frozen_metadata(self.metadata))
+
+    @property
+    def class_name(self) -> str:
+        return AMAZON_DATA_CENTER_CLASS if self.name == "Amazon" else DEFAULT_DATA_CENTER_CLASS
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseInfo:
+    """Lease terms and timestamps (epoch milliseconds) as Eureka reports them."""
+
+    renewal_interval_secs: int = 30
+    duration_secs: int = 90
+    registration_timestamp: int = 0
+    last_renewal_timestamp: int = 0
+    eviction_timestamp: int = 0
+    service_up_timestamp: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceInfo:
+    """One registered instance, in Eureka's terms. Build variants with :meth:`evolve`."""
+
+    instance_id: str
+    app: str
+    host_name: str
+    ip_addr: str
+    status: InstanceStatus = InstanceStatus.UP
+    overridden_status: InstanceStatus = InstanceStatus.UNKNOWN
+    port: PortInfo = PortInfo(7001, True)
+    secure_port: PortInfo = PortInfo(7002, False)
+    country_id: int = 1
+    data_center_info: DataCenterInfo = DataCenterInfo()
+    lease_info: LeaseInfo = LeaseInfo()
+    metadata: Mapping[str, str] = field(default_factory=_empty_metadata)
+    sid: str | None = "na"
+    app_group_name: str | None = None
+    home_page_url: str | None = None
+    status_page_url: str | None = None
+    health_check_url: str | None = None
+    secure_health_check_url: str | None = None
+    vip_address: str | None = None
+    secure_vip_address: str | None = None
+    is_coordinating_discovery_server: bool = False
+    last_updated_timestamp: int = 0
+    last_dirty_timestamp: int = 0
+    action_type: ActionType | None = None
+    asg_name: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "metadata", frozen_metadata(self.metadata))
+
+    def evolve(self, **changes: Any) -> InstanceInfo:
+        """A copy with ``changes`` applied (``dataclasses.replace`` under a friendlier name)."""
+        return replace(self, **changes)
+
+    def vip_names(self) -> tuple[str, ...]:
+        return _split_vips(self.vip_address)
+
+    def secure_vip_names(self) -> tuple[str, ...]:
+        return _split_vips(self.secure_vip_address)
+
+
+def _split_vips(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    """All instances registered under one (upper-cased) application name."""
+
+    name: str
+    instances: tuple[InstanceInfo, ...] = ()
+
+    def __iter__(self) -> Iterator[InstanceInfo]:
+        return iter(self.instances)
+
+    def __len__(self) -> int:
+        return len(self.instances)
+
+    def get(self, instance_id: str) -> InstanceInfo | None:
+        for instance in self.instances:
+            if instance.instance_id == instance_id:
+                return instance
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Applications:
+    """A registry snapshot (full or delta) with its version and the full registry's hashcode."""
+
+    applications: tuple[Application, ...] = ()
+    version: str = "1"
+    apps_hashcode: str = ""
+
+    @classmethod
+    def of(
+        cls, instances: Iterable[InstanceInfo], *, version: str = "1", hashcode: str | None = None
+    ) -> Applications:
+        """Group ``instances`` by app (sorted by name, then instance id, so payloads are stable).
+
+        The hashcode defaults to that of ``instances`` themselves; a delta passes the full
+        registry's.
+        """
+        by_app: dict[str, list[InstanceInfo]] = {}
+        for instance in instances:
+            by_app.setdefault(instance.app, []).append(instance)
+        apps = tuple(
+            Application(name, tuple(sorted(members, key=lambda i: i.instance_id)))
+            for name, members in sorted(by_app.items())
+        )
+        if hashcode is None:
+            hashcode = apps_hashcode(i for app in apps for i in app.instances)
+        return cls(apps, version, hashcode)
+
+    def __iter__(self) -> Iterator[Application]:
+        return iter(self.applications)
+
+    def get(self, name: str) -> Application | None:
+        upper = name.upper()
+        for app in self.applications:
+            if app.name == upper:
+                return app
+        return None
+
+    def instances(self) -> Iterator[InstanceInfo]:
+        for app in self.applications:
+            yield from app.instances
+
+
+def apps_hashcode(instances: Iterable[InstanceInfo]) -> str:
+    """Eureka's reconcile hashcode: ``STATUS_count_`` for each status present, sorted by name.
+
+    Clients compare it with the hashcode of their merged cache to detect a bad delta merge.
+    """
+    counts: dict[str, int] = {}
+    for instance in instances:
+        key = instance.status.value
+        counts[key] = counts.get(key, 0) + 1
+    return "".join(f"{name}_{counts[name]}_" for name in sorted(counts))

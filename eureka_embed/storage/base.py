@@ -1,0 +1,189 @@
+"""The Store contract: what any backend (memory, SQL, ...) must do for the Registry.
+
+Stores hold data, not rules. The :class:`~eureka_embed.registry.Registry` is the only place that
+knows Eureka's rules; it asks a store for three things:
+
+1. **Atomic per-instance read-modify-write** (:meth:`Store.mutate`). The store calls the
+   registry's function with the current record and applies what it returns, with no other write
+   to the same instance in between: no lost update between threads, nor between processes that
+   share one database. The function may be called more than once (an optimistic store retries
+   on conflict), so it must not have side effects of its own.
+2. **A change log** with a monotonic sequence number. Every write that returns a :class:`Change`
+   appends it in the same atomic step. Deltas, payload caches and peers read it; entries older
+   than the retention window are pruned by :meth:`Store.prune_changes`.
+3. **Cheap renewals** (:meth:`Store.renew`). Heartbeats are the hot path: a store may hold
+   renewal timestamps in memory and persist them in batches (at most about a second late, and
+   always on :meth:`Store.close`); everything else is written through before the call returns.
+
+A :class:`LeaseRecord` is what a store keeps per instance. Records are shared, not copied: the
+only field that may change after a record is stored is ``last_renewal_ms``, and only through
+:meth:`Store.renew`. Every other change replaces the record.
+
+Errors: a store raises :class:`~eureka_embed.errors.StorageUnavailable` when its backend cannot
+be reached (nothing was written) and :class:`~eureka_embed.errors.StorageError` for other
+failures; anything else it raises is a bug.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TypeVar
+
+from eureka_embed.model import ActionType, InstanceInfo, InstanceStatus
+
+__all__ = ["Change", "LeaseRecord", "Snapshot", "Store", "Write"]
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True, eq=False)
+class LeaseRecord:
+    """One lease: the instance as stored, its lease timestamps and its status override.
+
+    ``instance.lease_info`` reflects the lease as of the last write; ``last_renewal_ms`` is the
+    live renewal time (see :meth:`instance_now`).
+    """
+
+    instance: InstanceInfo
+    duration_ms: int
+    registration_ms: int
+    last_renewal_ms: int
+    service_up_ms: int = 0
+    eviction_ms: int = 0
+    #: The status override recorded for this instance (Eureka's overriddenInstanceStatusMap).
+    override: InstanceStatus | None = field(default=None)
+
+    @property
+    def app(self) -> str:
+        return self.instance.app
+
+    @property
+    def instance_id(self) -> str:
+        return self.instance.instance_id
+
+    def expires_at_ms(self) -> int:
+        return self.last_renewal_ms + self.duration_ms
+
+    def is_expired(self, now_ms: int, grace_ms: int = 0) -> bool:
+        return self.eviction_ms > 0 or now_ms > self.last_renewal_ms + self.duration_ms + grace_ms
+
+    def instance_now(self) -> InstanceInfo:
+        """The instance with its leaseInfo brought up to the live renewal timestamp."""
+        lease = self.instance.lease_info
+        if lease.last_renewal_timestamp == self.last_renewal_ms:
+            return self.instance
+        return self.instance.evolve(
+            lease_info=replace(lease, last_renewal_timestamp=self.last_renewal_ms)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One entry of the change log: the instance as it was right after the change."""
+
+    sequence: int
+    timestamp_ms: int
+    action: ActionType
+    instance: InstanceInfo
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.instance.app, self.instance.instance_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """What a :meth:`Store.mutate` function asks the store to do.
+
+    ``record`` replaces the stored one (``None`` deletes it); ``change``, when given, is logged
+    with a fresh sequence number and timestamp ``change_ms`` in the same atomic step.
+    """
+
+    record: LeaseRecord | None
+    change: ActionType | None = None
+    change_instance: InstanceInfo | None = None
+    change_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Every record, and the change sequence they are consistent with."""
+
+    sequence: int
+    records: Sequence[LeaseRecord]
+
+
+class Store(abc.ABC):
+    """Persistence for leases and the change log. See the module docstring for the contract."""
+
+    @abc.abstractmethod
+    def get(self, app: str, instance_id: str) -> LeaseRecord | None:
+        """The record of ``instance_id`` under ``app`` (upper-cased by the caller), or None."""
+
+    @abc.abstractmethod
+    def find(self, instance_id: str) -> list[LeaseRecord]:
+        """Every record with ``instance_id``, whatever its app (normally zero or one)."""
+
+    @abc.abstractmethod
+    def records_of(self, app: str) -> list[LeaseRecord]:
+        """The records of one app."""
+
+    @abc.abstractmethod
+    def snapshot(self) -> Snapshot:
+        """All records, read consistently with the sequence number returned beside them.
+
+        The sequence is read no later than the records, so a cache keyed by it may hold newer
+        data than its key says but never older.
+        """
+
+    @abc.abstractmethod
+    def count(self) -> int:
+        """How many leases are held."""
+
+    @abc.abstractmethod
+    def mutate(
+        self, app: str, instance_id: str, fn: Callable[[LeaseRecord | None], tuple[Write | None, T]]
+    ) -> T:
+        """Atomically: read the record, call ``fn`` with it, apply the returned :class:`Write`.
+
+        ``fn`` returns ``(write, result)``; ``write`` None leaves everything as it is. The
+        record given to ``fn`` must not be modified; the written record replaces it.
+        Returns ``result``. ``fn`` may run more than once and must have no side effects.
+        """
+
+    @abc.abstractmethod
+    def renew(self, app: str, instance_id: str, now_ms: int) -> LeaseRecord | None:
+        """Set the record's ``last_renewal_ms`` to ``now_ms`` (never backwards); None if absent.
+
+        May be persisted lazily (about a second at most, and always on :meth:`close`).
+        """
+
+    @abc.abstractmethod
+    def latest_sequence(self) -> int:
+        """The sequence number of the newest change (0 before any change)."""
+
+    @abc.abstractmethod
+    def changes_since(self, since_ms: int) -> list[Change]:
+        """Logged changes with ``timestamp_ms >= since_ms``, in sequence order."""
+
+    @abc.abstractmethod
+    def changes_after(self, sequence: int) -> list[Change]:
+        """Logged changes with a sequence number above ``sequence``, in sequence order."""
+
+    @abc.abstractmethod
+    def prune_changes(self, before_ms: int) -> int:
+        """Drop changes older than ``before_ms``; how many were dropped."""
+
+    def flush(self) -> None:  # noqa: B027 - optional hook, a no-op for write-through stores
+        """Persist any renewals held in memory."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Flush and release what the store owns. Further calls are errors."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

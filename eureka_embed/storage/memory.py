@@ -1,0 +1,115 @@
+"""MemoryStore: the Store contract in process memory, guarded by one lock."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import TypeVar
+
+from eureka_embed.storage.base import Change, LeaseRecord, Snapshot, Store, Write
+
+__all__ = ["MemoryStore"]
+
+T = TypeVar("T")
+
+
+class MemoryStore(Store):
+    """Leases in dictionaries, the change log in a deque. Nothing survives the process.
+
+    One lock serialises writes, which makes every read-modify-write atomic. Single-key reads
+    take no lock: a dict lookup is atomic under the interpreter, and records are replaced, never
+    edited (but for ``last_renewal_ms``).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._apps: dict[str, dict[str, LeaseRecord]] = {}
+        self._by_id: dict[str, set[str]] = {}
+        self._changes: deque[Change] = deque()
+        self._sequence = 0
+        self._count = 0
+
+    def get(self, app: str, instance_id: str) -> LeaseRecord | None:
+        members = self._apps.get(app)
+        return None if members is None else members.get(instance_id)
+
+    def find(self, instance_id: str) -> list[LeaseRecord]:
+        with self._lock:
+            apps = sorted(self._by_id.get(instance_id, ()))
+            return [self._apps[app][instance_id] for app in apps]
+
+    def records_of(self, app: str) -> list[LeaseRecord]:
+        with self._lock:
+            return list(self._apps.get(app, {}).values())
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            records = [r for members in self._apps.values() for r in members.values()]
+            return Snapshot(self._sequence, records)
+
+    def count(self) -> int:
+        return self._count
+
+    def mutate(
+        self, app: str, instance_id: str, fn: Callable[[LeaseRecord | None], tuple[Write | None, T]]
+    ) -> T:
+        with self._lock:
+            current = self.get(app, instance_id)
+            write, result = fn(current)
+            if write is not None:
+                self._apply(app, instance_id, current, write)
+            return result
+
+    def _apply(self, app: str, instance_id: str, current: LeaseRecord | None, write: Write) -> None:
+        if write.record is not None:
+            self._apps.setdefault(app, {})[instance_id] = write.record
+            self._by_id.setdefault(instance_id, set()).add(app)
+            if current is None:
+                self._count += 1
+        elif current is not None:
+            members = self._apps[app]
+            del members[instance_id]
+            if not members:
+                del self._apps[app]
+            apps = self._by_id[instance_id]
+            apps.discard(app)
+            if not apps:
+                del self._by_id[instance_id]
+            self._count -= 1
+        if write.change is not None:
+            instance = write.change_instance
+            if instance is None:
+                source = write.record if write.record is not None else current
+                if source is None:
+                    raise ValueError("a change needs an instance to log")
+                instance = source.instance
+            self._sequence += 1
+            self._changes.append(Change(self._sequence, write.change_ms, write.change, instance))
+
+    def renew(self, app: str, instance_id: str, now_ms: int) -> LeaseRecord | None:
+        with self._lock:
+            members = self._apps.get(app)
+            record = None if members is None else members.get(instance_id)
+            if record is not None and now_ms > record.last_renewal_ms:
+                record.last_renewal_ms = now_ms
+            return record
+
+    def latest_sequence(self) -> int:
+        return self._sequence
+
+    def changes_since(self, since_ms: int) -> list[Change]:
+        with self._lock:
+            return [c for c in self._changes if c.timestamp_ms >= since_ms]
+
+    def changes_after(self, sequence: int) -> list[Change]:
+        with self._lock:
+            return [c for c in self._changes if c.sequence > sequence]
+
+    def prune_changes(self, before_ms: int) -> int:
+        with self._lock:
+            dropped = 0
+            while self._changes and self._changes[0].timestamp_ms < before_ms:
+                self._changes.popleft()
+                dropped += 1
+            return dropped
