@@ -198,7 +198,10 @@ class Registry:
             if incoming is None:
                 return None, (_NO_INSTANCE, False)
             record = self._registration(incoming, existing, now, replication)
-            return Write(record, ActionType.ADDED, change_ms=now), (record.instance, existing is None)
+            return Write(record, ActionType.ADDED, change_ms=now), (
+                record.instance,
+                existing is None,
+            )
 
         stored, is_new = self.store.mutate(app, instance_id, write)
         if stored is _NO_INSTANCE:
@@ -221,7 +224,7 @@ class Registry:
         if override is None and registrant.overridden_status is not _UNKNOWN:
             override = registrant.overridden_status
         status = _resolve_status(registrant, override, existing, replication)
-        service_up = existing.service_up_ms if existing is not None else 0
+        service_up = existing.instance.lease_info.service_up_timestamp if existing else 0
         if status is _UP and service_up == 0:
             service_up = now
         duration_secs = registrant.lease_info.duration_secs
@@ -244,9 +247,7 @@ class Registry:
         return LeaseRecord(
             instance=stored,
             duration_ms=duration_secs * 1000,
-            registration_ms=now,
             last_renewal_ms=now,
-            service_up_ms=service_up,
             override=override,
         )
 
@@ -292,7 +293,9 @@ class Registry:
         self._renews.increment(now)
         instance = renewed.instance
         if self._listeners:
-            self._emit(RegistryEvent(WriteAction.HEARTBEAT, app, instance_id, instance, replication))
+            self._emit(
+                RegistryEvent(WriteAction.HEARTBEAT, app, instance_id, instance, replication)
+            )
         if (
             last_dirty_timestamp is not None
             and self.config.sync_when_timestamp_differs
@@ -387,15 +390,18 @@ class Registry:
             renewed = replace(existing, last_renewal_ms=max(now, existing.last_renewal_ms))
             if current.status is status:
                 return Write(renewed), current
+            lease = current.lease_info
+            if status is _UP and lease.service_up_timestamp == 0:
+                lease = replace(lease, service_up_timestamp=now)
             stored = current.evolve(
                 status=status,
                 overridden_status=status,
                 last_dirty_timestamp=max(current.last_dirty_timestamp, last_dirty_timestamp or 0),
                 action_type=ActionType.MODIFIED,
                 last_updated_timestamp=now,
+                lease_info=lease,
             )
-            service_up = existing.service_up_ms or (now if status is _UP else 0)
-            record = replace(renewed, instance=stored, override=status, service_up_ms=service_up)
+            record = replace(renewed, instance=stored, override=status)
             return Write(record, ActionType.MODIFIED, change_ms=now), stored
 
         stored = self.store.mutate(app, instance_id, write)

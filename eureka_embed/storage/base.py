@@ -42,16 +42,14 @@ T = TypeVar("T")
 class LeaseRecord:
     """One lease: the instance as stored, its lease timestamps and its status override.
 
-    ``instance.lease_info`` reflects the lease as of the last write; ``last_renewal_ms`` is the
-    live renewal time (see :meth:`instance_now`).
+    ``instance.lease_info`` holds the lease's timestamps as of the last write (registration,
+    service up); ``last_renewal_ms`` is the live renewal time (see :meth:`instance_now`).
+    Evicted and cancelled leases are deleted, so a stored lease is never marked evicted.
     """
 
     instance: InstanceInfo
     duration_ms: int
-    registration_ms: int
     last_renewal_ms: int
-    service_up_ms: int = 0
-    eviction_ms: int = 0
     #: The status override recorded for this instance (Eureka's overriddenInstanceStatusMap).
     override: InstanceStatus | None = field(default=None)
 
@@ -67,7 +65,7 @@ class LeaseRecord:
         return self.last_renewal_ms + self.duration_ms
 
     def is_expired(self, now_ms: int, grace_ms: int = 0) -> bool:
-        return self.eviction_ms > 0 or now_ms > self.last_renewal_ms + self.duration_ms + grace_ms
+        return now_ms > self.last_renewal_ms + self.duration_ms + grace_ms
 
     def instance_now(self) -> InstanceInfo:
         """The instance with its leaseInfo brought up to the live renewal timestamp."""

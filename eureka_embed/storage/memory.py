@@ -25,7 +25,6 @@ class MemoryStore(Store):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._apps: dict[str, dict[str, LeaseRecord]] = {}
-        self._by_id: dict[str, set[str]] = {}
         self._changes: deque[Change] = deque()
         self._sequence = 0
         self._count = 0
@@ -35,9 +34,11 @@ class MemoryStore(Store):
         return None if members is None else members.get(instance_id)
 
     def find(self, instance_id: str) -> list[LeaseRecord]:
+        # A scan over apps, not an index by id: lookups by id alone are rare, and an index
+        # would cost every registered instance a few hundred bytes.
         with self._lock:
-            apps = sorted(self._by_id.get(instance_id, ()))
-            return [self._apps[app][instance_id] for app in apps]
+            found = (members.get(instance_id) for _, members in sorted(self._apps.items()))
+            return [record for record in found if record is not None]
 
     def records_of(self, app: str) -> list[LeaseRecord]:
         with self._lock:
@@ -64,7 +65,6 @@ class MemoryStore(Store):
     def _apply(self, app: str, instance_id: str, current: LeaseRecord | None, write: Write) -> None:
         if write.record is not None:
             self._apps.setdefault(app, {})[instance_id] = write.record
-            self._by_id.setdefault(instance_id, set()).add(app)
             if current is None:
                 self._count += 1
         elif current is not None:
@@ -72,10 +72,6 @@ class MemoryStore(Store):
             del members[instance_id]
             if not members:
                 del self._apps[app]
-            apps = self._by_id[instance_id]
-            apps.discard(app)
-            if not apps:
-                del self._by_id[instance_id]
             self._count -= 1
         if write.change is not None:
             instance = write.change_instance

@@ -33,6 +33,7 @@ START = "2026-01-01 00:00:00"
 @pytest.fixture
 def frozen() -> Iterator[FrozenDateTimeFactory]:
     with freeze_time(START) as factory:
+        assert isinstance(factory, FrozenDateTimeFactory)
         yield factory
 
 
@@ -55,7 +56,7 @@ def renew(registry: Registry, n: int = 1, app: str = "ORDERS", **kw: object) -> 
     return registry.renew(app, instance(n, app).instance_id, **kw).outcome  # type: ignore[arg-type]
 
 
-# ---------------------------------------------------------------- register
+# -- register
 
 
 def test_register_stores_lease_and_marks_added(registry: Registry) -> None:
@@ -129,7 +130,7 @@ def test_app_names_are_case_insensitive(registry: Registry) -> None:
     assert renew(registry, app="oRdErS") is RenewOutcome.OK
 
 
-# ---------------------------------------------------------------- overrides (Eureka's own scenarios)
+# -- overrides (Eureka's own scenarios)
 
 
 def test_override_set_and_removal_sequence(registry: Registry) -> None:
@@ -219,7 +220,7 @@ def test_writes_to_unknown_instances_raise_instance_not_found(registry: Registry
         registry.cancel("ORDERS", "nope")
 
 
-# ---------------------------------------------------------------- renew and lastDirtyTimestamp
+# -- renew and lastDirtyTimestamp
 
 
 def test_renew_unknown_is_not_found(registry: Registry) -> None:
@@ -269,7 +270,7 @@ def test_renew_ignores_dirty_timestamps_when_configured(store: Store, frozen: ob
     assert renew(registry, last_dirty_timestamp=999) is RenewOutcome.OK
 
 
-# ---------------------------------------------------------------- cancel, metadata
+# -- cancel, metadata
 
 
 def test_cancel_removes_lease_and_override(registry: Registry) -> None:
@@ -290,9 +291,10 @@ def test_cancel_shows_deleted_in_delta(registry: Registry) -> None:
     registry.register(instance(2))
     registry.cancel("ORDERS", instance(1).instance_id)
     delta = {i.instance_id: i.action_type for i in registry.get_delta().instances()}
-    assert delta == {instance(1).instance_id: ActionType.DELETED, instance(2).instance_id: (
-        ActionType.ADDED
-    )}
+    assert delta == {
+        instance(1).instance_id: ActionType.DELETED,
+        instance(2).instance_id: (ActionType.ADDED),
+    }
     assert registry.get_delta().apps_hashcode == "UP_1_"
 
 
@@ -312,7 +314,7 @@ def test_metadata_update_rejects_non_string_values(registry: Registry) -> None:
         registry.update_metadata("ORDERS", instance().instance_id, {"a": 1})  # type: ignore[dict-item]
 
 
-# ---------------------------------------------------------------- reads
+# -- reads
 
 
 def test_hashcode_counts_by_status(registry: Registry) -> None:
@@ -397,7 +399,7 @@ def test_every_change_moves_the_sequence(registry: Registry) -> None:
     assert seen == sorted(set(seen))
 
 
-# ---------------------------------------------------------------- leases, eviction, self-preservation
+# -- leases, eviction, self-preservation
 
 
 def test_lease_expires_at_last_renewal_plus_duration(
@@ -565,7 +567,7 @@ def test_renewal_threshold_update_follows_registry_size(
     assert registry.expected_clients == 100
 
 
-# ---------------------------------------------------------------- listeners
+# -- listeners
 
 
 def test_listeners_see_writes_with_their_replication_flag(registry: Registry) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 from collections.abc import Callable
@@ -57,9 +58,8 @@ def test_concurrent_writes_to_shared_instances_lose_nothing(store: Store) -> Non
     stored = {i.instance_id: i for i in apps.instances()}
     for n in range(SHARED):
         keys = set(stored[instance(n).instance_id].metadata)
-        wanted = {
-            f"t{tid}-{i}" for tid in range(THREADS) for i in range(ROUNDS) if (tid + i) % SHARED == n
-        }
+        pairs = [(tid, i) for tid in range(THREADS) for i in range(ROUNDS)]
+        wanted = {f"t{tid}-{i}" for tid, i in pairs if (tid + i) % SHARED == n}
         assert wanted <= keys, f"{len(wanted - keys)} metadata updates lost on instance {n}"
     assert apps.apps_hashcode == apps_hashcode(stored.values())
     assert registry.apps_hashcode() == apps.apps_hashcode
@@ -74,10 +74,8 @@ def test_concurrent_register_and_cancel_keep_counts_consistent(store: Store) -> 
             n = i % 8
             registry.register(instance(n, ldt=tid * 1000 + i))
             if (tid + i) % 3 == 0:
-                try:
+                with contextlib.suppress(LookupError):  # another thread cancelled it first
                     registry.cancel("ORDERS", instance(n).instance_id)
-                except LookupError:
-                    pass  # another thread cancelled it first
 
     run_threads(work)
     instances = list(registry.get_applications().instances())

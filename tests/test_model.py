@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from eureka_embed.model import (
+    Applications,
+    DataCenterInfo,
+    InstanceInfo,
+    InstanceStatus,
+    apps_hashcode,
+)
+
+
+def make(n: int, app: str = "A", status: InstanceStatus = InstanceStatus.UP) -> InstanceInfo:
+    return InstanceInfo(f"id{n}", app, f"h{n}", "10.0.0.1", status=status)
+
+
+def test_instances_are_immutable_and_slotted() -> None:
+    info = make(1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        info.status = InstanceStatus.DOWN  # type: ignore[misc]
+    assert not hasattr(info, "__dict__")
+    with pytest.raises(TypeError):
+        info.metadata["x"] = "y"  # type: ignore[index]
+
+
+def test_metadata_is_copied_so_callers_cannot_change_it_afterwards() -> None:
+    source = {"zone": "a"}
+    info = InstanceInfo("i", "A", "h", "1.1.1.1", metadata=source)
+    source["zone"] = "b"
+    assert info.metadata["zone"] == "a"
+    assert info.evolve(status=InstanceStatus.DOWN).metadata["zone"] == "a"
+
+
+def test_status_parse_is_case_insensitive_and_names_bad_values() -> None:
+    assert InstanceStatus.parse("out_of_service") is InstanceStatus.OUT_OF_SERVICE
+    with pytest.raises(ValueError, match="'SIDEWAYS'"):
+        InstanceStatus.parse("SIDEWAYS")
+
+
+def test_vip_names_split_on_commas() -> None:
+    info = make(1).evolve(vip_address=" a , b,,c ", secure_vip_address=None)
+    assert info.vip_names() == ("a", "b", "c")
+    assert info.secure_vip_names() == ()
+
+
+def test_hashcode_sorts_statuses_by_name() -> None:
+    instances = [
+        make(1),
+        make(2, status=InstanceStatus.DOWN),
+        make(3),
+        make(4, status=(InstanceStatus.OUT_OF_SERVICE)),
+    ]
+    assert apps_hashcode(instances) == "DOWN_1_OUT_OF_SERVICE_1_UP_2_"
+    assert apps_hashcode([]) == ""
+
+
+def test_applications_group_sort_and_look_up_case_insensitively() -> None:
+    apps = Applications.of([make(2, "B"), make(1, "A"), make(0, "B")], version="7")
+    assert [a.name for a in apps] == ["A", "B"]
+    b = apps.get("b")
+    assert b is not None
+    assert [i.instance_id for i in b] == ["id0", "id2"]
+    assert b.get("id2") is not None
+    assert apps.version == "7"
+    assert apps.apps_hashcode == "UP_3_"
+    assert Applications.of([make(1)], hashcode="DOWN_9_").apps_hashcode == "DOWN_9_"
+
+
+def test_amazon_data_center_has_its_class() -> None:
+    assert DataCenterInfo("Amazon", {"instance-id": "i-1"}).class_name.endswith("AmazonInfo")
+    assert DataCenterInfo().class_name.endswith("DefaultDataCenterInfo")
