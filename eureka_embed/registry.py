@@ -356,7 +356,7 @@ class Registry:
         def write(existing: LeaseRecord | None) -> tuple[Write | None, InstanceInfo | None]:
             if existing is None:
                 return None, None
-            if expired_only and not existing.is_expired(now):
+            if expired_only and not self._is_expired(existing, now):
                 return None, None  # renewed since the eviction scan: keep it
             lease = replace(
                 existing.instance.lease_info,
@@ -511,7 +511,13 @@ class Registry:
         return None
 
     def _hidden_as_expired(self, record: LeaseRecord) -> bool:
-        return record.is_expired(self.clock.now_ms()) and self.is_lease_expiration_enabled()
+        return self._is_expired(record, self.clock.now_ms()) and self.is_lease_expiration_enabled()
+
+    def _is_expired(self, record: LeaseRecord, now: int, extra_ms: int = 0) -> bool:
+        # ours: a lease restored from a durable store could not renew while this node was
+        # down, so it counts as renewed when the node started (one renewal window of grace).
+        renewed = max(record.last_renewal_ms, self.started_ms)
+        return now > renewed + record.duration_ms + extra_ms
 
     def get_application(self, app: str) -> Application | None:
         records = self.store.records_of(app.upper())
@@ -626,7 +632,7 @@ class Registry:
         if not self.is_lease_expiration_enabled():
             return []
         records = self.store.snapshot().records
-        expired = [r for r in records if r.is_expired(now, compensation)]
+        expired = [r for r in records if self._is_expired(r, now, compensation)]
         if not expired:
             return []
         size = len(records)

@@ -61,12 +61,6 @@ class LeaseRecord:
     def instance_id(self) -> str:
         return self.instance.instance_id
 
-    def expires_at_ms(self) -> int:
-        return self.last_renewal_ms + self.duration_ms
-
-    def is_expired(self, now_ms: int, grace_ms: int = 0) -> bool:
-        return now_ms > self.last_renewal_ms + self.duration_ms + grace_ms
-
     def instance_now(self) -> InstanceInfo:
         """The instance with its leaseInfo brought up to the live renewal timestamp."""
         lease = self.instance.lease_info

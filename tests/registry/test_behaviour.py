@@ -601,3 +601,19 @@ def test_failing_listener_does_not_fail_the_write(
     assert "listener" in caplog.text
     registry.remove_listener(broken)
     registry.cancel("ORDERS", instance().instance_id)
+
+
+def test_restored_leases_get_one_renewal_window_of_grace(
+    store: Store, frozen: FrozenDateTimeFactory
+) -> None:
+    first = make(store, self_preservation=False)
+    first.register(instance(1))
+    # The node is down for ten minutes; its store keeps the lease that could not renew.
+    frozen.tick(timedelta(minutes=10))
+    restarted = make(store, self_preservation=False)
+    assert restarted.evict() == []
+    assert restarted.get_instance("ORDERS", instance(1).instance_id) is not None
+    frozen.tick(timedelta(seconds=60))
+    assert restarted.evict() == []
+    frozen.tick(timedelta(seconds=31))  # 91 s after the restart, with no renewal
+    assert [i.host_name for i in restarted.evict()] == ["host1"]
