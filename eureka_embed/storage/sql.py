@@ -1,0 +1,502 @@
+"""SqlStore: the Store contract over SQLAlchemy Core (SQLite, PostgreSQL, MariaDB).
+
+How it keeps the contract:
+
+- **Atomic read-modify-write.** A write transaction first locks the single row of
+  ``eureka_sequence`` (``SELECT ... FOR UPDATE``; on SQLite, ``BEGIN IMMEDIATE``), then the
+  lease row. Writers, whether threads or nodes sharing the database, queue on that lock, so no
+  update is lost and change sequence numbers commit in order.
+- **Reads from memory.** Every node keeps all leases in memory and catches up with the
+  database from the change log (and, for renewals made through other nodes, from the
+  ``last_renewal_ms`` column) every ``sync_interval`` seconds, and at once after its own
+  writes. Heartbeats and lookups never wait for the database; while it is down, reads keep
+  answering from memory and writes raise :class:`StorageUnavailable`.
+- **Batched renewals.** :meth:`SqlStore.renew` only touches memory; a background thread
+  writes the renewals of the last interval in one statement (and :meth:`close` writes the
+  rest). A renewal is never lost to a failed flush: it is kept for the next one.
+- **Connection loss.** Pre-ping replaces dead pooled connections; a unit of work that still
+  fails on a lost connection is retried once, then reported as StorageUnavailable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+import orjson
+import sqlalchemy as sa
+
+from eureka_embed.codec import instance_from_dict, instance_to_dict
+from eureka_embed.errors import StorageError, StorageUnavailable
+from eureka_embed.model import ActionType, InstanceInfo, InstanceStatus
+from eureka_embed.storage import migrate
+from eureka_embed.storage.base import Change, LeaseRecord, Snapshot, Store, Write
+from eureka_embed.storage.sql_engine import WRITE_OPTION, create_store_engine
+from eureka_embed.storage.sql_schema import SEQUENCE_NAME, changes, leases, sequence
+
+__all__ = ["SqlStore"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Key = tuple[str, str]
+
+#: Renewals read from other nodes are re-read this far back, to cover their flush delay.
+_RENEWAL_OVERLAP_MS = 5_000
+#: How often a write is retried when the database reports a deadlock or lock time-out.
+_LOCK_RETRIES = 5
+
+
+def _dump_instance(instance: InstanceInfo) -> str:
+    return orjson.dumps(instance_to_dict(instance)).decode()
+
+
+def _load_instance(text: str) -> InstanceInfo:
+    return instance_from_dict(orjson.loads(text), validate=False)
+
+
+def _record_from_row(row: sa.Row[Any]) -> LeaseRecord:
+    override = row.override
+    return LeaseRecord(
+        instance=_load_instance(row.instance),
+        duration_ms=row.duration_ms,
+        last_renewal_ms=row.last_renewal_ms,
+        override=InstanceStatus(override) if override else None,
+    )
+
+
+def _is_lock_conflict(exc: sa.exc.DBAPIError) -> bool:
+    text = str(exc.orig).lower()
+    return any(
+        marker in text
+        for marker in ("deadlock", "lock wait timeout", "could not serialize", "database is locked")
+    )
+
+
+class SqlStore(Store):
+    """Leases and the change log in a SQL database; see the module docstring.
+
+    ``target`` is a SQLAlchemy URL (the store creates, and on close disposes, its engine) or
+    an existing Engine (left for its owner to dispose). The schema must be current: pass
+    ``migrate=True`` to upgrade it here, or run ``eureka-embed db upgrade`` first.
+    ``background=False`` leaves flushing and syncing to explicit :meth:`flush` and
+    :meth:`sync` calls (for tests that need determinism).
+    """
+
+    def __init__(
+        self,
+        target: str | sa.URL | sa.Engine,
+        *,
+        migrate_schema: bool = False,
+        sync_interval: float = 0.5,
+        background: bool = True,
+    ) -> None:
+        self._owns_engine = not isinstance(target, sa.Engine)
+        self.engine: sa.Engine = (
+            target if isinstance(target, sa.Engine) else create_store_engine(target)
+        )
+        self._sqlite = self.engine.dialect.name == "sqlite"
+        # SQLite has one writer at a time anyway; queueing here keeps threads of this process
+        # from spinning on the database's busy lock (and shares one in-memory connection).
+        self._db_lock: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if self._sqlite else contextlib.nullcontext()
+        )
+        self._cache_lock = threading.RLock()
+        self._apps: dict[str, dict[str, LeaseRecord]] = {}
+        self._count = 0
+        self._sequence = 0
+        self._renewal_watermark = 0
+        self._dirty: dict[Key, int] = {}
+        self._dirty_lock = threading.Lock()
+        self._closed = False
+        try:
+            if migrate_schema:
+                migrate.upgrade(self.engine)
+            elif not migrate.is_up_to_date(self.engine):
+                raise StorageError(
+                    f"the database schema of {self.engine.url.render_as_string()} is not "
+                    "current; run: eureka-embed db upgrade --store URL"
+                )
+            self._reload()
+        except BaseException:
+            self._dispose()
+            raise
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+        if background:
+            self._worker = threading.Thread(
+                target=self._background, args=(sync_interval,), name="eureka-sql-store", daemon=True
+            )
+            self._worker.start()
+
+    # ------------------------------------------------------------------ database access
+
+    @contextlib.contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[sa.Connection]:
+        with self._db_lock, self.engine.connect() as connection:
+            conn = connection.execution_options(**{WRITE_OPTION: write})
+            with conn.begin():
+                yield conn
+
+    def _run(self, unit: Callable[[sa.Connection], T], *, write: bool) -> T:
+        """Run ``unit`` in one transaction; retry lost connections once and lock conflicts."""
+        lost_connection_retried = False
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                with self._transaction(write=write) as conn:
+                    return unit(conn)
+            except sa.exc.DBAPIError as exc:
+                if exc.connection_invalidated and not lost_connection_retried:
+                    lost_connection_retried = True
+                    continue
+                if _is_lock_conflict(exc) and attempt <= _LOCK_RETRIES:
+                    time.sleep(0.01 * attempt)
+                    continue
+                if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+                    raise StorageUnavailable(f"the database cannot be reached: {exc.orig}") from exc
+                raise StorageError(f"the database refused the operation: {exc.orig}") from exc
+
+    # ------------------------------------------------------------------ reads (memory)
+
+    def get(self, app: str, instance_id: str) -> LeaseRecord | None:
+        members = self._apps.get(app)
+        return None if members is None else members.get(instance_id)
+
+    def find(self, instance_id: str) -> list[LeaseRecord]:
+        with self._cache_lock:
+            found = (members.get(instance_id) for _, members in sorted(self._apps.items()))
+            return [record for record in found if record is not None]
+
+    def records_of(self, app: str) -> list[LeaseRecord]:
+        with self._cache_lock:
+            return list(self._apps.get(app, {}).values())
+
+    def snapshot(self) -> Snapshot:
+        with self._cache_lock:
+            records = [r for members in self._apps.values() for r in members.values()]
+            return Snapshot(self._sequence, records)
+
+    def count(self) -> int:
+        return self._count
+
+    def latest_sequence(self) -> int:
+        return self._sequence
+
+    # ------------------------------------------------------------------ writes
+
+    def mutate(
+        self, app: str, instance_id: str, fn: Callable[[LeaseRecord | None], tuple[Write | None, T]]
+    ) -> T:
+        key = (app, instance_id)
+
+        def unit(conn: sa.Connection) -> tuple[Write | None, T, int | None]:
+            seq = conn.execute(
+                sa.select(sequence.c.value)
+                .where(sequence.c.name == SEQUENCE_NAME)
+                .with_for_update()
+            ).scalar_one()
+            row = conn.execute(
+                sa.select(leases)
+                .where(leases.c.app == app, leases.c.instance_id == instance_id)
+                .with_for_update()
+            ).first()
+            current = _record_from_row(row) if row is not None else None
+            if current is not None:
+                pending = self._dirty.get(key, 0)
+                current.last_renewal_ms = max(current.last_renewal_ms, pending)
+            write, result = fn(current)
+            if write is None:
+                return None, result, None
+            self._write_lease(conn, key, write.record, exists=row is not None)
+            if write.change is None:
+                return write, result, None
+            seq += 1
+            self._log_change(conn, seq, key, write, current)
+            return write, result, seq
+
+        write, result, seq = self._run(unit, write=True)
+        if write is not None:
+            self._apply_own_write(key, write.record, seq)
+        return result
+
+    def _write_lease(
+        self, conn: sa.Connection, key: Key, record: LeaseRecord | None, *, exists: bool
+    ) -> None:
+        app, instance_id = key
+        where = (leases.c.app == app, leases.c.instance_id == instance_id)
+        if record is None:
+            if exists:
+                conn.execute(sa.delete(leases).where(*where))
+            return
+        values = {
+            "instance": _dump_instance(record.instance),
+            "override": record.override.value if record.override is not None else None,
+            "duration_ms": record.duration_ms,
+            "last_renewal_ms": record.last_renewal_ms,
+        }
+        if exists:
+            conn.execute(sa.update(leases).where(*where).values(**values))
+        else:
+            conn.execute(sa.insert(leases).values(app=app, instance_id=instance_id, **values))
+
+    def _log_change(
+        self, conn: sa.Connection, seq: int, key: Key, write: Write, current: LeaseRecord | None
+    ) -> None:
+        instance = write.change_instance
+        if instance is None:
+            source = write.record if write.record is not None else current
+            if source is None:
+                raise ValueError("a change needs an instance to log")
+            instance = source.instance
+        assert write.change is not None
+        conn.execute(
+            sa.insert(changes).values(
+                seq=seq,
+                timestamp_ms=write.change_ms,
+                action=write.change.value,
+                app=key[0],
+                instance_id=key[1],
+                instance=_dump_instance(instance),
+            )
+        )
+        conn.execute(sa.update(sequence).where(sequence.c.name == SEQUENCE_NAME).values(value=seq))
+
+    def _apply_own_write(self, key: Key, record: LeaseRecord | None, seq: int | None) -> None:
+        with self._cache_lock:
+            self._put(key, record)
+            if seq is None:
+                return
+            if seq == self._sequence + 1:
+                self._sequence = seq
+                return
+        # Another node wrote in between: catch up now, so this node's next read sees both.
+        with contextlib.suppress(StorageUnavailable):
+            self._sync_changes()
+
+    def _put(self, key: Key, record: LeaseRecord | None) -> None:
+        """Set or drop one cached record (caller holds the cache lock)."""
+        app, instance_id = key
+        members = self._apps.get(app)
+        existing = None if members is None else members.get(instance_id)
+        if record is None:
+            if existing is not None and members is not None:
+                del members[instance_id]
+                if not members:
+                    del self._apps[app]
+                self._count -= 1
+            return
+        if existing is not None:
+            # Renewals this node holds but has not flushed must survive a reload of the row.
+            record.last_renewal_ms = max(record.last_renewal_ms, existing.last_renewal_ms)
+        else:
+            self._count += 1
+        self._apps.setdefault(app, {})[instance_id] = record
+
+    # ------------------------------------------------------------------ renewals
+
+    def renew(self, app: str, instance_id: str, now_ms: int) -> LeaseRecord | None:
+        members = self._apps.get(app)
+        record = None if members is None else members.get(instance_id)
+        if record is None:
+            return None
+        with self._dirty_lock:
+            record.last_renewal_ms = max(record.last_renewal_ms, now_ms)
+            self._dirty[(app, instance_id)] = record.last_renewal_ms
+        return record
+
+    def flush(self) -> None:
+        """Write the renewals held in memory; on failure they are kept for the next flush."""
+        with self._dirty_lock:
+            batch, self._dirty = self._dirty, {}
+        if not batch:
+            return
+        # A fixed row order keeps two nodes flushing overlapping rows from deadlocking.
+        params = [
+            {"b_app": app, "b_id": iid, "b_ts": ts} for (app, iid), ts in sorted(batch.items())
+        ]
+        renewal = sa.bindparam("b_ts", type_=sa.BigInteger)
+        statement = (
+            sa.update(leases)
+            .where(
+                leases.c.app == sa.bindparam("b_app"),
+                leases.c.instance_id == sa.bindparam("b_id"),
+            )
+            .values(
+                last_renewal_ms=sa.case(
+                    (leases.c.last_renewal_ms < renewal, renewal),
+                    else_=leases.c.last_renewal_ms,
+                )
+            )
+        )
+
+        def unit(conn: sa.Connection) -> None:
+            conn.execute(statement, params)
+
+        try:
+            self._run(unit, write=True)
+        except BaseException:
+            with self._dirty_lock:
+                for key, ts in batch.items():
+                    if ts > self._dirty.get(key, 0):
+                        self._dirty[key] = ts
+            raise
+
+    # ------------------------------------------------------------------ catching up
+
+    def sync(self) -> None:
+        """Catch up with changes and renewals written by other nodes."""
+        self._sync_changes()
+        self._sync_renewals()
+
+    def _sync_changes(self) -> None:
+        local = self._sequence
+
+        def unit(conn: sa.Connection) -> tuple[int, int | None, set[Key], list[sa.Row[Any]]]:
+            head = conn.execute(
+                sa.select(sequence.c.value).where(sequence.c.name == SEQUENCE_NAME)
+            ).scalar_one()
+            if head == local:
+                return head, None, set(), []
+            first = conn.execute(
+                sa.select(sa.func.min(changes.c.seq)).where(changes.c.seq > local)
+            ).scalar()
+            found = conn.execute(
+                sa.select(changes.c.app, changes.c.instance_id)
+                .where(changes.c.seq > local, changes.c.seq <= head)
+                .distinct()
+            ).all()
+            keys = {(k.app, k.instance_id) for k in found}
+            return head, first, keys, list(self._lease_rows(conn, sorted(keys)))
+
+        head, first, keys, rows = self._run(unit, write=False)
+        if head == local:
+            return
+        if first is None or first != local + 1:
+            # The changes we missed were pruned (this node was away too long): start over.
+            self._reload()
+            return
+        fresh = {(row.app, row.instance_id): _record_from_row(row) for row in rows}
+        with self._cache_lock:
+            for key in keys:
+                self._put(key, fresh.get(key))
+            self._sequence = max(self._sequence, head)
+
+    def _lease_rows(self, conn: sa.Connection, keys: Sequence[Key]) -> Iterable[sa.Row[Any]]:
+        by_app: dict[str, list[str]] = {}
+        for app, instance_id in keys:
+            by_app.setdefault(app, []).append(instance_id)
+        for app, ids in by_app.items():
+            for start in range(0, len(ids), 500):
+                yield from conn.execute(
+                    sa.select(leases).where(
+                        leases.c.app == app, leases.c.instance_id.in_(ids[start : start + 500])
+                    )
+                )
+
+    def _sync_renewals(self) -> None:
+        since = self._renewal_watermark - _RENEWAL_OVERLAP_MS
+
+        def unit(conn: sa.Connection) -> list[sa.Row[Any]]:
+            return list(
+                conn.execute(
+                    sa.select(leases.c.app, leases.c.instance_id, leases.c.last_renewal_ms).where(
+                        leases.c.last_renewal_ms > since
+                    )
+                )
+            )
+
+        rows = self._run(unit, write=False)
+        newest = self._renewal_watermark
+        for row in rows:
+            record = self.get(row.app, row.instance_id)
+            if record is not None and row.last_renewal_ms > record.last_renewal_ms:
+                record.last_renewal_ms = row.last_renewal_ms
+            newest = max(newest, row.last_renewal_ms)
+        self._renewal_watermark = newest
+
+    def _reload(self) -> None:
+        def unit(conn: sa.Connection) -> tuple[int, list[LeaseRecord]]:
+            head = conn.execute(
+                sa.select(sequence.c.value).where(sequence.c.name == SEQUENCE_NAME)
+            ).scalar_one()
+            return head, [_record_from_row(row) for row in conn.execute(sa.select(leases))]
+
+        head, records = self._run(unit, write=False)
+        with self._cache_lock:
+            previous = self._apps
+            self._apps = {}
+            self._count = 0
+            for record in records:
+                old = previous.get(record.app, {}).get(record.instance_id)
+                if old is not None:
+                    record.last_renewal_ms = max(record.last_renewal_ms, old.last_renewal_ms)
+                self._put((record.app, record.instance_id), record)
+                self._renewal_watermark = max(self._renewal_watermark, record.last_renewal_ms)
+            self._sequence = head
+
+    # ------------------------------------------------------------------ change log
+
+    def changes_since(self, since_ms: int) -> list[Change]:
+        return self._read_changes(changes.c.timestamp_ms >= since_ms)
+
+    def changes_after(self, sequence_number: int) -> list[Change]:
+        return self._read_changes(changes.c.seq > sequence_number)
+
+    def _read_changes(self, condition: sa.ColumnElement[bool]) -> list[Change]:
+        def unit(conn: sa.Connection) -> list[sa.Row[Any]]:
+            query = sa.select(changes).where(condition).order_by(changes.c.seq)
+            return list(conn.execute(query))
+
+        return [
+            Change(row.seq, row.timestamp_ms, ActionType(row.action), _load_instance(row.instance))
+            for row in self._run(unit, write=False)
+        ]
+
+    def prune_changes(self, before_ms: int) -> int:
+        def unit(conn: sa.Connection) -> int:
+            result = conn.execute(sa.delete(changes).where(changes.c.timestamp_ms < before_ms))
+            return int(result.rowcount or 0)
+
+        return self._run(unit, write=True)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _background(self, interval: float) -> None:
+        failing = False
+        while not self._stop.wait(interval):
+            try:
+                self.flush()
+                self.sync()
+            except StorageError as exc:
+                if not failing:  # one line per outage, not one per tick
+                    log.warning("SQL store cannot reach its database (will retry): %s", exc)
+                failing = True
+            except Exception:
+                log.exception("SQL store background sync failed")
+            else:
+                if failing:
+                    log.warning("SQL store reached its database again")
+                failing = False
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if getattr(self, "_worker", None) is not None:
+            self._stop.set()
+            assert self._worker is not None
+            self._worker.join(10)
+        try:
+            self.flush()
+        finally:
+            self._dispose()
+
+    def _dispose(self) -> None:
+        if self._owns_engine:
+            self.engine.dispose()
