@@ -148,7 +148,8 @@ class Registry:
         now = self.clock.now_ms()
         self.started_ms = now
         self._renews = _RenewRate(now)
-        self._expected_clients = self.config.initial_expected_clients
+        # Leases restored from a durable store are clients that will renew.
+        self._expected_clients = self.config.initial_expected_clients + self.store.count()
         self._threshold = self._compute_threshold(self._expected_clients)
         self._last_eviction_ms: int | None = None
         self.evicted_total = 0

@@ -36,7 +36,7 @@ from eureka_embed.model import ActionType, InstanceInfo, InstanceStatus
 from eureka_embed.storage import migrate
 from eureka_embed.storage.base import Change, LeaseRecord, Snapshot, Store, Write
 from eureka_embed.storage.sql_engine import WRITE_OPTION, create_store_engine
-from eureka_embed.storage.sql_schema import SEQUENCE_NAME, changes, leases, sequence
+from eureka_embed.storage.sql_schema import SEQUENCE_NAME, changes, leases, renewals, sequence
 
 __all__ = ["SqlStore"]
 
@@ -51,6 +51,58 @@ _RENEWAL_OVERLAP_MS = 5_000
 _LOCK_RETRIES = 5
 
 
+# Built once: constructing a statement costs more than running it on SQLite.
+_APP: sa.BindParameter[str] = sa.bindparam("b_app")
+_ID: sa.BindParameter[str] = sa.bindparam("b_id")
+_SEQ_VALUE = sa.bindparam("b_seq", type_=sa.BigInteger)
+_RENEWAL = sa.bindparam("b_ts", type_=sa.BigInteger)
+_THIS_LEASE = (leases.c.app == _APP, leases.c.instance_id == _ID)
+_THIS_RENEWAL = (renewals.c.app == _APP, renewals.c.instance_id == _ID)
+_LOCK_SEQUENCE = (
+    sa.select(sequence.c.value).where(sequence.c.name == SEQUENCE_NAME).with_for_update()
+)
+_READ_SEQUENCE = sa.select(sequence.c.value).where(sequence.c.name == SEQUENCE_NAME)
+_SET_SEQUENCE = sa.update(sequence).where(sequence.c.name == SEQUENCE_NAME).values(value=_SEQ_VALUE)
+_LEASE_COLUMNS = (*leases.c, renewals.c.last_renewal_ms)
+_JOINED = leases.join(
+    renewals,
+    sa.and_(leases.c.app == renewals.c.app, leases.c.instance_id == renewals.c.instance_id),
+)
+_SELECT_LEASES = sa.select(*_LEASE_COLUMNS).select_from(_JOINED)
+_LOCK_LEASE = sa.select(leases).where(*_THIS_LEASE).with_for_update()
+_READ_RENEWAL = sa.select(renewals.c.last_renewal_ms).where(*_THIS_RENEWAL)
+_DELETE_LEASE = sa.delete(leases).where(*_THIS_LEASE)
+_DELETE_RENEWAL = sa.delete(renewals).where(*_THIS_RENEWAL)
+_UPDATE_LEASE = sa.update(leases).where(*_THIS_LEASE)
+_INSERT_LEASE = sa.insert(leases)
+_INSERT_RENEWAL = sa.insert(renewals)
+_INSERT_CHANGE = sa.insert(changes)
+
+
+def _renewal_statement(dialect: str) -> sa.Update:
+    """Renewals only move forward, whichever node writes last."""
+    greatest = sa.func.max if dialect == "sqlite" else sa.func.greatest  # scalar max on SQLite
+    return (
+        sa.update(renewals)
+        .where(*_THIS_RENEWAL)
+        .values(last_renewal_ms=greatest(renewals.c.last_renewal_ms, _RENEWAL))
+    )
+
+
+def _driver_flush_sql(dialect: sa.Dialect) -> str:
+    """The renewal statement in the driver's own SQL, for executemany with plain tuples.
+
+    Flushing 10k renewals through SQLAlchemy's per-row parameter handling costs more than the
+    database's work; the driver takes the tuples as they are.
+    """
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    greatest = "max" if dialect.name == "sqlite" else "GREATEST"
+    return (
+        f"UPDATE {renewals.name} SET last_renewal_ms = {greatest}(last_renewal_ms, {mark}) "
+        f"WHERE app = {mark} AND instance_id = {mark}"
+    )
+
+
 def _dump_instance(instance: InstanceInfo) -> str:
     return orjson.dumps(instance_to_dict(instance)).decode()
 
@@ -59,12 +111,12 @@ def _load_instance(text: str) -> InstanceInfo:
     return instance_from_dict(orjson.loads(text), validate=False)
 
 
-def _record_from_row(row: sa.Row[Any]) -> LeaseRecord:
+def _record_from_row(row: sa.Row[Any], last_renewal_ms: int | None = None) -> LeaseRecord:
     override = row.override
     return LeaseRecord(
         instance=_load_instance(row.instance),
         duration_ms=row.duration_ms,
-        last_renewal_ms=row.last_renewal_ms,
+        last_renewal_ms=row.last_renewal_ms if last_renewal_ms is None else last_renewal_ms,
         override=InstanceStatus(override) if override else None,
     )
 
@@ -100,6 +152,8 @@ class SqlStore(Store):
             target if isinstance(target, sa.Engine) else create_store_engine(target)
         )
         self._sqlite = self.engine.dialect.name == "sqlite"
+        self._renew_one = _renewal_statement(self.engine.dialect.name)
+        self._renew_many = _driver_flush_sql(self.engine.dialect)
         # SQLite has one writer at a time anyway; queueing here keeps threads of this process
         # from spinning on the database's busy lock (and shares one in-memory connection).
         self._db_lock: contextlib.AbstractContextManager[Any] = (
@@ -196,20 +250,14 @@ class SqlStore(Store):
         key = (app, instance_id)
 
         def unit(conn: sa.Connection) -> tuple[Write | None, T, int | None]:
-            seq = conn.execute(
-                sa.select(sequence.c.value)
-                .where(sequence.c.name == SEQUENCE_NAME)
-                .with_for_update()
-            ).scalar_one()
-            row = conn.execute(
-                sa.select(leases)
-                .where(leases.c.app == app, leases.c.instance_id == instance_id)
-                .with_for_update()
-            ).first()
-            current = _record_from_row(row) if row is not None else None
-            if current is not None:
+            this = {"b_app": app, "b_id": instance_id}
+            seq = conn.execute(_LOCK_SEQUENCE).scalar_one()
+            row = conn.execute(_LOCK_LEASE, this).first()
+            current = None
+            if row is not None:
+                renewed = conn.execute(_READ_RENEWAL, this).scalar() or 0
                 pending = self._dirty.get(key, 0)
-                current.last_renewal_ms = max(current.last_renewal_ms, pending)
+                current = _record_from_row(row, max(renewed, pending))
             write, result = fn(current)
             if write is None:
                 return None, result, None
@@ -229,21 +277,24 @@ class SqlStore(Store):
         self, conn: sa.Connection, key: Key, record: LeaseRecord | None, *, exists: bool
     ) -> None:
         app, instance_id = key
-        where = (leases.c.app == app, leases.c.instance_id == instance_id)
+        this = {"b_app": app, "b_id": instance_id}
         if record is None:
             if exists:
-                conn.execute(sa.delete(leases).where(*where))
+                conn.execute(_DELETE_LEASE, this)
+                conn.execute(_DELETE_RENEWAL, this)
             return
         values = {
             "instance": _dump_instance(record.instance),
             "override": record.override.value if record.override is not None else None,
             "duration_ms": record.duration_ms,
-            "last_renewal_ms": record.last_renewal_ms,
         }
         if exists:
-            conn.execute(sa.update(leases).where(*where).values(**values))
+            conn.execute(_UPDATE_LEASE, {**this, **values})
+            conn.execute(self._renew_one, {**this, "b_ts": record.last_renewal_ms})
         else:
-            conn.execute(sa.insert(leases).values(app=app, instance_id=instance_id, **values))
+            names = {"app": app, "instance_id": instance_id}
+            conn.execute(_INSERT_LEASE, {**names, **values})
+            conn.execute(_INSERT_RENEWAL, {**names, "last_renewal_ms": record.last_renewal_ms})
 
     def _log_change(
         self, conn: sa.Connection, seq: int, key: Key, write: Write, current: LeaseRecord | None
@@ -256,16 +307,17 @@ class SqlStore(Store):
             instance = source.instance
         assert write.change is not None
         conn.execute(
-            sa.insert(changes).values(
-                seq=seq,
-                timestamp_ms=write.change_ms,
-                action=write.change.value,
-                app=key[0],
-                instance_id=key[1],
-                instance=_dump_instance(instance),
-            )
+            _INSERT_CHANGE,
+            {
+                "seq": seq,
+                "timestamp_ms": write.change_ms,
+                "action": write.change.value,
+                "app": key[0],
+                "instance_id": key[1],
+                "instance": _dump_instance(instance),
+            },
         )
-        conn.execute(sa.update(sequence).where(sequence.c.name == SEQUENCE_NAME).values(value=seq))
+        conn.execute(_SET_SEQUENCE, {"b_seq": seq})
 
     def _apply_own_write(self, key: Key, record: LeaseRecord | None, seq: int | None) -> None:
         with self._cache_lock:
@@ -317,26 +369,10 @@ class SqlStore(Store):
         if not batch:
             return
         # A fixed row order keeps two nodes flushing overlapping rows from deadlocking.
-        params = [
-            {"b_app": app, "b_id": iid, "b_ts": ts} for (app, iid), ts in sorted(batch.items())
-        ]
-        renewal = sa.bindparam("b_ts", type_=sa.BigInteger)
-        statement = (
-            sa.update(leases)
-            .where(
-                leases.c.app == sa.bindparam("b_app"),
-                leases.c.instance_id == sa.bindparam("b_id"),
-            )
-            .values(
-                last_renewal_ms=sa.case(
-                    (leases.c.last_renewal_ms < renewal, renewal),
-                    else_=leases.c.last_renewal_ms,
-                )
-            )
-        )
+        rows = [(ts, app, iid) for (app, iid), ts in sorted(batch.items())]
 
         def unit(conn: sa.Connection) -> None:
-            conn.execute(statement, params)
+            conn.exec_driver_sql(self._renew_many, rows)
 
         try:
             self._run(unit, write=True)
@@ -358,9 +394,7 @@ class SqlStore(Store):
         local = self._sequence
 
         def unit(conn: sa.Connection) -> tuple[int, int | None, set[Key], list[sa.Row[Any]]]:
-            head = conn.execute(
-                sa.select(sequence.c.value).where(sequence.c.name == SEQUENCE_NAME)
-            ).scalar_one()
+            head = conn.execute(_READ_SEQUENCE).scalar_one()
             if head == local:
                 return head, None, set(), []
             first = conn.execute(
@@ -394,7 +428,7 @@ class SqlStore(Store):
         for app, ids in by_app.items():
             for start in range(0, len(ids), 500):
                 yield from conn.execute(
-                    sa.select(leases).where(
+                    _SELECT_LEASES.where(
                         leases.c.app == app, leases.c.instance_id.in_(ids[start : start + 500])
                     )
                 )
@@ -405,9 +439,9 @@ class SqlStore(Store):
         def unit(conn: sa.Connection) -> list[sa.Row[Any]]:
             return list(
                 conn.execute(
-                    sa.select(leases.c.app, leases.c.instance_id, leases.c.last_renewal_ms).where(
-                        leases.c.last_renewal_ms > since
-                    )
+                    sa.select(
+                        renewals.c.app, renewals.c.instance_id, renewals.c.last_renewal_ms
+                    ).where(renewals.c.last_renewal_ms > since)
                 )
             )
 
@@ -422,10 +456,8 @@ class SqlStore(Store):
 
     def _reload(self) -> None:
         def unit(conn: sa.Connection) -> tuple[int, list[LeaseRecord]]:
-            head = conn.execute(
-                sa.select(sequence.c.value).where(sequence.c.name == SEQUENCE_NAME)
-            ).scalar_one()
-            return head, [_record_from_row(row) for row in conn.execute(sa.select(leases))]
+            head = conn.execute(_READ_SEQUENCE).scalar_one()
+            return head, [_record_from_row(row) for row in conn.execute(_SELECT_LEASES)]
 
         head, records = self._run(unit, write=False)
         with self._cache_lock:

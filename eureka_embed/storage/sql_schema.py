@@ -1,7 +1,9 @@
 """The SQL schema of SqlStore, as SQLAlchemy Core tables (Alembic migrations must match it).
 
-- ``eureka_leases``: one row per lease; the instance as Eureka JSON, plus the columns the
-  store filters or updates on its own (renewal time, status override).
+- ``eureka_leases``: one row per lease; the instance as Eureka JSON, its status override and
+  lease duration.
+- ``eureka_renewals``: the last renewal of each lease, apart from the wide lease row because
+  heartbeats rewrite it in batches of thousands (a narrow row is several times cheaper).
 - ``eureka_changes``: the change log; ``seq`` is assigned under the lock on
   ``eureka_sequence``, so changes commit in sequence order and a reader that has seen
   sequence N has seen every change up to N.
@@ -13,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-__all__ = ["SEQUENCE_NAME", "changes", "leases", "metadata", "sequence"]
+__all__ = ["SEQUENCE_NAME", "changes", "leases", "metadata", "renewals", "sequence"]
 
 #: Instance payloads can exceed MariaDB's 64 KiB TEXT with large metadata maps.
 PayloadText = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
@@ -28,8 +30,15 @@ leases = sa.Table(
     sa.Column("instance", PayloadText, nullable=False),
     sa.Column("override", sa.String(16), nullable=True),
     sa.Column("duration_ms", sa.BigInteger, nullable=False),
+)
+
+renewals = sa.Table(
+    "eureka_renewals",
+    metadata,
+    sa.Column("app", sa.String(255), primary_key=True),
+    sa.Column("instance_id", sa.String(255), primary_key=True),
     sa.Column("last_renewal_ms", sa.BigInteger, nullable=False),
-    sa.Index("ix_eureka_leases_last_renewal_ms", "last_renewal_ms"),
+    sa.Index("ix_eureka_renewals_last_renewal_ms", "last_renewal_ms"),
 )
 
 changes = sa.Table(

@@ -1,4 +1,4 @@
-"""Leases, change log and sequence tables.
+"""Leases, renewals, change log and sequence tables.
 
 Revision ID: 0001
 Revises:
@@ -27,9 +27,16 @@ def upgrade() -> None:
         sa.Column("instance", PayloadText, nullable=False),
         sa.Column("override", sa.String(16), nullable=True),
         sa.Column("duration_ms", sa.BigInteger, nullable=False),
+    )
+    op.create_table(
+        "eureka_renewals",
+        sa.Column("app", sa.String(255), primary_key=True),
+        sa.Column("instance_id", sa.String(255), primary_key=True),
         sa.Column("last_renewal_ms", sa.BigInteger, nullable=False),
     )
-    op.create_index("ix_eureka_leases_last_renewal_ms", "eureka_leases", ["last_renewal_ms"])
+    op.create_index(
+        "ix_eureka_renewals_last_renewal_ms", "eureka_renewals", ["last_renewal_ms"]
+    )
     op.create_table(
         "eureka_changes",
         sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
@@ -52,5 +59,6 @@ def downgrade() -> None:
     op.drop_table("eureka_sequence")
     op.drop_index("ix_eureka_changes_timestamp_ms", table_name="eureka_changes")
     op.drop_table("eureka_changes")
-    op.drop_index("ix_eureka_leases_last_renewal_ms", table_name="eureka_leases")
+    op.drop_index("ix_eureka_renewals_last_renewal_ms", table_name="eureka_renewals")
+    op.drop_table("eureka_renewals")
     op.drop_table("eureka_leases")

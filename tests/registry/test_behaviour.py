@@ -611,6 +611,7 @@ def test_restored_leases_get_one_renewal_window_of_grace(
     # The node is down for ten minutes; its store keeps the lease that could not renew.
     frozen.tick(timedelta(minutes=10))
     restarted = make(store, self_preservation=False)
+    assert restarted.expected_clients == 2  # itself, and the restored lease
     assert restarted.evict() == []
     assert restarted.get_instance("ORDERS", instance(1).instance_id) is not None
     frozen.tick(timedelta(seconds=60))

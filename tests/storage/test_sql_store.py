@@ -20,7 +20,7 @@ from eureka_embed.model import ActionType, InstanceStatus
 from eureka_embed.registry import Registry, RenewOutcome
 from eureka_embed.storage import migrate
 from eureka_embed.storage.sql import SqlStore
-from eureka_embed.storage.sql_schema import leases, metadata
+from eureka_embed.storage.sql_schema import leases, metadata, renewals
 from tests.databases import drop_schema, server_database_url, sqlite_file_url
 from tests.registry.helpers import instance
 
@@ -54,7 +54,7 @@ def open_store(url: str) -> Iterator[Callable[..., SqlStore]]:
 def db_renewal(store: SqlStore, instance_id: str) -> int:
     with store.engine.connect() as conn:
         value = conn.execute(
-            sa.select(leases.c.last_renewal_ms).where(leases.c.instance_id == instance_id)
+            sa.select(renewals.c.last_renewal_ms).where(renewals.c.instance_id == instance_id)
         ).scalar_one()
         return int(value)
 
