@@ -1,0 +1,531 @@
+"""Lenient readers: a decoded payload tree -> model objects, shared by the JSON and XML codecs.
+
+A *tree* is what ``orjson.loads`` returns for a Eureka JSON payload; the XML codec turns XML into
+the same shape (attributes become ``"@name"`` keys, the text of an element with attributes
+becomes ``"$"``, a repeated element becomes a list), so every value-coercion rule lives here once.
+
+Leniency, because real clients disagree on the details:
+
+- ``null`` anywhere means "absent"; so does an empty string for a number, boolean, status or
+  object (an empty XML element), and for an optional string field (py_eureka_client sends ``""``).
+- numbers may arrive as JSON numbers, integral floats or decimal strings; booleans as JSON
+  booleans, ``"true"``/``"false"`` in any case, or 0/1.
+- ``port`` may be ``{"$": 8080, "@enabled": "true"}`` or a bare number; ``overriddenStatus`` and
+  ``overriddenstatus`` are both read; ``dataCenterInfo`` needs no ``@class`` (its name decides).
+- missing instanceId falls back to the Amazon ``instance-id``, then to hostName; missing status is
+  UP; missing lastDirtyTimestamp is "now"; unknown keys are ignored; app names are upper-cased.
+- ``@``-prefixed keys (``@class``) and ``$`` are dropped from metadata; metadata values are
+  coerced to strings (booleans as ``"true"``/``"false"``); a ``null`` value drops the key.
+- ``application``/``instance`` may be one object instead of a list (older servers write that).
+- a missing sid, or an empty one, is ``None`` (not the model's ``"na"``) so a decoded payload
+  re-encodes to what was sent.
+
+Strictness, because a bad value must be a clear 400 and never poison the registry:
+
+- a value that is present but cannot be read (non-numeric port, unknown status or actionType, an
+  object where a string belongs) is a :class:`DecodeError` naming the field and value.
+- integers must fit a signed 64-bit column; ports must be 0-65535.
+- with ``validate=True`` (a registration) the register rules raise :class:`ValidationError`:
+  instanceId, hostName, ipAddr, app, dataCenterInfo and its name must be present. We add two
+  rules so that whatever is registered can be served in *both* formats, unchanged, to every
+  client: the dataCenterInfo name must be one Java's ``DataCenterInfo.Name`` enum knows
+  (Netflix, Amazon, MyOwn; any case), and every string must be representable in XML 1.0
+  (metadata keys are XML element names: ``[A-Za-z_][A-Za-z0-9._-]*``; no control characters).
+  Payloads read from servers (``validate=False``) are taken as they are; the XML writer then
+  replaces what XML cannot carry instead of producing a broken document.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import fields
+from typing import Any, Final, TypeAlias, TypeVar
+
+from eureka_embed.clock import system_clock
+from eureka_embed.errors import DecodeError, ValidationError
+from eureka_embed.model import (
+    AMAZON_DATA_CENTER_CLASS,
+    EMPTY_METADATA,
+    ActionType,
+    Application,
+    Applications,
+    DataCenterInfo,
+    InstanceInfo,
+    InstanceStatus,
+    LeaseInfo,
+    PortInfo,
+    frozen_metadata,
+)
+
+__all__ = [
+    "DATA_CENTER_NAMES",
+    "XML_ILLEGAL_CHARS",
+    "XML_NAME",
+    "Tree",
+    "check_registration",
+    "read_application",
+    "read_applications",
+    "read_instance",
+    "resolve_now",
+]
+
+Tree: TypeAlias = Mapping[str, Any]
+"""One decoded JSON object, or an XML element converted to the same shape."""
+
+_T = TypeVar("_T")
+
+INT64_MIN: Final = -(2**63)
+INT64_MAX: Final = 2**63 - 1
+INT32_MIN: Final = -(2**31)
+INT32_MAX: Final = 2**31 - 1
+
+# At most 19 significant digits: enough for any int64, and it keeps int() clear of Python's
+# 4300-digit conversion limit. Only XML's whitespace around it: ``\s`` would admit characters
+# (U+001C..U+001F) that int() rejects.
+_INT_TEXT: Final = re.compile(r"[ \t\r\n]*[-+]?0*[0-9]{1,19}[ \t\r\n]*")
+
+XML_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*")
+"""Metadata keys become XML element names; this is the safe subset we accept at registration."""
+
+XML_ILLEGAL_CHARS: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+"""Characters XML 1.0 cannot carry, not even as character references (surrogates: not UTF-8)."""
+
+DATA_CENTER_NAMES: Final[Mapping[str, str]] = {
+    "netflix": "Netflix",
+    "amazon": "Amazon",
+    "myown": "MyOwn",
+}
+"""Java clients map the name onto an enum and fail on anything else: lower-case -> canonical."""
+
+# The model's own defaults: slotted dataclasses keep them only in their fields.
+_DEFAULTS: Final[Mapping[str, Any]] = {
+    f.name: f.default for cls in (InstanceInfo, Applications) for f in fields(cls)
+}
+_DEFAULT_PORT: Final[PortInfo] = _DEFAULTS["port"]
+_DEFAULT_SECURE_PORT: Final[PortInfo] = _DEFAULTS["secure_port"]
+_DEFAULT_VERSION: Final[str] = _DEFAULTS["version"]
+
+_STATUS_CHOICES: Final = ", ".join(s.value for s in InstanceStatus)
+_ACTION_CHOICES: Final = ", ".join(a.value for a in ActionType)
+
+
+def resolve_now(now_ms: int | None) -> int:
+    """``now_ms``, or the system clock's now: one value per payload, so all instances agree."""
+    return system_clock.now_ms() if now_ms is None else now_ms
+
+
+# -- scalars ------------------------------------------------------------------------------------
+
+
+def _show(value: object) -> str:
+    """A short repr for error reasons: they go back to the client, so never echo a whole body."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return _show(value)
+
+
+def _scalar(value: object, path: str) -> object:
+    """The one value in ``value``; XML elements with attributes come as ``{"@a": .., "$": ..}``."""
+    if isinstance(value, Mapping):
+        if all(key[:1] in ("@", "$") for key in value):
+            return value.get("$")
+        raise DecodeError(f"{path} must be a single value, not an object")
+    if isinstance(value, list):
+        raise DecodeError(f"{path} must be a single value, not a list")
+    return value
+
+
+def read_text(value: object, path: str) -> str | None:
+    """A string as sent (``""`` kept); ``None`` only when absent. Numbers and booleans coerced."""
+    value = _scalar(value, path)
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    raise DecodeError(f"{path} must be a string, got {_kind(value)}")
+
+
+def read_optional_str(value: object, path: str) -> str | None:
+    """An optional string field: empty means absent (clients send ``""`` for unset URLs)."""
+    return read_text(value, path) or None
+
+
+def _read_required_str(value: object, path: str) -> str | None:
+    """A required string field; blank counts as missing, as Eureka's ``isBlank`` check does."""
+    text = read_text(value, path)
+    return text if text and text.strip() else None
+
+
+def read_int(value: object, path: str, low: int = INT64_MIN, high: int = INT64_MAX) -> int | None:
+    """An integer in ``[low, high]`` from a number or a decimal string; ``None`` when absent."""
+    value = _scalar(value, path)
+    number: int
+    if value is None:
+        return None
+    if isinstance(value, bool):  # bool is an int subclass; true is not a port
+        raise DecodeError(f"{path} must be an integer, got {_show(value)}")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and not value.strip():
+        return None
+    elif isinstance(value, str) and _INT_TEXT.fullmatch(value):
+        number = int(value)
+    else:
+        raise DecodeError(f"{path} must be an integer, got {_kind(value)}")
+    if not low <= number <= high:
+        raise DecodeError(f"{path} must be between {low} and {high}, got {number}")
+    return number
+
+
+def read_bool(value: object, path: str) -> bool | None:
+    """A boolean from a JSON boolean, ``"true"``/``"false"`` (any case) or 0/1."""
+    value = _scalar(value, path)
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return value == 1
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in ("true", "1"):
+            return True
+        if word in ("false", "0"):
+            return False
+        if not word:
+            return None
+    raise DecodeError(f"{path} must be true or false, got {_kind(value)}")
+
+
+def read_status(value: object, path: str) -> InstanceStatus | None:
+    text = read_text(value, path)
+    if text is None or not text.strip():
+        return None
+    try:
+        return InstanceStatus.parse(text)
+    except ValueError:
+        raise DecodeError(
+            f"{path} has unknown value {_show(text)} (expected one of {_STATUS_CHOICES})"
+        ) from None
+
+
+def read_action_type(value: object, path: str) -> ActionType | None:
+    text = read_text(value, path)
+    if text is None or not text.strip():
+        return None
+    try:
+        return ActionType[text.strip().upper()]
+    except KeyError:
+        raise DecodeError(
+            f"{path} has unknown value {_show(text)} (expected one of {_ACTION_CHOICES})"
+        ) from None
+
+
+def _or(value: _T | None, default: _T) -> _T:
+    """``default`` only when ``value`` is absent (``x or default`` would also replace 0)."""
+    return default if value is None else value
+
+
+# -- structures -----------------------------------------------------------------------------------
+
+
+def read_object(value: object, path: str) -> Tree | None:
+    """An object, or ``None`` when absent (an empty XML element counts as absent)."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return value
+    if isinstance(value, str) and not value.strip():
+        return None
+    raise DecodeError(f"{path} must be an object, got {_kind(value)}")
+
+
+def _require_object(value: object, path: str) -> Tree:
+    node = read_object(value, path)
+    if node is None:
+        raise DecodeError(f"{path} is missing")
+    return node
+
+
+def _read_list(value: object, path: str) -> list[object]:
+    """A list of items; one object stands for a list of one (older servers write that)."""
+    if isinstance(value, list):
+        return [item for item in value if item is not None]
+    if isinstance(value, Mapping):
+        return [value]
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return []
+    raise DecodeError(f"{path} must be a list of objects, got {_kind(value)}")
+
+
+def _first(node: Tree, *keys: str) -> object:
+    """The first of ``keys`` that holds a value: for fields clients spell more than one way."""
+    for key in keys:
+        value = node.get(key)
+        if value is not None:
+            return value
+    return None
+
+
+def read_port(value: object, path: str, default: PortInfo) -> PortInfo:
+    """``{"$": 8080, "@enabled": "true"}`` or a bare number; a missing part keeps ``default``'s."""
+    if isinstance(value, Mapping):
+        number = read_int(value.get("$"), f"{path}.$", 0, 65535)
+        enabled = read_bool(_first(value, "@enabled", "enabled"), f"{path}.@enabled")
+    else:
+        number = read_int(value, path, 0, 65535)
+        enabled = None
+    return PortInfo(_or(number, default.port), _or(enabled, default.enabled))
+
+
+def read_metadata(value: object, path: str) -> Mapping[str, str]:
+    """A string map; ``@``-keys (``@class``) and XML element text (``$``) are not entries."""
+    node = read_object(value, path)
+    if not node:
+        return EMPTY_METADATA
+    entries: dict[str, str] = {}
+    for key, raw in node.items():
+        if key.startswith("@") or key == "$":
+            continue
+        text = read_text(raw, f"{path}[{_show(key)}]")
+        if text is not None:
+            entries[key] = text
+    return frozen_metadata(entries)
+
+
+_LEASE_FIELDS: Final = (
+    ("renewalIntervalInSecs", "renewal_interval_secs", INT32_MIN, INT32_MAX),
+    ("durationInSecs", "duration_secs", INT32_MIN, INT32_MAX),
+    ("registrationTimestamp", "registration_timestamp", INT64_MIN, INT64_MAX),
+    ("lastRenewalTimestamp", "last_renewal_timestamp", INT64_MIN, INT64_MAX),
+    ("evictionTimestamp", "eviction_timestamp", INT64_MIN, INT64_MAX),
+    ("serviceUpTimestamp", "service_up_timestamp", INT64_MIN, INT64_MAX),
+)
+
+
+def read_lease_info(value: object, path: str) -> LeaseInfo:
+    node = read_object(value, path)
+    if node is None:
+        return LeaseInfo()
+    given: dict[str, int] = {}
+    for key, attr, low, high in _LEASE_FIELDS:
+        number = read_int(node.get(key), f"{path}.{key}", low, high)
+        if number is not None:
+            given[attr] = number
+    return LeaseInfo(**given)
+
+
+def read_data_center(value: object, path: str) -> tuple[DataCenterInfo, str | None]:
+    """The data center, and the register rule it breaks (raised later, in Eureka's check order).
+
+    A missing name is taken from ``@class`` so that registry reads stay lenient; a registration
+    with no name is still refused, as Eureka refuses it.
+    """
+    node = read_object(value, path)
+    if node is None:
+        return DataCenterInfo(), f"{path} is missing"
+    problem = None
+    name = read_optional_str(node.get("name"), f"{path}.name")
+    if name is None or not name.strip():
+        problem = f"{path}.name is missing"
+        is_amazon = read_text(node.get("@class"), f"{path}.@class") == AMAZON_DATA_CENTER_CLASS
+        name = "Amazon" if is_amazon else "MyOwn"
+    canonical = DATA_CENTER_NAMES.get(name.strip().lower())
+    if canonical is None:
+        problem = f"{path}.name {_show(name)} is not one of Netflix, Amazon, MyOwn"
+    else:
+        name = canonical
+    return DataCenterInfo(name, read_metadata(node.get("metadata"), f"{path}.metadata")), problem
+
+
+# -- instances ------------------------------------------------------------------------------------
+
+
+def _fallback_instance_id(data_center: DataCenterInfo, host_name: str | None) -> str | None:
+    """Eureka's ``InstanceInfo.getId()``: the EC2 instance id on Amazon, else the host name."""
+    if data_center.name == "Amazon":
+        ec2_id = data_center.metadata.get("instance-id")
+        if ec2_id and ec2_id.strip():
+            return ec2_id
+    return host_name
+
+
+def read_instance(
+    value: object,
+    path: str,
+    *,
+    now_ms: int,
+    validate: bool,
+    default_app: str | None = None,
+) -> InstanceInfo:
+    """One instance object. ``default_app`` is the enclosing application's name, if any."""
+    node = _require_object(value, path)
+
+    def opt(key: str) -> str | None:
+        return read_optional_str(node.get(key), f"{path}.{key}")
+
+    host_name = _read_required_str(node.get("hostName"), f"{path}.hostName")
+    ip_addr = _read_required_str(node.get("ipAddr"), f"{path}.ipAddr")
+    app = _read_required_str(node.get("app"), f"{path}.app")
+    app = app.upper() if app else default_app
+    data_center, data_center_problem = read_data_center(
+        node.get("dataCenterInfo"), f"{path}.dataCenterInfo"
+    )
+    instance_id = _read_required_str(node.get("instanceId"), f"{path}.instanceId")
+    instance_id = instance_id or _fallback_instance_id(data_center, host_name)
+    if validate:
+        required = {"instanceId": instance_id, "hostName": host_name, "ipAddr": ip_addr, "app": app}
+        _check_register_rules(path, required, data_center_problem)
+    overridden = _first(node, "overriddenStatus", "overriddenstatus")
+    instance = InstanceInfo(
+        instance_id=instance_id or "",
+        app=app or "",
+        host_name=host_name or "",
+        ip_addr=ip_addr or "",
+        status=_or(read_status(node.get("status"), f"{path}.status"), InstanceStatus.UP),
+        overridden_status=_or(
+            read_status(overridden, f"{path}.overriddenStatus"), InstanceStatus.UNKNOWN
+        ),
+        port=read_port(node.get("port"), f"{path}.port", _DEFAULT_PORT),
+        secure_port=read_port(node.get("securePort"), f"{path}.securePort", _DEFAULT_SECURE_PORT),
+        country_id=_or(
+            read_int(node.get("countryId"), f"{path}.countryId", INT32_MIN, INT32_MAX), 1
+        ),
+        data_center_info=data_center,
+        lease_info=read_lease_info(node.get("leaseInfo"), f"{path}.leaseInfo"),
+        metadata=read_metadata(node.get("metadata"), f"{path}.metadata"),
+        sid=opt("sid"),
+        app_group_name=opt("appGroupName"),
+        home_page_url=opt("homePageUrl"),
+        status_page_url=opt("statusPageUrl"),
+        health_check_url=opt("healthCheckUrl"),
+        secure_health_check_url=opt("secureHealthCheckUrl"),
+        vip_address=opt("vipAddress"),
+        secure_vip_address=opt("secureVipAddress"),
+        is_coordinating_discovery_server=_or(
+            read_bool(
+                node.get("isCoordinatingDiscoveryServer"), f"{path}.isCoordinatingDiscoveryServer"
+            ),
+            False,
+        ),
+        last_updated_timestamp=_or(
+            read_int(node.get("lastUpdatedTimestamp"), f"{path}.lastUpdatedTimestamp"), 0
+        ),
+        last_dirty_timestamp=_or(
+            read_int(node.get("lastDirtyTimestamp"), f"{path}.lastDirtyTimestamp"), now_ms
+        ),
+        action_type=read_action_type(node.get("actionType"), f"{path}.actionType"),
+        asg_name=opt("asgName"),
+    )
+    if validate:
+        _check_xml_safe(instance, path)
+    return instance
+
+
+def _check_register_rules(
+    path: str, required: Mapping[str, str | None], data_center_problem: str | None
+) -> None:
+    """Eureka's register checks, in its order (the app-vs-URL check is the caller's)."""
+    for field, given in required.items():
+        if given is None:
+            raise ValidationError(f"{path}.{field} is missing")
+    if data_center_problem is not None:
+        raise ValidationError(data_center_problem)
+
+
+# Wire name of every free-text string field, for error reasons.
+_STRING_FIELDS: Final = (
+    ("instance_id", "instanceId"),
+    ("app", "app"),
+    ("host_name", "hostName"),
+    ("ip_addr", "ipAddr"),
+    ("sid", "sid"),
+    ("app_group_name", "appGroupName"),
+    ("home_page_url", "homePageUrl"),
+    ("status_page_url", "statusPageUrl"),
+    ("health_check_url", "healthCheckUrl"),
+    ("secure_health_check_url", "secureHealthCheckUrl"),
+    ("vip_address", "vipAddress"),
+    ("secure_vip_address", "secureVipAddress"),
+    ("asg_name", "asgName"),
+)
+
+
+def _check_text(text: str, path: str) -> None:
+    bad = XML_ILLEGAL_CHARS.search(text)
+    if bad is not None:
+        raise ValidationError(f"{path} contains U+{ord(bad.group()):04X}, which XML cannot carry")
+
+
+def _check_map(entries: Mapping[str, str], path: str) -> None:
+    for key, text in entries.items():
+        if not XML_NAME.fullmatch(key):
+            raise ValidationError(
+                f"{path} key {_show(key)} is not allowed: keys are written as XML element names "
+                "(letters, digits, '.', '-', '_'; starting with a letter or '_')"
+            )
+        _check_text(text, f"{path}.{key}")
+
+
+def _check_xml_safe(instance: InstanceInfo, path: str) -> None:
+    """Refuse what the XML writer could not serve unchanged (see the module docstring)."""
+    for attr, wire in _STRING_FIELDS:
+        text = getattr(instance, attr)
+        if text is not None:
+            _check_text(text, f"{path}.{wire}")
+    _check_text(instance.data_center_info.name, f"{path}.dataCenterInfo.name")
+    _check_map(instance.data_center_info.metadata, f"{path}.dataCenterInfo.metadata")
+    _check_map(instance.metadata, f"{path}.metadata")
+
+
+def check_registration(instance: InstanceInfo, url_app: str) -> None:
+    """Eureka's last register check: the body's app must be the one in the URL (any case)."""
+    if instance.app.upper() != url_app.upper():
+        raise ValidationError(
+            f"app {instance.app} in body does not match URL app {url_app.upper()}"
+        )
+
+
+# -- applications ---------------------------------------------------------------------------------
+
+
+def read_application(value: object, path: str, *, now_ms: int, validate: bool) -> Application:
+    """``{"name": "APP", "instance": [...]}``; instances without an app inherit the name."""
+    node = _require_object(value, path)
+    name = _read_required_str(node.get("name"), f"{path}.name")
+    name = name.upper() if name else None
+    items = _read_list(node.get("instance"), f"{path}.instance")
+    instances = tuple(
+        read_instance(
+            item, f"{path}.instance[{i}]", now_ms=now_ms, validate=validate, default_app=name
+        )
+        for i, item in enumerate(items)
+    )
+    if name is None:
+        if not instances or not instances[0].app:
+            raise DecodeError(f"{path}.name is missing")
+        name = instances[0].app
+    return Application(name, instances)
+
+
+def read_applications(value: object, path: str, *, now_ms: int, validate: bool) -> Applications:
+    """``{"versions__delta": "1", "apps__hashcode": "UP_1_", "application": [...]}``."""
+    node = _require_object(value, path)
+    items = _read_list(node.get("application"), f"{path}.application")
+    apps = tuple(
+        read_application(item, f"{path}.application[{i}]", now_ms=now_ms, validate=validate)
+        for i, item in enumerate(items)
+    )
+    version = read_optional_str(node.get("versions__delta"), f"{path}.versions__delta")
+    hashcode = read_text(node.get("apps__hashcode"), f"{path}.apps__hashcode")
+    return Applications(apps, _or(version, _DEFAULT_VERSION), _or(hashcode, ""))
