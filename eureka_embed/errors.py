@@ -7,8 +7,11 @@
     │   └── DecodeError                 a payload that cannot be read as Eureka JSON or XML
     │       └── ValidationError         readable, but breaks a register rule (no hostName, ...)
     ├── InstanceNotFound (LookupError)  no lease for that app and instance id; HTTP 404
-    └── StorageError                    the store failed
-        └── StorageUnavailable          the store cannot be reached now; HTTP 503, retry later
+    ├── StorageError                    the store failed
+    │   └── StorageUnavailable          the store cannot be reached now; HTTP 503, retry later
+    └── TransportError                  a request to a Eureka server got no usable answer;
+                                        subclasses (connect, time-out, redirect, retries
+                                        exhausted, ...) live in ``eureka_embed.client.errors``
 
 Every error carries a human-readable ``reason`` that is safe to send to a client.
 """
@@ -22,6 +25,7 @@ __all__ = [
     "InvalidInput",
     "StorageError",
     "StorageUnavailable",
+    "TransportError",
     "ValidationError",
 ]
 
@@ -61,3 +65,7 @@ class StorageError(EurekaError):
 
 class StorageUnavailable(StorageError):
     """The store cannot be reached right now; the write did not happen and may be retried."""
+
+
+class TransportError(EurekaError):
+    """A request to a Eureka server failed: no connection, no answer in time, or no usable one."""

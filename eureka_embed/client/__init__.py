@@ -1,0 +1,108 @@
+"""A pure-Python Eureka client: the REST contract, its layered HTTP stacks, and DiscoveryClient.
+
+Register a service and look others up::
+
+    from eureka_embed.client import DiscoveryClient, DiscoveryConfig
+
+    config = DiscoveryConfig("orders", service_urls="http://eureka:8761/eureka/", port=8080)
+    with DiscoveryClient(config) as client:
+        server = client.next_server("payments")
+
+Or talk to a server operation by operation::
+
+    from eureka_embed.client import registration_client
+
+    with registration_client("http://eureka:8761/eureka/") as eureka:
+        eureka.get_applications().entity
+"""
+
+from __future__ import annotations
+
+from eureka_embed.client.cache import CacheView
+from eureka_embed.client.config import DiscoveryConfig, TransportConfig
+from eureka_embed.client.contract import ClientLayer, EurekaHttpClient
+from eureka_embed.client.discovery import (
+    CacheRefreshed,
+    DiscoveryClient,
+    DiscoveryStats,
+    HealthCheck,
+)
+from eureka_embed.client.endpoints import EurekaEndpoint, parse_service_urls
+from eureka_embed.client.errors import (
+    ConnectError,
+    ConnectionLost,
+    ConnectTimeout,
+    InvalidResponse,
+    NoEndpoints,
+    ReadTimeout,
+    RedirectError,
+    RetriesExhausted,
+    TransportError,
+)
+from eureka_embed.client.factory import (
+    EurekaTransport,
+    build_client_stack,
+    eureka_transport,
+    query_client,
+    registration_client,
+)
+from eureka_embed.client.inprocess import InProcessEurekaClient
+from eureka_embed.client.metrics import ClientMetrics, MetricsClient, MetricsSnapshot
+from eureka_embed.client.redirecting import RedirectingClient
+from eureka_embed.client.resolvers import EndpointResolver, StaticResolver, ZoneAwareResolver
+from eureka_embed.client.response import EurekaResponse, RequestKind
+from eureka_embed.client.rest import RestEurekaHttpClient
+from eureka_embed.client.retrying import RetryingClient
+from eureka_embed.client.scheduling import ManualScheduler, Scheduler, ThreadScheduler
+from eureka_embed.client.sessioned import SessionedClient
+from eureka_embed.client.transport import HttpRequest, HttpResponse, MockTransport, Transport
+from eureka_embed.client.urllib3_transport import Urllib3Transport
+
+__all__ = [
+    "CacheRefreshed",
+    "CacheView",
+    "ClientLayer",
+    "ClientMetrics",
+    "ConnectError",
+    "ConnectTimeout",
+    "ConnectionLost",
+    "DiscoveryClient",
+    "DiscoveryConfig",
+    "DiscoveryStats",
+    "EndpointResolver",
+    "EurekaEndpoint",
+    "EurekaHttpClient",
+    "EurekaResponse",
+    "EurekaTransport",
+    "HealthCheck",
+    "HttpRequest",
+    "HttpResponse",
+    "InProcessEurekaClient",
+    "InvalidResponse",
+    "ManualScheduler",
+    "MetricsClient",
+    "MetricsSnapshot",
+    "MockTransport",
+    "NoEndpoints",
+    "ReadTimeout",
+    "RedirectError",
+    "RedirectingClient",
+    "RequestKind",
+    "RestEurekaHttpClient",
+    "RetriesExhausted",
+    "RetryingClient",
+    "Scheduler",
+    "SessionedClient",
+    "StaticResolver",
+    "ThreadScheduler",
+    "Transport",
+    "TransportConfig",
+    "TransportError",
+    "Urllib3Transport",
+    "ZoneAwareResolver",
+    "build_client_stack",
+    "eureka_transport",
+    "parse_service_urls",
+    "query_client",
+    "registration_client",
+]

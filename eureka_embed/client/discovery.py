@@ -1,0 +1,460 @@
+"""DiscoveryClient: register this service, keep its lease, and keep a local registry copy.
+
+The life cycle Eureka's own client has (SPEC section 6):
+
+* start: register (at once, or after ``initial_delay_s``) and fetch the full registry;
+* a heartbeat every ``lease_renewal_interval_s``; a 404 means the server lost (or never had) the
+  instance, so the client registers again;
+* a registry refresh every ``registry_fetch_interval_s``: a delta merged into the cache, whose
+  hashcode must then equal the server's, else (or when the delta fails) a full fetch;
+* a periodic instance check (the health check, pending status changes) that re-registers when
+  the instance changed; status changes also trigger it at once, within a rate limit;
+* shutdown: status DOWN, cancel, every thread stopped.
+
+Heartbeat and refresh are :class:`~eureka_embed.client.supervision.SupervisedTask` runs: a
+time-out each, back-off up to 10 x the interval while failing. Lookups read the local cache
+only and never wait on the network.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+
+from eureka_embed.client.cache import CacheView, RegistryCache
+from eureka_embed.client.config import DiscoveryConfig
+from eureka_embed.client.contract import EurekaHttpClient
+from eureka_embed.client.factory import EurekaTransport, TransportFactory, eureka_transport
+from eureka_embed.client.inprocess import InProcessEurekaClient
+from eureka_embed.client.rate_limit import TokenBucket
+from eureka_embed.client.scheduling import Scheduler, ThreadScheduler
+from eureka_embed.client.supervision import SupervisedTask
+from eureka_embed.clock import Clock, system_clock
+from eureka_embed.errors import TransportError
+from eureka_embed.model import Applications, InstanceInfo, InstanceStatus
+from eureka_embed.registry import Registry
+
+__all__ = ["CacheRefreshed", "DiscoveryClient", "DiscoveryStats", "HealthCheck"]
+
+log = logging.getLogger(__name__)
+
+HealthCheck = Callable[[], InstanceStatus | bool]
+"""Says how the service is: a status, or True for UP and False for DOWN."""
+
+
+@dataclass(frozen=True, slots=True)
+class CacheRefreshed:
+    """Told to listeners after a refresh changed the local registry copy."""
+
+    view: CacheView
+    #: True when the whole registry was fetched, False for a merged delta.
+    full_fetch: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryStats:
+    """How the client's conversations with the servers have gone so far."""
+
+    registrations: int
+    reregistrations: int
+    heartbeats: int
+    heartbeat_failures: int
+    full_fetches: int
+    delta_fetches: int
+    reconcile_mismatches: int
+    fetch_failures: int
+    status_pushes_rate_limited: int
+    #: Current wait between heartbeats / refreshes: the interval, or more while backing off.
+    heartbeat_delay_s: float
+    fetch_delay_s: float
+
+
+CacheListener = Callable[[CacheRefreshed], None]
+
+
+class DiscoveryClient:
+    """A service's Eureka client. Use as a context manager, or :meth:`start` and :meth:`shutdown`.
+
+    By default it talks HTTP to ``config.service_urls`` through two layered client stacks
+    (registration and query traffic apart). Pass ``registration_client`` and ``query_client``
+    to use others (:meth:`in_process` uses a registry directly). ``scheduler`` and ``clock``
+    are for tests: a :class:`~eureka_embed.client.scheduling.ManualScheduler` on a manual clock
+    drives every periodic task deterministically.
+    """
+
+    def __init__(
+        self,
+        config: DiscoveryConfig,
+        *,
+        registration_client: EurekaHttpClient | None = None,
+        query_client: EurekaHttpClient | None = None,
+        health_check: HealthCheck | None = None,
+        scheduler: Scheduler | None = None,
+        clock: Clock | None = None,
+        transport_factory: TransportFactory | None = None,
+    ) -> None:
+        self.config = config
+        self._clock = clock if clock is not None else system_clock
+        self._health_check = health_check
+        #: The HTTP stacks this client built (and closes), when not given clients to use.
+        self.transport: EurekaTransport | None = None
+        if registration_client is None or query_client is None:
+            self.transport = eureka_transport(
+                config.service_urls,
+                zone=config.zone,
+                config=config.transport,
+                transport_factory=transport_factory,
+                clock=self._clock,
+            )
+            registration_client = registration_client or self.transport.registration
+            query_client = query_client or self.transport.query
+        self._registration: EurekaHttpClient = registration_client
+        self._query: EurekaHttpClient = query_client
+        self._owns_scheduler = scheduler is None
+        self._scheduler = scheduler if scheduler is not None else ThreadScheduler()
+
+        now = self._clock.now_ms()
+        self._lock = threading.Lock()
+        self._instance = config.build_instance(now)
+        # The lastDirtyTimestamp of a change not yet accepted by a server; None when in sync.
+        self._unsent_since: int | None = now
+        self._status_bucket = TokenBucket(
+            config.status_update_burst,
+            config.status_update_burst / config.instance_info_replication_interval_s,
+            self._clock,
+        )
+        self._cache = RegistryCache()
+        self._fetch_lock = threading.Lock()
+        self._fetched_once = False
+        self._listeners: list[CacheListener] = []
+        self._round_robin: dict[str, itertools.count[int]] = {}
+        self._started = False
+        self._closed = False
+        self._counts_lock = threading.Lock()
+        self._counts = dict.fromkeys(
+            (
+                "registrations",
+                "reregistrations",
+                "heartbeats",
+                "heartbeat_failures",
+                "full_fetches",
+                "delta_fetches",
+                "reconcile_mismatches",
+                "fetch_failures",
+                "status_pushes_rate_limited",
+            ),
+            0,
+        )
+        self._heartbeat_task = SupervisedTask(
+            "heartbeat",
+            self._renew,
+            interval_s=config.lease_renewal_interval_s,
+            backoff_bound=config.heartbeat_backoff_bound,
+            scheduler=self._scheduler,
+        )
+        self._refresh_task = SupervisedTask(
+            "refresh",
+            self.refresh,
+            interval_s=config.registry_fetch_interval_s,
+            backoff_bound=config.fetch_backoff_bound,
+            scheduler=self._scheduler,
+        )
+        # Not backed off: it is cheap when nothing changed, and must push changes promptly.
+        self._instance_task = SupervisedTask(
+            "instance-check",
+            self._push_instance_changes,
+            interval_s=config.instance_info_replication_interval_s,
+            backoff_bound=1,
+            scheduler=self._scheduler,
+        )
+
+    @classmethod
+    def in_process(
+        cls,
+        config: DiscoveryConfig,
+        registry: Registry,
+        *,
+        health_check: HealthCheck | None = None,
+        scheduler: Scheduler | None = None,
+        clock: Clock | None = None,
+    ) -> DiscoveryClient:
+        """A client of ``registry`` in this process: no HTTP, same behaviour."""
+        client = InProcessEurekaClient(registry)
+        return cls(
+            config,
+            registration_client=client,
+            query_client=client,
+            health_check=health_check,
+            scheduler=scheduler,
+            clock=clock if clock is not None else registry.clock,
+        )
+
+    # ------------------------------------------------------------------ life cycle
+
+    def start(self) -> None:
+        """Register and fetch the registry (failures are logged and retried), then schedule
+        the heartbeat, refresh and instance-check tasks."""
+        if self._started:
+            raise RuntimeError("DiscoveryClient already started")
+        if self._closed:
+            raise RuntimeError("DiscoveryClient was shut down")
+        self._started = True
+        config = self.config
+        if config.register_with_eureka and config.initial_delay_s == 0:
+            self._register()
+        if config.fetch_registry:
+            self.refresh()
+            self._refresh_task.start()
+        if config.register_with_eureka:
+            self._heartbeat_task.start()
+            self._instance_task.start(config.initial_delay_s or None)
+
+    def shutdown(self) -> None:
+        """Stop every task and thread, mark the instance DOWN and cancel it. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for task in (self._heartbeat_task, self._refresh_task, self._instance_task):
+            task.stop()
+        if self._owns_scheduler:
+            # Waits for a run in progress, so no heartbeat can re-register after the cancel.
+            self._scheduler.shutdown()
+        with self._lock:
+            self._instance = self._dirtied(self._instance.evolve(status=InstanceStatus.DOWN))
+        if self._started and self.config.register_with_eureka:
+            instance = self._instance
+            try:
+                answer = self._registration.cancel(instance.app, instance.instance_id)
+                log.info("cancelled %s: HTTP %d", instance.instance_id, answer.status)
+            except TransportError as exc:
+                log.warning("could not cancel %s: %s", instance.instance_id, exc.reason)
+        if self.transport is not None:
+            self.transport.shutdown()
+
+    def __enter__(self) -> DiscoveryClient:
+        if not self._started:
+            self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.shutdown()
+
+    # ------------------------------------------------------------------ this instance
+
+    @property
+    def instance(self) -> InstanceInfo:
+        """This service's instance, as last changed locally."""
+        return self._instance
+
+    def set_status(self, status: InstanceStatus) -> None:
+        """Change this instance's status; pushed at once unless rate-limited (then at the
+        next instance check)."""
+        with self._lock:
+            if self._instance.status is status:
+                return
+            self._instance = self._dirtied(self._instance.evolve(status=status))
+        self._push_soon()
+
+    def _dirtied(self, instance: InstanceInfo) -> InstanceInfo:
+        """``instance`` marked changed now; must hold ``_lock``."""
+        now = max(self._clock.now_ms(), self._instance.last_dirty_timestamp)
+        self._unsent_since = now
+        return instance.evolve(last_dirty_timestamp=now, last_updated_timestamp=now)
+
+    def _push_soon(self) -> None:
+        if not self._started or self._closed or not self.config.register_with_eureka:
+            return
+        if self._status_bucket.try_acquire():
+            self._instance_task.trigger()
+        else:
+            self._count("status_pushes_rate_limited")
+            log.info("status push rate-limited; the next instance check sends it")
+
+    def _register(self) -> bool:
+        with self._lock:
+            instance = self._instance
+            sending = self._unsent_since
+        try:
+            answer = self._registration.register(instance)
+        except TransportError as exc:
+            log.warning("registration of %s failed: %s", instance.instance_id, exc.reason)
+            return False
+        if not answer.ok:
+            log.warning(
+                "registration of %s answered %d %s",
+                instance.instance_id,
+                answer.status,
+                answer.text,
+            )
+            return False
+        with self._lock:
+            if self._unsent_since == sending:
+                self._unsent_since = None
+        self._count("registrations")
+        log.info("registered %s as %s", instance.instance_id, instance.status.value)
+        return True
+
+    def _renew(self) -> bool:
+        instance = self._instance
+        try:
+            answer = self._registration.send_heartbeat(
+                instance.app, instance.instance_id, instance=instance
+            )
+        except TransportError as exc:
+            self._count("heartbeat_failures")
+            log.warning("heartbeat of %s failed: %s", instance.instance_id, exc.reason)
+            return False
+        if answer.status == 404:
+            # The server lost the lease (expired, cancelled, restarted) or holds an older copy.
+            self._count("reregistrations")
+            log.info("heartbeat of %s: 404; registering again", instance.instance_id)
+            with self._lock:
+                self._instance = self._dirtied(self._instance)
+            return self._register()
+        if answer.status != 200:
+            self._count("heartbeat_failures")
+            log.warning("heartbeat of %s answered %d", instance.instance_id, answer.status)
+            return False
+        self._count("heartbeats")
+        return True
+
+    def _push_instance_changes(self) -> bool:
+        self._apply_health_check()
+        if self._unsent_since is None:
+            return True
+        return self._register()
+
+    def _apply_health_check(self) -> None:
+        check = self._health_check
+        if check is None:
+            return
+        # An operator's OUT_OF_SERVICE is not the health check's to undo.
+        if self._instance.status is InstanceStatus.OUT_OF_SERVICE:
+            return
+        try:
+            verdict = check()
+        except Exception:
+            log.exception("health check failed; reporting DOWN")
+            verdict = InstanceStatus.DOWN
+        if isinstance(verdict, bool):
+            verdict = InstanceStatus.UP if verdict else InstanceStatus.DOWN
+        with self._lock:
+            if self._instance.status is not verdict:
+                log.info("health check: %s -> %s", self._instance.status.value, verdict.value)
+                self._instance = self._dirtied(self._instance.evolve(status=verdict))
+
+    # ------------------------------------------------------------------ registry cache
+
+    def refresh(self) -> bool:
+        """Bring the local registry copy up to date now; whether that worked."""
+        with self._fetch_lock:
+            try:
+                if self.config.disable_delta or not self._fetched_once or not self._cache.view.apps:
+                    return self._full_fetch()
+                return self._delta_fetch()
+            except TransportError as exc:
+                self._count("fetch_failures")
+                log.warning("registry fetch failed: %s", exc.reason)
+                return False
+
+    def _full_fetch(self) -> bool:
+        answer = self._query.get_applications(self.config.fetch_regions)
+        if answer.status != 200 or answer.entity is None:
+            self._count("fetch_failures")
+            log.warning("full registry fetch answered %d", answer.status)
+            return False
+        self._count("full_fetches")
+        changed = self._cache.replace(answer.entity)
+        self._fetched_once = True
+        if changed:
+            self._notify(full_fetch=True)
+        return True
+
+    def _delta_fetch(self) -> bool:
+        try:
+            answer = self._query.get_delta(self.config.fetch_regions)
+        except TransportError as exc:
+            log.info("delta fetch failed (%s); fetching the full registry", exc.reason)
+            return self._full_fetch()
+        if answer.status != 200 or answer.entity is None:
+            log.info("delta fetch answered %d; fetching the full registry", answer.status)
+            return self._full_fetch()
+        self._count("delta_fetches")
+        outcome = self._cache.apply_delta(answer.entity)
+        if not outcome.consistent:
+            self._count("reconcile_mismatches")
+            log.info(
+                "merged registry hashcode %r differs from the server's %r; fetching it all",
+                outcome.local_hashcode,
+                outcome.server_hashcode,
+            )
+            return self._full_fetch()
+        if outcome.changed:
+            self._notify(full_fetch=False)
+        return True
+
+    def add_listener(self, listener: CacheListener) -> None:
+        """Call ``listener`` (on the refresh thread) whenever a refresh changed the cache."""
+        self._listeners = [*self._listeners, listener]
+
+    def remove_listener(self, listener: CacheListener) -> None:
+        self._listeners = [x for x in self._listeners if x is not listener]
+
+    def _notify(self, *, full_fetch: bool) -> None:
+        event = CacheRefreshed(self._cache.view, full_fetch)
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("cache listener %r failed", listener)
+
+    # ------------------------------------------------------------------ lookups (cache only)
+
+    def applications(self) -> Applications:
+        """The whole local registry copy, every status."""
+        return self._cache.view.applications()
+
+    def get_instances(self, app: str, *, include_all: bool = False) -> tuple[InstanceInfo, ...]:
+        """Instances of ``app``: UP ones only unless ``include_all`` (or the config says so)."""
+        only_up = self.config.filter_only_up_instances and not include_all
+        return self._cache.view.instances(app, only_up=only_up)
+
+    def get_instances_by_vip(
+        self, vip: str, *, secure: bool = False, include_all: bool = False
+    ) -> tuple[InstanceInfo, ...]:
+        """Instances whose (secure) VIP address names ``vip``; UP ones only by default."""
+        only_up = self.config.filter_only_up_instances and not include_all
+        return self._cache.view.by_vip(vip, secure=secure, only_up=only_up)
+
+    def next_server(self, app: str) -> InstanceInfo | None:
+        """The next UP instance of ``app``, round robin; None when there is none."""
+        candidates = self._cache.view.instances(app, only_up=True)
+        if not candidates:
+            return None
+        key = app.upper()
+        counter = self._round_robin.get(key)
+        if counter is None:
+            counter = self._round_robin.setdefault(key, itertools.count())
+        return candidates[next(counter) % len(candidates)]
+
+    def _count(self, name: str) -> None:
+        with self._counts_lock:
+            self._counts[name] += 1
+
+    def stats(self) -> DiscoveryStats:
+        with self._counts_lock:
+            counts = dict(self._counts)
+        return DiscoveryStats(
+            **counts,
+            heartbeat_delay_s=self._heartbeat_task.delay_s,
+            fetch_delay_s=self._refresh_task.delay_s,
+        )

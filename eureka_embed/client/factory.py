@@ -1,0 +1,185 @@
+"""The standard client stacks, assembled as Eureka assembles its own.
+
+::
+
+    SessionedClient                 a new inner stack every 0.5-1.5 x 20 minutes
+    └── RetryingClient              3 tries across the resolved servers, quarantine
+        └── RedirectingClient       one per server: 302s followed, target remembered
+            └── MetricsClient       every real exchange counted and timed
+                └── RestEurekaHttpClient over a Transport (urllib3 unless given)
+
+A discovery client uses two such stacks, as Eureka's transport does: one for registration
+traffic (register, heartbeat, cancel, status) and one for queries (registry fetches), so a
+slow multi-megabyte fetch never holds up a heartbeat, and each keeps its own pinned server,
+quarantine and figures.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from eureka_embed.client.config import TransportConfig
+from eureka_embed.client.contract import EurekaHttpClient
+from eureka_embed.client.endpoints import EurekaEndpoint
+from eureka_embed.client.metrics import ClientMetrics, MetricsClient
+from eureka_embed.client.redirecting import RedirectingClient
+from eureka_embed.client.resolvers import DEFAULT_ZONE, EndpointResolver, resolver_for
+from eureka_embed.client.rest import RestEurekaHttpClient
+from eureka_embed.client.retrying import RetryingClient
+from eureka_embed.client.sessioned import SessionedClient
+from eureka_embed.client.transport import Transport
+from eureka_embed.client.urllib3_transport import Urllib3Transport
+from eureka_embed.clock import Clock
+
+__all__ = [
+    "EurekaTransport",
+    "ServiceUrls",
+    "TransportFactory",
+    "build_client_stack",
+    "eureka_transport",
+    "query_client",
+    "registration_client",
+]
+
+TransportFactory: TypeAlias = Callable[[], Transport]
+ServiceUrls: TypeAlias = str | Mapping[str, str | Sequence[str]] | EndpointResolver
+
+
+def build_client_stack(
+    resolver: EndpointResolver,
+    *,
+    config: TransportConfig | None = None,
+    metrics: ClientMetrics | None = None,
+    transport_factory: TransportFactory | None = None,
+    clock: Clock | None = None,
+    rng: random.Random | None = None,
+) -> EurekaHttpClient:
+    """The full layered client over ``resolver``'s servers.
+
+    ``transport_factory`` makes one transport per server client (default: urllib3 with the
+    configured time-outs); a per-server transport is closed with its client, so a new session
+    also means new connections.
+    """
+    settings = config if config is not None else TransportConfig()
+    counters = metrics if metrics is not None else ClientMetrics()
+
+    def new_transport() -> Transport:
+        if transport_factory is not None:
+            return transport_factory()
+        return Urllib3Transport(
+            connect_timeout_s=settings.connect_timeout_s,
+            read_timeout_s=settings.read_timeout_s,
+            max_connections_per_host=settings.max_connections_per_host,
+        )
+
+    def server_client(endpoint: EurekaEndpoint) -> EurekaHttpClient:
+        rest = RestEurekaHttpClient(
+            endpoint,
+            new_transport(),
+            wire_format=settings.wire_format,
+            compact=settings.compact,
+            gzip=settings.gzip,
+        )
+        return MetricsClient(rest, counters)
+
+    def redirecting_client(endpoint: EurekaEndpoint) -> EurekaHttpClient:
+        return RedirectingClient(endpoint, server_client, max_redirects=settings.max_redirects)
+
+    def session() -> EurekaHttpClient:
+        return RetryingClient(
+            resolver,
+            redirecting_client,
+            max_tries=settings.max_tries,
+            quarantine_refresh_fraction=settings.quarantine_refresh_fraction,
+        )
+
+    return SessionedClient(
+        session, reconnect_interval_s=settings.reconnect_interval_s, clock=clock, rng=rng
+    )
+
+
+def registration_client(
+    service_urls: ServiceUrls,
+    *,
+    zone: str = DEFAULT_ZONE,
+    config: TransportConfig | None = None,
+    transport_factory: TransportFactory | None = None,
+    metrics: ClientMetrics | None = None,
+    clock: Clock | None = None,
+) -> EurekaHttpClient:
+    """The stack for register, heartbeat, cancel and status traffic."""
+    return build_client_stack(
+        resolver_for(service_urls, zone),
+        config=config,
+        metrics=metrics if metrics is not None else ClientMetrics("registration"),
+        transport_factory=transport_factory,
+        clock=clock,
+    )
+
+
+def query_client(
+    service_urls: ServiceUrls,
+    *,
+    zone: str = DEFAULT_ZONE,
+    config: TransportConfig | None = None,
+    transport_factory: TransportFactory | None = None,
+    metrics: ClientMetrics | None = None,
+    clock: Clock | None = None,
+) -> EurekaHttpClient:
+    """The stack for registry reads (full, delta, application, instance, VIP)."""
+    return build_client_stack(
+        resolver_for(service_urls, zone),
+        config=config,
+        metrics=metrics if metrics is not None else ClientMetrics("query"),
+        transport_factory=transport_factory,
+        clock=clock,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EurekaTransport:
+    """The two stacks of a discovery client, with their figures."""
+
+    registration: EurekaHttpClient
+    query: EurekaHttpClient
+    registration_metrics: ClientMetrics
+    query_metrics: ClientMetrics
+
+    def shutdown(self) -> None:
+        self.registration.shutdown()
+        self.query.shutdown()
+
+
+def eureka_transport(
+    service_urls: ServiceUrls,
+    *,
+    zone: str = DEFAULT_ZONE,
+    config: TransportConfig | None = None,
+    transport_factory: TransportFactory | None = None,
+    clock: Clock | None = None,
+) -> EurekaTransport:
+    """A registration stack and a query stack over the same servers."""
+    resolver = resolver_for(service_urls, zone)
+    registration_metrics = ClientMetrics("registration")
+    query_metrics = ClientMetrics("query")
+    return EurekaTransport(
+        registration=registration_client(
+            resolver,
+            config=config,
+            transport_factory=transport_factory,
+            metrics=registration_metrics,
+            clock=clock,
+        ),
+        query=query_client(
+            resolver,
+            config=config,
+            transport_factory=transport_factory,
+            metrics=query_metrics,
+            clock=clock,
+        ),
+        registration_metrics=registration_metrics,
+        query_metrics=query_metrics,
+    )

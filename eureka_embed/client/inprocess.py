@@ -1,0 +1,184 @@
+"""The client contract served straight from a :class:`~eureka_embed.registry.Registry`.
+
+For embedding: a service that hosts the registry registers itself (or its workers) through
+the same interface, and the same :class:`~eureka_embed.client.discovery.DiscoveryClient`,
+as remote services use over HTTP, with no sockets and no encoding. Answers carry the statuses
+the HTTP server would give (204 register, 404 unknown, 409 heartbeat conflict, ...); registry
+errors become statuses in one place, :meth:`InProcessEurekaClient._answer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from eureka_embed.client.contract import EurekaHttpClient
+from eureka_embed.client.response import EurekaResponse
+from eureka_embed.errors import InstanceNotFound, InvalidInput, StorageError, StorageUnavailable
+from eureka_embed.model import Application, Applications, InstanceInfo, InstanceStatus
+from eureka_embed.registry import Registry, RenewOutcome
+
+__all__ = ["InProcessEurekaClient"]
+
+T = TypeVar("T")
+
+_OK: EurekaResponse[None] = EurekaResponse(200)
+_NO_CONTENT: EurekaResponse[None] = EurekaResponse(204)
+
+
+class InProcessEurekaClient(EurekaHttpClient):
+    """Eureka's operations on ``registry``, in the calling thread.
+
+    ``replication=True`` makes the writes count as coming from a peer (Eureka's replication
+    rules, 409 with the stored instance on a heartbeat conflict). The registry belongs to the
+    caller: :meth:`shutdown` leaves it open.
+    """
+
+    def __init__(self, registry: Registry, *, replication: bool = False) -> None:
+        self.registry = registry
+        self.replication = replication
+
+    def register(self, instance: InstanceInfo) -> EurekaResponse[None]:
+        def run() -> EurekaResponse[None]:
+            _check_registrable(instance)
+            self.registry.register(instance, replication=self.replication)
+            return _NO_CONTENT
+
+        return self._answer(run)
+
+    def cancel(self, app: str, instance_id: str) -> EurekaResponse[None]:
+        def run() -> EurekaResponse[None]:
+            self.registry.cancel(app, instance_id, replication=self.replication)
+            return _OK
+
+        return self._answer(run)
+
+    def send_heartbeat(
+        self,
+        app: str,
+        instance_id: str,
+        *,
+        instance: InstanceInfo | None = None,
+        status: InstanceStatus | None = None,
+        last_dirty_timestamp: int | None = None,
+        overridden_status: InstanceStatus | None = None,
+    ) -> EurekaResponse[InstanceInfo]:
+        # The heartbeat's status parameter is ignored by Eureka servers, and so here.
+        if last_dirty_timestamp is None and instance is not None:
+            last_dirty_timestamp = instance.last_dirty_timestamp
+
+        def run() -> EurekaResponse[InstanceInfo]:
+            result = self.registry.renew(
+                app,
+                instance_id,
+                last_dirty_timestamp=last_dirty_timestamp,
+                overridden_status=overridden_status,
+                replication=self.replication,
+            )
+            if result.outcome is RenewOutcome.OK:
+                return EurekaResponse(200)
+            if result.outcome is RenewOutcome.CONFLICT:
+                return EurekaResponse(409, result.instance)
+            return EurekaResponse(404)
+
+        return self._answer(run)
+
+    def status_update(
+        self,
+        app: str,
+        instance_id: str,
+        status: InstanceStatus,
+        *,
+        last_dirty_timestamp: int | None = None,
+    ) -> EurekaResponse[None]:
+        def run() -> EurekaResponse[None]:
+            self.registry.update_status(
+                app,
+                instance_id,
+                status,
+                last_dirty_timestamp=last_dirty_timestamp,
+                replication=self.replication,
+            )
+            return _OK
+
+        return self._answer(run)
+
+    def delete_status_override(
+        self,
+        app: str,
+        instance_id: str,
+        *,
+        status: InstanceStatus | None = None,
+        last_dirty_timestamp: int | None = None,
+    ) -> EurekaResponse[None]:
+        def run() -> EurekaResponse[None]:
+            self.registry.delete_status_override(
+                app,
+                instance_id,
+                status,
+                last_dirty_timestamp=last_dirty_timestamp,
+                replication=self.replication,
+            )
+            return _OK
+
+        return self._answer(run)
+
+    # Remote regions are a server-side federation feature; one registry has only its own.
+
+    def get_applications(self, regions: Sequence[str] = ()) -> EurekaResponse[Applications]:
+        return self._answer(lambda: EurekaResponse(200, self.registry.get_applications()))
+
+    def get_delta(self, regions: Sequence[str] = ()) -> EurekaResponse[Applications]:
+        def run() -> EurekaResponse[Applications]:
+            if not self.registry.config.delta_enabled:
+                return EurekaResponse(403, text="delta is disabled")
+            return EurekaResponse(200, self.registry.get_delta())
+
+        return self._answer(run)
+
+    def get_vip(self, vip: str, regions: Sequence[str] = ()) -> EurekaResponse[Applications]:
+        return self._answer(lambda: EurekaResponse(200, self.registry.get_vip(vip)))
+
+    def get_secure_vip(
+        self, svip: str, regions: Sequence[str] = ()
+    ) -> EurekaResponse[Applications]:
+        return self._answer(lambda: EurekaResponse(200, self.registry.get_secure_vip(svip)))
+
+    def get_application(self, app: str) -> EurekaResponse[Application]:
+        return self._answer(lambda: _found(self.registry.get_application(app)))
+
+    def get_instance(self, app: str, instance_id: str) -> EurekaResponse[InstanceInfo]:
+        return self._answer(lambda: _found(self.registry.get_instance(app, instance_id)))
+
+    def get_instance_by_id(self, instance_id: str) -> EurekaResponse[InstanceInfo]:
+        return self._answer(lambda: _found(self.registry.find_instance(instance_id)))
+
+    def shutdown(self) -> None:
+        """Nothing to release: the registry is the caller's."""
+
+    @staticmethod
+    def _answer(run: Callable[[], EurekaResponse[T]]) -> EurekaResponse[T]:
+        """``run()``, with registry errors turned into the statuses the HTTP server answers."""
+        try:
+            return run()
+        except InstanceNotFound as exc:
+            return EurekaResponse(404, text=exc.reason)
+        except InvalidInput as exc:
+            return EurekaResponse(400, text=exc.reason)
+        except StorageUnavailable as exc:
+            return EurekaResponse(503, text=exc.reason)
+        except StorageError as exc:
+            return EurekaResponse(500, text=exc.reason)
+
+
+def _found(entity: T | None) -> EurekaResponse[T]:
+    return EurekaResponse(200, entity) if entity is not None else EurekaResponse(404)
+
+
+def _check_registrable(instance: InstanceInfo) -> None:
+    """The register checks the HTTP server applies while decoding a body (SPEC section 2)."""
+    for name in ("instance_id", "app", "host_name", "ip_addr"):
+        if not getattr(instance, name):
+            raise InvalidInput(f"{name} is missing")
+    if not instance.data_center_info.name:
+        raise InvalidInput("dataCenterInfo.name is missing")

@@ -1,0 +1,267 @@
+"""Eureka's REST API spoken to one server: the bottom of every HTTP client stack.
+
+Builds each request (path, query, headers, encoded body), hands it to a
+:class:`~eureka_embed.client.transport.Transport`, and decodes the answer with the codec.
+Every status comes back as a response; only a failed exchange or an unreadable success body
+raises (a :class:`~eureka_embed.errors.TransportError`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
+from urllib.parse import quote, urlencode
+
+from eureka_embed import __version__
+from eureka_embed.client.contract import EurekaHttpClient
+from eureka_embed.client.endpoints import EurekaEndpoint
+from eureka_embed.client.errors import InvalidResponse
+from eureka_embed.client.response import EurekaResponse
+from eureka_embed.client.transport import HttpRequest, HttpResponse, Transport
+from eureka_embed.codec import (
+    WireFormat,
+    decode_application,
+    decode_applications,
+    decode_instance,
+    encode_instance,
+)
+from eureka_embed.errors import DecodeError
+from eureka_embed.model import Application, Applications, InstanceInfo, InstanceStatus
+
+__all__ = ["RestEurekaHttpClient"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+USER_AGENT = f"eureka-embed/{__version__}"
+# Enough of an error body to show the server's reason without holding a whole HTML page.
+_MAX_ERROR_TEXT = 2000
+
+
+class RestEurekaHttpClient(EurekaHttpClient):
+    """One Eureka server over HTTP. JSON by default; ``wire_format=WireFormat.XML`` on request.
+
+    ``compact`` asks for Eureka's compact instance form on reads (``X-Eureka-Accept``); ``gzip``
+    asks for compressed answers. The client owns ``transport`` and closes it on shutdown.
+    """
+
+    def __init__(
+        self,
+        endpoint: EurekaEndpoint,
+        transport: Transport,
+        *,
+        wire_format: WireFormat = WireFormat.JSON,
+        compact: bool = False,
+        gzip: bool = True,
+    ) -> None:
+        self.endpoint = endpoint
+        self.transport = transport
+        self.wire_format = wire_format
+        headers = {"Accept": wire_format.content_type, "User-Agent": USER_AGENT}
+        if gzip:
+            headers["Accept-Encoding"] = "gzip"
+        if compact:
+            headers["X-Eureka-Accept"] = "compact"
+        authorization = endpoint.authorization
+        if authorization is not None:
+            headers["Authorization"] = authorization
+        self._headers = headers
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"RestEurekaHttpClient({self.endpoint.url!r}, {self.wire_format.name})"
+
+    # ------------------------------------------------------------------ writes
+
+    def register(self, instance: InstanceInfo) -> EurekaResponse[None]:
+        body = encode_instance(instance, self.wire_format)
+        answer = self._send("POST", f"apps/{_segment(instance.app.upper())}", body=body)
+        return self._without_entity(answer)
+
+    def cancel(self, app: str, instance_id: str) -> EurekaResponse[None]:
+        answer = self._send("DELETE", _instance_path(app, instance_id))
+        return self._without_entity(answer)
+
+    def send_heartbeat(
+        self,
+        app: str,
+        instance_id: str,
+        *,
+        instance: InstanceInfo | None = None,
+        status: InstanceStatus | None = None,
+        last_dirty_timestamp: int | None = None,
+        overridden_status: InstanceStatus | None = None,
+    ) -> EurekaResponse[InstanceInfo]:
+        if instance is not None:
+            status = status if status is not None else instance.status
+            if last_dirty_timestamp is None:
+                last_dirty_timestamp = instance.last_dirty_timestamp
+        query = _query(
+            status=status,
+            lastDirtyTimestamp=last_dirty_timestamp,
+            overriddenstatus=overridden_status,
+        )
+        answer = self._send("PUT", _instance_path(app, instance_id), query=query)
+        if answer.status == 409 and answer.body.strip():
+            return self._decoded(answer, self._read_instance)  # the server's newer copy
+        if answer.status == 200 and answer.body.strip():
+            # Some servers echo the instance; the renewal stands even if the echo is unreadable.
+            try:
+                return self._decoded(answer, self._read_instance)
+            except InvalidResponse:
+                log.debug("ignoring an unreadable body on a renewed heartbeat")
+        return self._without_entity(answer)
+
+    def status_update(
+        self,
+        app: str,
+        instance_id: str,
+        status: InstanceStatus,
+        *,
+        last_dirty_timestamp: int | None = None,
+    ) -> EurekaResponse[None]:
+        query = _query(value=status, lastDirtyTimestamp=last_dirty_timestamp)
+        answer = self._send("PUT", _instance_path(app, instance_id) + "/status", query=query)
+        return self._without_entity(answer)
+
+    def delete_status_override(
+        self,
+        app: str,
+        instance_id: str,
+        *,
+        status: InstanceStatus | None = None,
+        last_dirty_timestamp: int | None = None,
+    ) -> EurekaResponse[None]:
+        query = _query(value=status, lastDirtyTimestamp=last_dirty_timestamp)
+        answer = self._send("DELETE", _instance_path(app, instance_id) + "/status", query=query)
+        return self._without_entity(answer)
+
+    # ------------------------------------------------------------------ reads
+
+    def get_applications(self, regions: Sequence[str] = ()) -> EurekaResponse[Applications]:
+        return self._read("apps/", self._read_applications, regions)
+
+    def get_delta(self, regions: Sequence[str] = ()) -> EurekaResponse[Applications]:
+        return self._read("apps/delta", self._read_applications, regions)
+
+    def get_vip(self, vip: str, regions: Sequence[str] = ()) -> EurekaResponse[Applications]:
+        return self._read(f"vips/{_segment(vip)}", self._read_applications, regions)
+
+    def get_secure_vip(
+        self, svip: str, regions: Sequence[str] = ()
+    ) -> EurekaResponse[Applications]:
+        return self._read(f"svips/{_segment(svip)}", self._read_applications, regions)
+
+    def get_application(self, app: str) -> EurekaResponse[Application]:
+        return self._read(f"apps/{_segment(app)}", self._read_application)
+
+    def get_instance(self, app: str, instance_id: str) -> EurekaResponse[InstanceInfo]:
+        return self._read(_instance_path(app, instance_id), self._read_instance)
+
+    def get_instance_by_id(self, instance_id: str) -> EurekaResponse[InstanceInfo]:
+        return self._read(f"instances/{_segment(instance_id)}", self._read_instance)
+
+    def shutdown(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.transport.close()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+    ) -> HttpResponse:
+        url = self.endpoint.url + path
+        if query:
+            url += "?" + urlencode(query, safe=",")
+        headers = self._headers
+        if body is not None:
+            headers = {**headers, "Content-Type": self.wire_format.content_type}
+        started = time.perf_counter()
+        answer = self.transport.send(HttpRequest(method, url, headers, body))
+        if log.isEnabledFor(logging.DEBUG):
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            log.debug("%s %s -> %d (%.1f ms)", method, url, answer.status, elapsed_ms)
+        return answer
+
+    def _read(
+        self,
+        path: str,
+        reader: Callable[[bytes, WireFormat], T],
+        regions: Sequence[str] = (),
+    ) -> EurekaResponse[T]:
+        query = {"regions": ",".join(regions)} if regions else None
+        answer = self._send("GET", path, query=query)
+        if answer.status != 200:
+            return self._without_entity(answer)
+        return self._decoded(answer, reader)
+
+    def _decoded(
+        self, answer: HttpResponse, reader: Callable[[bytes, WireFormat], T]
+    ) -> EurekaResponse[T]:
+        fmt = _body_format(answer)
+        try:
+            entity = reader(answer.body, fmt)
+        except DecodeError as exc:
+            raise InvalidResponse(
+                f"{self.endpoint.url}: unreadable {fmt.name} answer: {exc.reason}"
+            ) from exc
+        return EurekaResponse(answer.status, entity, answer.headers)
+
+    @staticmethod
+    def _without_entity(answer: HttpResponse) -> EurekaResponse[T]:
+        text = ""
+        if answer.status >= 300 and answer.body:
+            text = answer.body[:_MAX_ERROR_TEXT].decode("utf-8", errors="replace")
+        return EurekaResponse(answer.status, None, answer.headers, text)
+
+    @staticmethod
+    def _read_instance(body: bytes, fmt: WireFormat) -> InstanceInfo:
+        # What a server sends back was validated when it was registered.
+        return decode_instance(body, fmt, validate=False)
+
+    @staticmethod
+    def _read_application(body: bytes, fmt: WireFormat) -> Application:
+        return decode_application(body, fmt)
+
+    @staticmethod
+    def _read_applications(body: bytes, fmt: WireFormat) -> Applications:
+        return decode_applications(body, fmt)
+
+
+def _segment(value: str) -> str:
+    """One path segment; ids such as ``host:app:8080`` are percent-encoded, as servers accept."""
+    return quote(value, safe="")
+
+
+def _instance_path(app: str, instance_id: str) -> str:
+    return f"apps/{_segment(app.upper())}/{_segment(instance_id)}"
+
+
+def _query(**params: str | int | InstanceStatus | None) -> dict[str, str]:
+    return {
+        name: value.value if isinstance(value, InstanceStatus) else str(value)
+        for name, value in params.items()
+        if value is not None
+    }
+
+
+def _body_format(answer: HttpResponse) -> WireFormat:
+    """The format the server actually answered in: its Content-Type, else a look at the body.
+
+    Servers behind gateways sometimes answer XML to a JSON request, or drop the header.
+    """
+    content_type = (answer.headers.get("content-type") or "").lower()
+    if "json" in content_type:
+        return WireFormat.JSON
+    if "xml" in content_type:
+        return WireFormat.XML
+    return WireFormat.XML if answer.body.lstrip()[:1] == b"<" else WireFormat.JSON
