@@ -1,0 +1,58 @@
+"""Peer replication: Eureka servers as peers, batched, loop-free, settled by lastDirtyTimestamp.
+
+A node with peers copies the registry from one of them at start-up
+(:meth:`PeerReplicator.copy_registry`), then forwards every write a client makes on it to every
+peer, in batches (:class:`PeerReplicator`, one :class:`PeerNode` with its own sender thread per
+peer). Peers apply what they receive as replicated writes (:class:`ReplicationReceiver`, served
+at ``POST peerreplication/batch/`` by :func:`eureka_embed.wsgi.create_app`) and never forward
+those again. Conflicts settle on the newer lastDirtyTimestamp, as in Eureka (SPEC section 5)::
+
+    replicator = PeerReplicator(registry, ["http://eureka-b:8761/eureka/"])
+    replicator.copy_registry()
+    app = create_app(registry, peers_status=replicator.peers_status)
+    with replicator:
+        ...  # serve app
+"""
+
+from __future__ import annotations
+
+from eureka_embed.replication.peer_node import REPLICATION_HEADER, PeerNode, PeerStatus
+from eureka_embed.replication.peer_urls import NodeAddress, parse_peer_urls
+from eureka_embed.replication.receiver import ReplicationReceiver
+from eureka_embed.replication.replicator import PeerReplicator
+from eureka_embed.replication.settings import ReplicationSettings
+from eureka_embed.replication.startup_copy import CopyResult, copy_registry_from_peers
+from eureka_embed.replication.task_queue import ReplicationTask, TaskQueue
+from eureka_embed.replication.wire import (
+    BATCH_PATH,
+    InvalidItem,
+    ItemResult,
+    ReplicationItem,
+    decode_batch,
+    decode_results,
+    encode_batch,
+    encode_results,
+)
+
+__all__ = [
+    "BATCH_PATH",
+    "REPLICATION_HEADER",
+    "CopyResult",
+    "InvalidItem",
+    "ItemResult",
+    "NodeAddress",
+    "PeerNode",
+    "PeerReplicator",
+    "PeerStatus",
+    "ReplicationItem",
+    "ReplicationReceiver",
+    "ReplicationSettings",
+    "ReplicationTask",
+    "TaskQueue",
+    "copy_registry_from_peers",
+    "decode_batch",
+    "decode_results",
+    "encode_batch",
+    "encode_results",
+    "parse_peer_urls",
+]

@@ -1,0 +1,127 @@
+"""PeerReplicator: forwards every write this node accepted from a client to every peer.
+
+It listens to the registry. A write a client made here (``replication=False``) becomes one task
+per peer; a write a peer sent (``replication=True``) was already forwarded by the node that
+took it from the client, so it stops here. In a full mesh every node thus receives each write
+exactly once, and nothing loops.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from eureka_embed.client.endpoints import EurekaEndpoint
+from eureka_embed.client.transport import Transport
+from eureka_embed.events import RegistryEvent
+from eureka_embed.registry import Registry
+from eureka_embed.replication.peer_node import PeerNode, PeerStatus
+from eureka_embed.replication.peer_urls import NodeAddress, parse_peer_urls
+from eureka_embed.replication.settings import ReplicationSettings
+from eureka_embed.replication.startup_copy import CopyResult, copy_registry_from_peers
+from eureka_embed.replication.wire import ReplicationItem
+
+__all__ = ["PeerReplicator"]
+
+log = logging.getLogger(__name__)
+
+TransportFactory = Callable[[EurekaEndpoint], Transport]
+
+
+class PeerReplicator:
+    """Replicates ``registry``'s client writes to ``peers`` (URLs, comma-separated or not).
+
+    ``own_address`` (where this node listens) lets the same peer list be given to every node:
+    this node's own entry is left out. ``transport_factory`` makes each peer's transport (one
+    each, closed on stop); by default a urllib3 pool with the peer time-outs.
+
+    Use :meth:`copy_registry` before serving, then :meth:`start`; :meth:`stop` at the end (or
+    use it as a context manager, which starts and stops).
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        peers: Iterable[str | EurekaEndpoint],
+        *,
+        own_address: NodeAddress | None = None,
+        settings: ReplicationSettings | None = None,
+        transport_factory: TransportFactory | None = None,
+    ) -> None:
+        self.registry = registry
+        self.settings = settings if settings is not None else ReplicationSettings()
+        endpoints = _endpoints(peers)
+        if own_address is not None:
+            own = [e for e in endpoints if own_address.is_self(e.url)]
+            for endpoint in own:
+                log.info("peer %s is this node; not replicating to it", endpoint.url)
+            endpoints = [e for e in endpoints if not own_address.is_self(e.url)]
+        self.peers: tuple[PeerNode, ...] = tuple(
+            PeerNode(
+                endpoint,
+                registry,
+                settings=self.settings,
+                transport=transport_factory(endpoint) if transport_factory is not None else None,
+            )
+            for endpoint in endpoints
+        )
+        self._started = False
+        self._stopped = False
+
+    def copy_registry(self) -> CopyResult:
+        """The start-up copy from the first peer that answers (see :mod:`.startup_copy`)."""
+        return copy_registry_from_peers(self.registry, self.peers)
+
+    def start(self) -> PeerReplicator:
+        if self._started:
+            raise RuntimeError("this PeerReplicator has already started")
+        self._started = True
+        self.registry.add_listener(self.on_write)
+        for peer in self.peers:
+            peer.start()
+        if self.peers:
+            log.info("replicating to %s", ", ".join(peer.url for peer in self.peers))
+        return self
+
+    def stop(self) -> None:
+        """Stop listening, flush briefly, stop every sender. Safe to call more than once."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.registry.remove_listener(self.on_write)
+        for peer in self.peers:
+            peer.queue.close()  # every peer starts its final flush at once
+        for peer in self.peers:
+            peer.stop()
+
+    def __enter__(self) -> PeerReplicator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def on_write(self, event: RegistryEvent) -> None:
+        """The registry listener :meth:`start` installs: queue ``event`` for every peer."""
+        if event.replication:
+            return
+        item = ReplicationItem.from_event(event)
+        for peer in self.peers:
+            peer.enqueue(item)
+
+    def statuses(self) -> list[PeerStatus]:
+        return [peer.status() for peer in self.peers]
+
+    def peers_status(self) -> Sequence[dict[str, Any]]:
+        """For ``create_app(peers_status=...)``: ``GET status``, the dashboard and metrics."""
+        return [status.to_dict() for status in self.statuses()]
+
+
+def _endpoints(peers: Iterable[str | EurekaEndpoint]) -> list[EurekaEndpoint]:
+    """Each peer once, in the order given; strings may hold comma-separated lists."""
+    endpoints: dict[str, EurekaEndpoint] = {}
+    for peer in peers:
+        parsed = (peer,) if isinstance(peer, EurekaEndpoint) else parse_peer_urls([peer])
+        for endpoint in parsed:
+            endpoints.setdefault(endpoint.url, endpoint)
+    return list(endpoints.values())

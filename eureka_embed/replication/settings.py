@@ -1,0 +1,51 @@
+"""How peer replication batches, times out and retries (SPEC section 4, with our deviations)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ReplicationSettings"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicationSettings:
+    """Defaults are Eureka's unless marked *ours*."""
+
+    #: Pending tasks per peer; past it the oldest is dropped.
+    queue_capacity: int = 10_000
+    #: Items per batch request.
+    max_batch: int = 250
+    #: *ours* (Eureka: 500 ms): the longest a task waits for its batch to be sent.
+    max_batch_delay_s: float = 0.1
+    #: Tasks older than this when their batch is built are dropped (Eureka's
+    #: maxTimeForReplication).
+    max_task_age_s: float = 30.0
+    connect_timeout_s: float = 1.0
+    read_timeout_s: float = 5.0
+    #: First wait after a 503 or a read time-out: the peer is there but busy.
+    busy_retry_s: float = 1.0
+    #: First wait after any other network failure (refused, reset, connect time-out).
+    network_retry_s: float = 0.1
+    #: *ours*: the wait doubles with each failure in a row, up to this (Eureka never backs off).
+    max_retry_s: float = 3.0
+    #: *ours*: an idle peer is sent an empty batch this often, so its status stays current.
+    probe_interval_s: float = 30.0
+    #: *ours*: on stop, what is pending is still sent to reachable peers for this long.
+    stop_flush_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.queue_capacity < 1 or self.max_batch < 1:
+            raise ValueError("queue_capacity and max_batch must be at least 1")
+        for name in (
+            "max_task_age_s",
+            "connect_timeout_s",
+            "read_timeout_s",
+            "busy_retry_s",
+            "network_retry_s",
+            "max_retry_s",
+            "probe_interval_s",
+        ):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive")
+        if self.max_batch_delay_s < 0 or self.stop_flush_s < 0:
+            raise ValueError("max_batch_delay_s and stop_flush_s must not be negative")

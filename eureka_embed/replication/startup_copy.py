@@ -1,0 +1,70 @@
+"""Start-up: copy the registry from the first peer that answers, before serving anything.
+
+Each instance is registered as a replication (so nothing is sent back), then the registry is
+opened for traffic with the copied count as its expected clients. With no peer answering,
+the node starts on its own store and says so. Unlike Eureka, a node never then refuses reads
+(Eureka answers 403 for up to five minutes after an empty copy): every peer forwards its
+writes from now on, and heartbeats re-register whatever the node missed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from eureka_embed.client.transport import HttpRequest
+from eureka_embed.codec import WireFormat, decode_applications
+from eureka_embed.errors import DecodeError, EurekaError, TransportError
+from eureka_embed.registry import Registry
+from eureka_embed.replication.peer_node import PeerNode
+
+__all__ = ["CopyResult", "copy_registry_from_peers"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CopyResult:
+    #: The peer copied from; None when none answered.
+    source: str | None
+    instances: int
+
+
+def copy_registry_from_peers(registry: Registry, peers: Sequence[PeerNode]) -> CopyResult:
+    """Copy from the first of ``peers`` that serves its registry; try each once, in order."""
+    for peer in peers:
+        headers = {"Accept": "application/json", "Accept-Encoding": "gzip"}
+        if peer.endpoint.authorization is not None:
+            headers["Authorization"] = peer.endpoint.authorization
+        try:
+            response = peer.transport.send(HttpRequest("GET", peer.url + "apps/", headers))
+        except TransportError as exc:
+            log.info("start-up copy: %s did not answer (%s)", peer.url, exc.reason)
+            continue
+        if response.status != 200:
+            log.info("start-up copy: %s answered HTTP %d", peer.url, response.status)
+            continue
+        try:
+            applications = decode_applications(
+                response.body, WireFormat.JSON, now_ms=registry.clock.now_ms()
+            )
+        except DecodeError as exc:
+            log.warning("start-up copy: unreadable registry from %s: %s", peer.url, exc.reason)
+            continue
+        copied = 0
+        for instance in applications.instances():
+            try:
+                registry.register(instance, replication=True)
+                copied += 1
+            except EurekaError as exc:
+                log.warning(
+                    "start-up copy: skipped %s/%s: %s", instance.app, instance.instance_id, exc
+                )
+        # What the store now holds is what will renew: the copy, plus any durable leases.
+        registry.open_for_traffic(registry.store.count())
+        log.info("start-up copy: %d instances from %s", copied, peer.url)
+        return CopyResult(peer.url, copied)
+    if peers:
+        log.warning("start-up copy: no peer answered; starting with this node's own registry")
+    return CopyResult(None, 0)
