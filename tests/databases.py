@@ -6,8 +6,10 @@ import os
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
 
 from eureka_embed.storage.sql_schema import metadata
 from tests.integration.requirements import require
@@ -72,3 +74,22 @@ def drop_schema(url: str) -> None:
 
 def sqlite_file_url(directory: Path) -> str:
     return f"sqlite:///{directory / 'eureka.db'}"
+
+
+class FlakyDatabase:
+    """A real database reached through a switch: when down, new connections are refused."""
+
+    def __init__(self, url: str) -> None:
+        self.down = False
+        dialect = sa.create_engine(url).dialect
+        cargs, cparams = dialect.create_connect_args(sa.make_url(url))
+
+        def connect() -> Any:
+            if self.down:
+                raise dialect.loaded_dbapi.OperationalError("connection refused (test)")
+            return dialect.connect(*cargs, **cparams)
+
+        self.engine = sa.create_engine(url, creator=connect, poolclass=NullPool)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

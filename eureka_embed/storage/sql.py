@@ -121,6 +121,11 @@ def _record_from_row(row: sa.Row[Any], last_renewal_ms: int | None = None) -> Le
     )
 
 
+def _first_line(exc: sa.exc.DBAPIError) -> str:
+    """The driver's message without its hints and background links, for a one-line error."""
+    return str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc).__name__
+
+
 def _is_lock_conflict(exc: sa.exc.DBAPIError) -> bool:
     text = str(exc.orig).lower()
     return any(
@@ -168,13 +173,7 @@ class SqlStore(Store):
         self._dirty_lock = threading.Lock()
         self._closed = False
         try:
-            if migrate_schema:
-                migrate.upgrade(self.engine)
-            elif not migrate.is_up_to_date(self.engine):
-                raise StorageError(
-                    f"the database schema of {self.engine.url.render_as_string()} is not "
-                    "current; run: eureka-embed db upgrade --store URL"
-                )
+            self._check_schema(migrate_schema)
             self._reload()
         except BaseException:
             self._dispose()
@@ -186,6 +185,20 @@ class SqlStore(Store):
                 target=self._background, args=(sync_interval,), name="eureka-sql-store", daemon=True
             )
             self._worker.start()
+
+    def _check_schema(self, upgrade: bool) -> None:
+        shown = self.engine.url.render_as_string()  # the password stays hidden
+        try:
+            if upgrade:
+                migrate.upgrade(self.engine)
+            elif not migrate.is_up_to_date(self.engine):
+                raise StorageError(
+                    f"the database schema of {shown} is not current; run: "
+                    "eureka-embed db upgrade --store URL (or serve with --auto-migrate)"
+                )
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            reason = f"the database {shown} cannot be reached: {_first_line(exc)}"
+            raise StorageUnavailable(reason) from exc
 
     # ------------------------------------------------------------------ database access
 
@@ -213,8 +226,10 @@ class SqlStore(Store):
                     time.sleep(0.01 * attempt)
                     continue
                 if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
-                    raise StorageUnavailable(f"the database cannot be reached: {exc.orig}") from exc
-                raise StorageError(f"the database refused the operation: {exc.orig}") from exc
+                    reason = f"the database cannot be reached: {_first_line(exc)}"
+                    raise StorageUnavailable(reason) from exc
+                reason = f"the database refused the operation: {_first_line(exc)}"
+                raise StorageError(reason) from exc
 
     # ------------------------------------------------------------------ reads (memory)
 

@@ -1,7 +1,8 @@
 """Choosing a store from a URL, as the command line and configuration files name them.
 
-``memory://`` is the only scheme today. SQL URLs (``sqlite:///...``, ``postgresql+psycopg://...``)
-are recognised so that their error says what to install instead of "unknown scheme".
+``memory://`` gives a MemoryStore; SQLAlchemy URLs (``sqlite:///eureka.db``, ``sqlite://``,
+``postgresql+psycopg://...``, ``mysql+pymysql://...``) give a SqlStore, when the ``sql`` extra is
+installed (the error says so when it is not).
 """
 
 from __future__ import annotations
@@ -18,10 +19,16 @@ __all__ = ["store_from_url"]
 _SQL_DIALECTS = frozenset({"sqlite", "postgresql", "postgres", "mysql", "mariadb"})
 
 
-def store_from_url(url: str) -> Store:
+def store_from_url(url: str, *, auto_migrate: bool | None = None) -> Store:
     """A new store for ``url``; the caller owns it and closes it.
 
+    ``auto_migrate`` upgrades a SQL schema that is not current; by default only SQLite files
+    are upgraded (they belong to this process), while a server database shared by several
+    nodes is left to ``eureka-embed db upgrade``.
+
     :raises InvalidInput: the URL is malformed or names a store this installation lacks.
+    :raises StorageError: the schema is not current and may not be upgraded here.
+    :raises StorageUnavailable: the database cannot be reached.
     """
     shown = _redacted(url)
     scheme, sep, rest = url.strip().partition("://")
@@ -32,14 +39,38 @@ def store_from_url(url: str) -> Store:
         if rest:
             raise InvalidInput(f"store URL {shown!r}: memory:// takes no host, path or options")
         return MemoryStore()
-    if scheme.partition("+")[0] in _SQL_DIALECTS:
-        raise InvalidInput(
-            f"unsupported store URL {shown!r} (SQL stores arrive with the sql extra)"
-        )
+    dialect = scheme.partition("+")[0]
+    if dialect in _SQL_DIALECTS:
+        return _sql_store(url, shown, dialect, auto_migrate)
     raise InvalidInput(
-        f"unsupported store URL {shown!r} (supported: memory://; "
-        "SQL stores arrive with the sql extra)"
+        f"unsupported store URL {shown!r} (supported: memory://, sqlite:///FILE, sqlite://, "
+        "postgresql+psycopg://..., mysql+pymysql://...)"
     )
+
+
+def _sql_store(url: str, shown: str, dialect: str, auto_migrate: bool | None) -> Store:
+    try:
+        import sqlalchemy as sa
+
+        from eureka_embed.storage.sql import SqlStore
+    except ImportError:
+        raise InvalidInput(
+            f"store URL {shown!r} needs the sql extra: pip install 'eureka_embed[sql]'"
+        ) from None
+    try:
+        sa.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise InvalidInput(f"store URL {shown!r} is not a valid database URL: {exc}") from None
+    migrate = dialect == "sqlite" if auto_migrate is None else auto_migrate
+    try:
+        return SqlStore(url, migrate_schema=migrate)
+    except sa.exc.NoSuchModuleError as exc:
+        raise InvalidInput(f"store URL {shown!r}: no database driver for it ({exc})") from None
+    except ModuleNotFoundError as exc:
+        raise InvalidInput(
+            f"store URL {shown!r}: its database driver is not installed ({exc.name}); "
+            "pip install 'eureka_embed[postgresql]' or 'eureka_embed[mariadb]'"
+        ) from None
 
 
 def _redacted(url: str) -> str:

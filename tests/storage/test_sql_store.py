@@ -12,7 +12,6 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy.pool import NullPool
 
 from eureka_embed.config import RegistryConfig
 from eureka_embed.errors import StorageError, StorageUnavailable
@@ -21,7 +20,7 @@ from eureka_embed.registry import Registry, RenewOutcome
 from eureka_embed.storage import migrate
 from eureka_embed.storage.sql import SqlStore
 from eureka_embed.storage.sql_schema import leases, metadata, renewals
-from tests.databases import drop_schema, server_database_url, sqlite_file_url
+from tests.databases import FlakyDatabase, drop_schema, server_database_url, sqlite_file_url
 from tests.registry.helpers import instance
 
 SHARED_BACKENDS = ["sqlite-file", "postgresql", "mariadb"]
@@ -301,25 +300,6 @@ def test_a_node_that_missed_pruned_changes_reloads_everything(
 
 
 # -- outages
-
-
-class FlakyDatabase:
-    """A real database reached through a switch: when down, new connections are refused."""
-
-    def __init__(self, url: str) -> None:
-        self.down = False
-        dialect = sa.create_engine(url).dialect
-        cargs, cparams = dialect.create_connect_args(sa.make_url(url))
-
-        def connect() -> Any:
-            if self.down:
-                raise dialect.loaded_dbapi.OperationalError("connection refused (test)")
-            return dialect.connect(*cargs, **cparams)
-
-        self.engine = sa.create_engine(url, creator=connect, poolclass=NullPool)
-
-    def dispose(self) -> None:
-        self.engine.dispose()
 
 
 @pytest.fixture

@@ -1,0 +1,345 @@
+"""The standalone server: the registry's WSGI app on waitress, with its maintenance running.
+
+:class:`EurekaServer` runs two ways: ``eureka-embed serve`` calls its ``serve_forever`` in the
+main thread until SIGTERM or SIGINT, and tests call its ``start`` to serve from a background
+thread on a free port.
+
+Why not waitress's own ``server.run()``: it only ends when KeyboardInterrupt or SystemExit is
+raised inside its loop, and then the loop that writes responses is gone, so requests in flight
+lose their answers. We run the same wasyncore loop one poll at a time instead: a stop can be
+asked from any thread or a signal handler (it sets a flag and wakes the loop through waitress's
+trigger pipe), and the loop then drains: it stops accepting, lets requests being received or
+run finish and their responses flush, and closes idle keep-alive connections.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from types import FrameType
+from typing import Any
+
+# waitress ships no type hints; whether types-waitress is installed or not, its objects are
+# used as Any here (the stubs mistype some attributes this module reads).
+from waitress import wasyncore  # type: ignore[import-untyped, unused-ignore]
+from waitress.server import create_server  # type: ignore[import-untyped, unused-ignore]
+
+from eureka_embed.maintenance import MaintenanceRunner
+from eureka_embed.registry import Registry
+from eureka_embed.wsgi import create_app
+
+__all__ = ["DEFAULT_THREADS", "EurekaServer"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_THREADS = 8
+
+# How long one poll of the loop may block. Stops wake the loop at once through the trigger pipe,
+# so this only bounds how late waitress's idle-connection cleanup (run from the poll) can be.
+_POLL_TIMEOUT_S = 1.0
+_DRAIN_POLL_S = 0.05
+
+
+def _waitress_settings(threads: int, max_body_bytes: int, connection_limit: int) -> dict[str, Any]:
+    return {
+        "threads": threads,
+        # A full registry of 10k instances is about 10 MB of JSON. waitress spools any response
+        # above outbuf_overflow (1 MB by default) to a temporary file; keep these in memory.
+        "outbuf_overflow": 32 << 20,
+        "outbuf_high_watermark": 64 << 20,
+        # Bodies we accept at all (registrations, replication batches) stay in memory too, and
+        # anything larger is refused by waitress with 413 before the app reads it.
+        "inbuf_overflow": max_body_bytes,
+        "max_request_body_size": max_body_bytes,
+        # Keep reading a few requests ahead while one runs, so waitress notices a client that
+        # went away; Eureka clients do not pipeline, so this never queues much.
+        "channel_request_lookahead": 4,
+        # Every instance of every service keeps a connection for its heartbeats; waitress's
+        # default of 100 would leave the 101st instance unserved until an idle one is closed.
+        "connection_limit": connection_limit,
+        # select() cannot watch descriptors above 1024; poll() can.
+        "asyncore_use_poll": True,
+        "ident": "eureka-embed",
+    }
+
+
+def _fd_bounded(connection_limit: int) -> int:
+    """``connection_limit``, lowered below the process's open-file limit when that is smaller.
+
+    waitress keeps accepting while under its limit; past the file limit every accept fails and
+    it logs a warning per poll, so the limit must be the smaller of the two.
+    """
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return connection_limit
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return connection_limit
+    # Leave room for the store, log files, the trigger pipe and spooled buffers.
+    return max(min(connection_limit, int(soft) - 64), 1)
+
+
+def _listen_socket(host: str, port: int) -> socket.socket:
+    """A listening socket on the first address of ``host`` that can be bound.
+
+    We bind it ourselves rather than give waitress host and port: for a name with several
+    addresses (``localhost`` as ::1 and 127.0.0.1) waitress binds each one, and with port 0
+    each gets a different port, so there would be no single URL to announce. Trying the next
+    address on failure keeps ``localhost`` working where IPv6 is off but still listed.
+    """
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    first_error: OSError | None = None
+    for family, _, _, _, address in infos:
+        try:
+            return socket.create_server(address[:2], family=family, backlog=1024)
+        except OSError as exc:
+            first_error = first_error or exc
+    assert first_error is not None  # getaddrinfo returns at least one address or raises
+    raise first_error
+
+
+class EurekaServer:
+    """The registry served over HTTP by waitress, with eviction and its other maintenance.
+
+    ``registry`` defaults to a new in-memory one, which the server then closes when it stops;
+    a registry passed in belongs to the caller. ``app`` replaces the WSGI app served, by default
+    ``create_app(registry)``: give your own to serve the Eureka app mounted inside a larger one
+    (the server still runs the registry's maintenance).
+
+    ``port=0`` picks a free port; :attr:`port` and :attr:`base_url` tell which once listening.
+    A server serves once: start (or serve_forever), then stop. ``shutdown_timeout`` bounds how
+    long a stop waits for requests in flight.
+    """
+
+    def __init__(
+        self,
+        registry: Registry | None = None,
+        *,
+        app: Callable[..., Iterable[bytes]] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        threads: int = DEFAULT_THREADS,
+        maintenance: bool = True,
+        max_body_bytes: int = 1 << 20,
+        connection_limit: int = 1000,
+        shutdown_timeout: float = 10.0,
+    ) -> None:
+        if not 0 <= port <= 65535:
+            raise ValueError(f"port must be in 0..65535, got {port}")
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        self._owns_registry = registry is None
+        self.registry = registry if registry is not None else Registry()
+        self._app = app
+        self._host = host
+        self._port = port
+        self._settings = _waitress_settings(threads, max_body_bytes, _fd_bounded(connection_limit))
+        self._max_body_bytes = max_body_bytes
+        self._maintenance = MaintenanceRunner(self.registry) if maintenance else None
+        self._shutdown_timeout = shutdown_timeout
+        self._map: dict[int, Any] = {}
+        self._server: Any = None
+        self._bound: tuple[str, int] | None = None
+        self._thread: threading.Thread | None = None
+        self._serving = False
+        self._closed = False
+        # Plain attributes, not Events: a signal handler sets them, and must not block on locks.
+        self._stop_requested = False
+        self._abort_drain = False
+        self._stop_signal: str | None = None
+        # Guards the trigger pipe against a wake-up racing its close: by then the descriptor
+        # number could belong to another file.
+        self._trigger_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ addresses
+
+    @property
+    def port(self) -> int:
+        """The port listened on (the requested one until the server listens)."""
+        return self._bound[1] if self._bound is not None else self._port
+
+    @property
+    def root_url(self) -> str:
+        """``http://host:port``: the dashboard and ``/metrics`` live under it."""
+        host = self._bound[0] if self._bound is not None else self._host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The Eureka service URL clients are given: ``http://host:port/eureka/``."""
+        return f"{self.root_url}/eureka/"
+
+    @property
+    def running(self) -> bool:
+        """True from start (or serve_forever) until stopped."""
+        return self._serving and not self._closed
+
+    # ------------------------------------------------------------------ life cycle
+
+    def listen(self) -> EurekaServer:
+        """Bind the listening socket now; start and serve_forever do it if you have not.
+
+        Binding first lets a caller report a port in use before anything else starts, and learn
+        :attr:`port` when it asked for 0. Raises :class:`OSError` when it cannot bind.
+        """
+        if self._closed:
+            raise RuntimeError("this EurekaServer has stopped; create a new one")
+        if self._server is not None:
+            return self
+        sock: socket.socket | None = None
+        try:
+            sock = _listen_socket(self._host, self._port)
+            # Any: typeshed's WSGI protocol and Falcon's __call__ spell start_response differently.
+            app: Any = self._app
+            if app is None:
+                app = create_app(self.registry, max_body_bytes=self._max_body_bytes)
+            self._server = create_server(app, map=self._map, sockets=[sock], **self._settings)
+        except BaseException:
+            if sock is not None:
+                sock.close()
+            raise
+        # waitress logs "Task queue depth" for every request that waits for a worker thread:
+        # routine under load (connections outnumber threads), and a flood in the logs.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+        self._bound = (str(self._server.effective_host), int(self._server.effective_port))
+        return self
+
+    def start(self) -> EurekaServer:
+        """Serve from a background thread; returns at once, ready for requests."""
+        self._begin()
+        self._thread = threading.Thread(
+            target=self._serve, name=f"eureka-embed-server-{self.port}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def serve_forever(self, *, handle_signals: bool = True) -> None:
+        """Serve in this thread until :meth:`request_stop`, SIGTERM or SIGINT; then stop cleanly.
+
+        With ``handle_signals`` (main thread only), the first SIGTERM or SIGINT stops the server
+        gracefully; a second one stops waiting for requests in flight.
+        """
+        if handle_signals and threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("handle_signals needs the main thread; pass handle_signals=False")
+        # Handlers first: whoever sees the ready line may signal at once.
+        previous = self._install_signal_handlers() if handle_signals else {}
+        try:
+            self._begin()
+            self._serve()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def stop(self) -> None:
+        """Stop serving: finish requests in flight, then close. Safe to call more than once."""
+        self.request_stop()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(self._shutdown_timeout + 5.0)
+            if thread.is_alive():
+                log.warning("server thread did not stop within %.1f s", self._shutdown_timeout)
+        elif not self._serving and not self._closed:
+            self._close()  # it listened (or did nothing) but never served
+
+    def request_stop(self) -> None:
+        """Ask the serving loop to stop, and return at once; safe from any thread."""
+        self._request_stop(blocking=True)
+
+    def __enter__(self) -> EurekaServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ internals
+
+    def _begin(self) -> None:
+        if self._serving or self._closed:
+            raise RuntimeError("a EurekaServer serves once; create a new one")
+        self.listen()
+        self._serving = True
+        if self._maintenance is not None:
+            self._maintenance.start()
+        log.info("eureka-embed serving on %s", self.base_url)
+
+    def _request_stop(self, *, blocking: bool) -> None:
+        if self._stop_requested:
+            self._abort_drain = True
+        self._stop_requested = True
+        # A signal handler runs in the main thread, which may itself hold the lock (closing);
+        # it must not wait for it, and need not: the loop is stopping then anyway.
+        if not self._trigger_lock.acquire(blocking=blocking):
+            return
+        try:
+            if self._server is not None and not self._closed:
+                # One os.write on waitress's trigger pipe wakes the loop's poll.
+                self._server.pull_trigger()
+        finally:
+            self._trigger_lock.release()
+
+    def _serve(self) -> None:
+        try:
+            while not self._stop_requested:
+                wasyncore.loop(timeout=_POLL_TIMEOUT_S, map=self._map, use_poll=True, count=1)
+            if self._stop_signal is not None:
+                log.info("%s received, stopping", self._stop_signal)
+            self._drain()
+        finally:
+            self._close()
+
+    def _drain(self) -> None:
+        server = self._server
+        # Close the listening socket first, so new connections are refused at once instead of
+        # waiting in the backlog of a server that will not read them. The base class's close:
+        # waitress's own close() also closes the trigger, which the drain still needs.
+        server.accepting = False
+        wasyncore.dispatcher.close(server)
+        deadline = time.monotonic() + self._shutdown_timeout
+        while True:
+            running = 0
+            for channel in list(server.active_channels.values()):
+                # Busy: a request being received (a register whose body is still arriving),
+                # queued or running, or a response not yet flushed to the client.
+                if channel.request is not None or channel.requests or channel.total_outbufs_len:
+                    running += 1
+                else:
+                    channel.handle_close()  # an idle keep-alive connection
+            if not running:
+                return
+            if self._abort_drain or time.monotonic() >= deadline:
+                log.warning("stopping with %d request(s) unfinished", running)
+                return
+            wasyncore.loop(timeout=_DRAIN_POLL_S, map=self._map, use_poll=True, count=1)
+
+    def _close(self) -> None:
+        try:
+            if self._server is not None:
+                self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=1.0)
+            with self._trigger_lock:
+                self._closed = True
+                wasyncore.close_all(self._map)
+        finally:
+            if self._maintenance is not None:
+                self._maintenance.stop()
+            if self._owns_registry:
+                self.registry.close()
+            if self._serving:
+                log.info("eureka-embed stopped")
+
+    def _install_signal_handlers(self) -> dict[int, Any]:
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            # No logging here: it takes locks the interrupted code may hold. _serve reports it.
+            self._stop_signal = signal.Signals(signum).name
+            self._request_stop(blocking=False)
+
+        handler: Callable[[int, FrameType | None], None] = on_signal
+        return {
+            signum: signal.signal(signum, handler) for signum in (signal.SIGTERM, signal.SIGINT)
+        }

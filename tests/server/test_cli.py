@@ -1,0 +1,232 @@
+"""The ``eureka-embed`` command line: options, environment variables, and errors (no server)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from eureka_embed.cli import ServeOptions, UsageError, main, parse_serve_options
+from tests.server.support import child_env
+
+
+def test_defaults() -> None:
+    options = parse_serve_options([], environ={})
+
+    assert options == ServeOptions()
+    assert (options.host, options.port, options.store) == ("127.0.0.1", 8761, "sqlite:///eureka.db")
+    assert options.auto_migrate is False
+    config = options.registry_config()
+    assert config.self_preservation is True
+    assert config.renewal_percent_threshold == 0.85
+    assert config.eviction_interval_ms == 60_000
+
+
+def test_every_flag() -> None:
+    options = parse_serve_options(
+        [
+            "--host=0.0.0.0",
+            "--port=9000",
+            "--store=memory://",
+            "--eviction-interval=0.5",
+            "--no-self-preservation",
+            "--renewal-percent-threshold=0.5",
+            "--log-level=DEBUG",
+            "--auto-migrate",
+        ],
+        environ={},
+    )
+
+    assert options == ServeOptions("0.0.0.0", 9000, "memory://", 0.5, False, 0.5, "debug", True)
+    assert options.registry_config().eviction_interval_ms == 500
+
+
+ENVIRONMENT = {
+    "EUREKA_EMBED_HOST": "::1",
+    "EUREKA_EMBED_PORT": "9100",
+    "EUREKA_EMBED_STORE": "memory://",
+    "EUREKA_EMBED_EVICTION_INTERVAL": "5",
+    "EUREKA_EMBED_SELF_PRESERVATION": "false",
+    "EUREKA_EMBED_RENEWAL_PERCENT_THRESHOLD": "0.7",
+    "EUREKA_EMBED_LOG_LEVEL": "warning",
+    "EUREKA_EMBED_AUTO_MIGRATE": "yes",
+}
+
+
+def test_environment_sets_every_option() -> None:
+    options = parse_serve_options([], environ=ENVIRONMENT)
+
+    assert options == ServeOptions("::1", 9100, "memory://", 5.0, False, 0.7, "warning", True)
+
+
+def test_flags_beat_the_environment() -> None:
+    options = parse_serve_options(
+        ["--host", "127.0.0.2", "--port", "9200", "--self-preservation", "--log-level", "error"],
+        environ=ENVIRONMENT,
+    )
+
+    assert (options.host, options.port, options.self_preservation, options.log_level) == (
+        "127.0.0.2",
+        9200,
+        True,
+        "error",
+    )
+    # What no flag set still comes from the environment.
+    assert (options.eviction_interval_s, options.renewal_percent_threshold) == (5.0, 0.7)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("true", True), ("1", True), ("YES", True), ("on", True), ("False", False), ("0", False)],
+)
+def test_self_preservation_environment_spellings(text: str, expected: bool) -> None:
+    options = parse_serve_options([], environ={"EUREKA_EMBED_SELF_PRESERVATION": text})
+
+    assert options.self_preservation is expected
+
+
+def test_an_empty_variable_means_unset() -> None:
+    assert parse_serve_options([], environ={"EUREKA_EMBED_PORT": ""}).port == 8761
+
+
+def test_port_zero_asks_for_a_free_port() -> None:
+    assert parse_serve_options(["--port", "0"], environ={}).port == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (["--port", "70000"], {}, "--port must be in 0..65535"),
+        (["--port", "-1"], {}, "--port must be in 0..65535"),
+        (["--port", "http"], {}, "--port must be a whole number, got 'http'"),
+        (["--renewal-percent-threshold", "0"], {}, "--renewal-percent-threshold must be in (0, 1]"),
+        (["--renewal-percent-threshold", "1.5"], {}, "must be in (0, 1], got '1.5'"),
+        (["--renewal-percent-threshold", "nan"], {}, "must be in (0, 1], got 'nan'"),
+        (["--eviction-interval", "0"], {}, "--eviction-interval must be a positive number"),
+        (["--eviction-interval", "inf"], {}, "--eviction-interval must be a positive number"),
+        (["--log-level", "loud"], {}, "--log-level must be one of debug, info, warning"),
+        (["--host", " "], {}, "--host must not be empty"),
+        ([], {"EUREKA_EMBED_PORT": "99999"}, "environment variable EUREKA_EMBED_PORT must be in"),
+        (
+            [],
+            {"EUREKA_EMBED_SELF_PRESERVATION": "maybe"},
+            "EUREKA_EMBED_SELF_PRESERVATION must be true or false, got 'maybe'",
+        ),
+        ([], {"EUREKA_EMBED_LOG_LEVEL": "chatty"}, "EUREKA_EMBED_LOG_LEVEL must be one of"),
+        (
+            [],
+            {"EUREKA_EMBED_RENEWAL_PERCENT_THRESHOLD": "-0.1"},
+            "EUREKA_EMBED_RENEWAL_PERCENT_THRESHOLD must be in (0, 1]",
+        ),
+        (["--bogus"], {}, "unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_values_are_one_line_and_exit_2(
+    argv: list[str],
+    env: dict[str, str],
+    message: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    assert main(["serve", *argv]) == 2
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("eureka-embed: error: ")
+    assert message in err
+
+
+def test_a_bad_flag_wins_over_a_good_variable_and_still_fails() -> None:
+    with pytest.raises(UsageError, match="--port"):
+        parse_serve_options(["--port", "x"], environ={"EUREKA_EMBED_PORT": "8761"})
+
+
+def test_a_good_flag_hides_a_bad_variable() -> None:
+    options = parse_serve_options(["--port", "9000"], environ={"EUREKA_EMBED_PORT": "x"})
+
+    assert options.port == 9000
+
+
+def test_unsupported_store_exits_2_naming_what_is_supported(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["serve", "--store", "redis://cache"]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith("eureka-embed: error: unsupported store URL 'redis://cache'")
+    assert "sqlite:///FILE" in err
+    assert err.count("\n") == 1
+
+
+def test_unknown_host_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--host", "no-such-host.invalid", "--port", "0"]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith("eureka-embed: error: cannot listen on no-such-host.invalid:0: ")
+    assert err.count("\n") == 1
+
+
+def test_port_in_use_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        assert main(["serve", "--port", str(port)]) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith(f"eureka-embed: error: cannot listen on 127.0.0.1:{port}: ")
+    assert "in use" in err
+
+
+def test_a_command_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "eureka-embed: error:" in capsys.readouterr().err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert re.fullmatch(r"eureka-embed \d+\.\d+\.\d+\S*\n", capsys.readouterr().out)
+
+
+def test_help_lists_every_environment_variable(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--help"]) == 0
+
+    out = capsys.readouterr().out
+    for name in [*ENVIRONMENT, "EUREKA_EMBED_SELF_PRESERVATION"]:
+        assert name in out
+
+
+def test_python_dash_m_runs_the_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "eureka_embed", "serve", "--port", "nope"],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=30,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert done.stderr == "eureka-embed: error: --port must be a whole number, got 'nope'\n"
+    assert "Traceback" not in done.stderr
+
+
+def test_a_missing_server_extra_is_named_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delitem(sys.modules, "eureka_embed.server")
+    monkeypatch.setitem(sys.modules, "waitress", None)  # what an absent package looks like
+
+    assert main(["serve", "--port", "0"]) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith("eureka-embed: error: the server needs the 'server' extra: ")
+    assert "pip install 'eureka_embed[server]'" in err
