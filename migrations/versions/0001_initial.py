@@ -34,9 +34,7 @@ def upgrade() -> None:
         sa.Column("instance_id", sa.String(255), primary_key=True),
         sa.Column("last_renewal_ms", sa.BigInteger, nullable=False),
     )
-    op.create_index(
-        "ix_eureka_renewals_last_renewal_ms", "eureka_renewals", ["last_renewal_ms"]
-    )
+    op.create_index("ix_eureka_renewals_last_renewal_ms", "eureka_renewals", ["last_renewal_ms"])
     op.create_table(
         "eureka_changes",
         sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
