@@ -18,10 +18,12 @@ import enum
 from typing import Any
 
 from eureka_embed.codec import jsoncodec, readers, writers, xmlcodec
+from eureka_embed.codec.jsoncodec import EncodedInstances
 from eureka_embed.codec.readers import check_registration
 from eureka_embed.model import Application, Applications, InstanceInfo
 
 __all__ = [
+    "EncodedInstances",
     "WireFormat",
     "check_registration",
     "decode_application",
@@ -75,10 +77,19 @@ def encode_application(app: Application, fmt: WireFormat, *, compact: bool = Fal
     return xmlcodec.encode_application(app, compact=compact)
 
 
-def encode_applications(apps: Applications, fmt: WireFormat, *, compact: bool = False) -> bytes:
-    """``{"applications": {"versions__delta", "apps__hashcode", "application": [...]}}``."""
+def encode_applications(
+    apps: Applications,
+    fmt: WireFormat,
+    *,
+    compact: bool = False,
+    json_cache: EncodedInstances | None = None,
+) -> bytes:
+    """``{"applications": {"versions__delta", "apps__hashcode", "application": [...]}}``.
+
+    ``json_cache`` keeps each instance's JSON between calls (see :class:`EncodedInstances`).
+    """
     if fmt is WireFormat.JSON:
-        return jsoncodec.encode_applications(apps, compact=compact)
+        return jsoncodec.encode_applications(apps, compact=compact, cache=json_cache)
     return xmlcodec.encode_applications(apps, compact=compact)
 
 

@@ -23,6 +23,7 @@ from eureka_embed.errors import DecodeError
 from eureka_embed.model import Application, Applications, InstanceInfo
 
 __all__ = [
+    "EncodedInstances",
     "decode_application",
     "decode_applications",
     "decode_instance",
@@ -51,6 +52,48 @@ def _hook(compact: bool) -> Callable[[Any], Any]:
 _HOOKS: Final = {False: _hook(False), True: _hook(True)}
 
 
+class EncodedInstances:
+    """Each instance's JSON, kept between registry encodings.
+
+    Instances are immutable and the registry hands out the same object until a write replaces
+    it, so an instance that is still *the same object* still encodes to the same bytes. A
+    registry payload is then mostly a splice of cached fragments: only changed instances are
+    encoded again. Entries for instances that left are dropped by :meth:`retain`.
+    """
+
+    def __init__(self, *, compact: bool = False) -> None:
+        self.compact = compact
+        self._entries: dict[tuple[str, str], tuple[InstanceInfo, orjson.Fragment]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def fragment(self, instance: InstanceInfo) -> orjson.Fragment:
+        key = (instance.app, instance.instance_id)
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] is instance:
+            return hit[1]
+        encoded = orjson.Fragment(_dumps_instance(instance, self.compact))
+        self._entries[key] = (instance, encoded)
+        return encoded
+
+    def retain(self, applications: Applications) -> None:
+        """Forget instances not in ``applications`` once stale entries pile up."""
+        live = sum(len(app.instances) for app in applications.applications)
+        if len(self._entries) <= live + live // 4 + 64:
+            return
+        keep = {(i.app, i.instance_id) for i in applications.instances()}
+        self._entries = {k: v for k, v in self._entries.items() if k in keep}
+
+
+def _dumps_instance(instance: InstanceInfo, compact: bool) -> bytes:
+    tree = writers.instance_tree(instance, compact=compact)
+    try:
+        return orjson.dumps(tree, default=_HOOKS[compact])
+    except orjson.JSONEncodeError:
+        return orjson.dumps(_scrub(tree, compact))
+
+
 def _scrub(value: Any, compact: bool) -> Any:
     """``value`` as plain data with lone surrogates replaced.
 
@@ -69,14 +112,27 @@ def _scrub(value: Any, compact: bool) -> Any:
     return value
 
 
-def _dumps(wrapper: str, tree: Any, *, compact: bool) -> bytes:
+def _dumps(
+    wrapper: str, tree: Any, *, compact: bool, cache: EncodedInstances | None = None
+) -> bytes:
+    hook = _HOOKS[compact] if cache is None else _cached_hook(cache)
     try:
         # Dataclasses must reach the hook: orjson would otherwise write their Python field names.
-        return orjson.dumps(
-            {wrapper: tree}, default=_HOOKS[compact], option=orjson.OPT_PASSTHROUGH_DATACLASS
-        )
+        return orjson.dumps({wrapper: tree}, default=hook, option=orjson.OPT_PASSTHROUGH_DATACLASS)
     except orjson.JSONEncodeError:
         return orjson.dumps({wrapper: _scrub(tree, compact)})
+
+
+def _cached_hook(cache: EncodedInstances) -> Callable[[Any], Any]:
+    plain = _HOOKS[cache.compact]
+    fragment = cache.fragment
+
+    def default(value: Any) -> Any:
+        if isinstance(value, InstanceInfo):
+            return fragment(value)
+        return plain(value)
+
+    return default
 
 
 def encode_instance(instance: InstanceInfo, *, compact: bool = False) -> bytes:
@@ -88,9 +144,14 @@ def encode_application(application: Application, *, compact: bool = False) -> by
     return _dumps("application", tree, compact=compact)
 
 
-def encode_applications(applications: Applications, *, compact: bool = False) -> bytes:
+def encode_applications(
+    applications: Applications, *, compact: bool = False, cache: EncodedInstances | None = None
+) -> bytes:
+    """The registry payload; ``cache`` (of the same compactness) reuses unchanged instances."""
+    if cache is not None and cache.compact != compact:
+        raise ValueError("the instance cache was made for the other compactness")
     tree = writers.applications_tree(applications)
-    return _dumps("applications", tree, compact=compact)
+    return _dumps("applications", tree, compact=compact, cache=cache)
 
 
 def _loads(body: bytes | str) -> object:

@@ -39,6 +39,13 @@ class Variant:
     gzip: bool
 
     @property
+    def tag(self) -> str:
+        """A short name of the representation, for ETags."""
+        return f"{'j' if self.fmt is WireFormat.JSON else 'x'}{'c' if self.compact else 'f'}" + (
+            "z" if self.gzip else "p"
+        )
+
+    @property
     def unzipped(self) -> Variant:
         """The same representation before compression."""
         return _VARIANTS[self.fmt, self.compact, False]
@@ -97,4 +104,6 @@ def body_format(content_type: str | None, body: bytes) -> WireFormat:
 def gzip_bytes(data: bytes) -> bytes:
     # mtime=0 keeps the output a function of the input alone, so the ETag of a gzipped
     # variant names exactly one byte sequence.
-    return gzip.compress(data, compresslevel=6, mtime=0)
+    # Level 3: a 9 MB registry compresses in ~15 ms instead of ~40 ms at the default 6, for
+    # about 20 % more bytes; rebuilding after a change is what the registry waits on.
+    return gzip.compress(data, compresslevel=3, mtime=0)

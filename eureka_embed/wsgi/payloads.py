@@ -12,19 +12,29 @@ and an expired entry stays at most one bucket (1 s) past its window. A change th
 second longer is harmless to clients (applying a delta entry twice changes nothing), and the
 bucket bounds rebuilds to one a second in a registry that does not change.
 
-**ETags are digests of the bytes** rather than sequence numbers: two processes (or one process
-before and after a restart with a memory store) can share a sequence number but not the
-content, and a digest can never answer 304 for bytes the client does not have.
+**ETags name the build, not the bytes**: a token drawn when the app starts, the version the
+payload was built for, and the representation. Two processes (or one process before and after a
+restart with a memory store) can share a sequence number but not the token, so a 304 is never
+answered for bytes the client does not have; hashing megabytes per change is saved.
+
+Registry-wide JSON payloads splice each instance's cached encoding
+(:class:`~eureka_embed.codec.EncodedInstances`): after a change only the changed instances are
+encoded again.
 """
 
 from __future__ import annotations
 
-import hashlib
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
-from eureka_embed.codec import encode_application, encode_applications
+from eureka_embed.codec import (
+    EncodedInstances,
+    WireFormat,
+    encode_application,
+    encode_applications,
+)
 from eureka_embed.model import Application, Applications
 from eureka_embed.registry import Registry
 from eureka_embed.wsgi.negotiation import Variant, gzip_bytes
@@ -44,11 +54,6 @@ class Payload:
     body: bytes
     etag: str
 
-    @classmethod
-    def of(cls, body: bytes) -> Payload:
-        digest = hashlib.blake2b(body, digest_size=12).hexdigest()
-        return cls(body, digest)
-
 
 class RegistryPayloads:
     """Cached encodings of the registry's full, delta, application and VIP answers."""
@@ -56,11 +61,15 @@ class RegistryPayloads:
     def __init__(self, registry: Registry, cache: PayloadCache[Payload | None]) -> None:
         self.registry = registry
         self.cache = cache
+        self._token = secrets.token_hex(6)
+        self._json_instances = {
+            compact: EncodedInstances(compact=compact) for compact in (False, True)
+        }
 
     def full(self, variant: Variant) -> Payload:
         version = (self.registry.sequence,)
         payload = self._cached(
-            ("full", ""), variant, version, self.registry.get_applications, _encode_applications
+            ("full", ""), variant, version, self.registry.get_applications, self._encode_registry
         )
         assert payload is not None  # the full registry always exists, if empty
         return payload
@@ -68,9 +77,7 @@ class RegistryPayloads:
     def delta(self, variant: Variant) -> Payload:
         registry = self.registry
         version = (registry.sequence, registry.clock.now_ms() // DELTA_TIME_BUCKET_MS)
-        payload = self._cached(
-            ("delta", ""), variant, version, registry.get_delta, _encode_applications
-        )
+        payload = self._cached(("delta", ""), variant, version, registry.get_delta, _encode_vip)
         assert payload is not None
         return payload
 
@@ -94,7 +101,7 @@ class RegistryPayloads:
             variant,
             (self.registry.sequence,),
             lambda: read(wanted),
-            _encode_applications,
+            _encode_vip,
         )
         assert payload is not None
         return payload
@@ -107,20 +114,31 @@ class RegistryPayloads:
         read: Callable[[], M | None],
         encode: Callable[[M, Variant], bytes],
     ) -> Payload | None:
+        etag = f"{self._token}-{'.'.join(map(str, version))}-{variant.tag}"
+
         def build() -> Payload | None:
             if variant.gzip:
                 # Compress the cached plain bytes: one encoding per change serves both.
                 plain = self._cached(what, variant.unzipped, version, read, encode)
-                return None if plain is None else Payload.of(gzip_bytes(plain.body))
+                return None if plain is None else Payload(gzip_bytes(plain.body), etag)
             model = read()
             if model is None:
                 return None
-            return Payload.of(encode(model, variant))
+            return Payload(encode(model, variant), etag)
 
         return self.cache.get((what, variant), version, build)
 
+    def _encode_registry(self, apps: Applications, variant: Variant) -> bytes:
+        if variant.fmt is not WireFormat.JSON:
+            return _encode_vip(apps, variant)
+        instances = self._json_instances[variant.compact]
+        body = encode_applications(apps, variant.fmt, compact=variant.compact, json_cache=instances)
+        instances.retain(apps)
+        return body
 
-def _encode_applications(apps: Applications, variant: Variant) -> bytes:
+
+def _encode_vip(apps: Applications, variant: Variant) -> bytes:
+    """Partial registries (delta, VIP lookups): encoded whole, they are small."""
     return encode_applications(apps, variant.fmt, compact=variant.compact)
 
 
