@@ -16,6 +16,7 @@ Run: ``python bench/bench_http.py`` (about 45 s). Prints figures; it is not a ti
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -195,31 +196,45 @@ def bench_renew(instances: int, seconds: float, rounds: int) -> None:
     if shutil.which("wrk") is None:
         print("renew throughput: skipped, wrk is not installed (apt-get install -y wrk)")
         return
-    ours_cmd = ["-m", "eureka_embed", "serve", "--port", "0"]
+    serve = ["-m", "eureka_embed", "serve", "--port", "0"]
     minimal_cmd = [str(Path(__file__).resolve()), "--minimal-server"]
-    with server_process(ours_cmd) as ours, server_process(minimal_cmd) as minimal:
-        register_over_http(ours, instances)
-        for url in (ours, minimal):  # warm-up: connections, caches, branch predictors
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        servers = {
+            "memory": stack.enter_context(server_process([*serve, "--store", "memory://"])),
+            "sqlite": stack.enter_context(
+                server_process([*serve, "--store", f"sqlite:///{Path(tmp) / 'bench.db'}"])
+            ),
+            "minimal": stack.enter_context(server_process(minimal_cmd)),
+        }
+        for name in ("memory", "sqlite"):
+            register_over_http(servers[name], instances)
+        for url in servers.values():  # warm-up: connections, caches, branch predictors
             run_wrk(url, 2, instances)
-        results: dict[str, list[WrkRun]] = {"ours": [], "minimal": []}
-        for _ in range(rounds):  # interleaved: both see the same machine noise
-            results["ours"].append(run_wrk(ours, seconds, instances))
-            results["minimal"].append(run_wrk(minimal, seconds, instances))
+        results: dict[str, list[WrkRun]] = {name: [] for name in servers}
+        for _ in range(rounds):  # interleaved: all see the same machine noise
+            for name, url in servers.items():
+                results[name].append(run_wrk(url, seconds, instances))
     best = {name: max(runs, key=lambda r: r.rate) for name, runs in results.items()}
     print(
         f"renew throughput: wrk, {CONNECTIONS} connections, {instances} instances, "
         f"best of {rounds} x {seconds:g} s"
     )
-    print(f"  {'':22}{'req/s':>10}{'p50':>12}{'p99':>12}{'non-2xx':>9}{'errors':>8}")
-    for name, label in (("ours", "eureka-embed serve"), ("minimal", "minimal Falcon app")):
+    print(f"  {'':26}{'req/s':>10}{'p50':>12}{'p99':>12}{'non-2xx':>9}{'errors':>8}")
+    labels = {
+        "memory": "eureka-embed, memory store",
+        "sqlite": "eureka-embed, SQLite file",
+        "minimal": "minimal Falcon app",
+    }
+    for name, label in labels.items():
         r = best[name]
         print(
-            f"  {label:22}{r.rate:10,.0f}{ms(r.p50_us / 1e6):>12}{ms(r.p99_us / 1e6):>12}"
+            f"  {label:26}{r.rate:10,.0f}{ms(r.p50_us / 1e6):>12}{ms(r.p99_us / 1e6):>12}"
             f"{r.non_2xx:9d}{r.socket_errors:8d}"
         )
-    ratio = best["ours"].rate / best["minimal"].rate
-    print(f"  ratio ours/minimal    {ratio:10.2f}   (target >= 0.85)")
-    print(f"  p99 ours              {ms(best['ours'].p99_us / 1e6)}  (target < 15 ms)")
+    for name in ("memory", "sqlite"):
+        ratio = best[name].rate / best["minimal"].rate
+        print(f"  ratio {name}/minimal{'':11}{ratio:6.2f}   (target >= 0.85)")
+        print(f"  p99 {name}{'':20}{ms(best[name].p99_us / 1e6)}  (target < 15 ms)")
 
 
 def minimal_server() -> None:

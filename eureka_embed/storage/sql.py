@@ -21,6 +21,7 @@ How it keeps the contract:
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import threading
 import time
@@ -47,6 +48,8 @@ Key = tuple[str, str]
 
 #: Renewals read from other nodes are re-read this far back, to cover their flush delay.
 _RENEWAL_OVERLAP_MS = 5_000
+#: How often the background thread reads renewals written by other nodes, in seconds.
+_RENEWAL_SYNC_S = 2.0
 #: How often a write is retried when the database reports a deadlock or lock time-out.
 _LOCK_RETRIES = 5
 
@@ -516,10 +519,17 @@ class SqlStore(Store):
 
     def _background(self, interval: float) -> None:
         failing = False
-        while not self._stop.wait(interval):
+        # Other nodes' renewals only matter at lease granularity (tens of seconds), and reading
+        # them scans every recently renewed row: every couple of seconds is plenty.
+        renewals_every = max(1, round(_RENEWAL_SYNC_S / interval))
+        for tick in itertools.count(1):
+            if self._stop.wait(interval):
+                return
             try:
                 self.flush()
-                self.sync()
+                self._sync_changes()
+                if tick % renewals_every == 0:
+                    self._sync_renewals()
             except StorageError as exc:
                 if not failing:  # one line per outage, not one per tick
                     log.warning("SQL store cannot reach its database (will retry): %s", exc)
