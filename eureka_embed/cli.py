@@ -53,6 +53,8 @@ class ServeOptions:
     log_level: str = "info"
     #: Upgrade a server database's schema at start (SQLite files are always upgraded).
     auto_migrate: bool = False
+    #: Service URLs of the other nodes of a replicating cluster (this node's own is skipped).
+    peers: tuple[str, ...] = ()
 
     def registry_config(self) -> RegistryConfig:
         return RegistryConfig(
@@ -116,6 +118,21 @@ def _text(text: str) -> str:
     if not text.strip():
         raise ValueError("must not be empty")
     return text.strip()
+
+
+def _peer_urls(text: str) -> tuple[str, ...]:
+    """One or more comma-separated service URLs, as Spring's ``defaultZone`` lists them."""
+    from eureka_embed.client.endpoints import EurekaEndpoint
+
+    urls = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not urls:
+        raise ValueError("must name at least one URL such as http://eureka-b:8761/eureka/")
+    for url in urls:
+        try:
+            EurekaEndpoint.parse(url)
+        except InvalidInput as exc:
+            raise ValueError(exc.reason) from None
+    return urls
 
 
 # ---------------------------------------------------------------------- parsing
@@ -205,6 +222,16 @@ def _build_parser() -> _Parser:
             help=f"{helps[dest]} [env {env}]",
         )
     serve.add_argument(
+        "--peer",
+        dest="peers",
+        metavar="URL",
+        action="append",
+        type=_argparse_type("--peer", _peer_urls),
+        help="another node of a replicating cluster, e.g. http://eureka-b:8761/eureka/; repeat "
+        "it or give a comma-separated list (this node's own URL is recognised and skipped) "
+        "[env EUREKA_EMBED_PEERS, comma-separated]",
+    )
+    serve.add_argument(
         "--auto-migrate",
         dest="auto_migrate",
         action=argparse.BooleanOptionalAction,
@@ -253,6 +280,8 @@ def parse_serve_options(
 
 def _serve_options(args: argparse.Namespace, environ: Mapping[str, str]) -> ServeOptions:
     d = ServeOptions()
+    if args.peers is not None:  # one tuple per --peer flag
+        args.peers = tuple(url for urls in args.peers for url in urls)
 
     def pick(dest: str, env: str, parse: Callable[[str], T], default: T) -> T:
         flag_value: T | None = getattr(args, dest)
@@ -287,6 +316,7 @@ def _serve_options(args: argparse.Namespace, environ: Mapping[str, str]) -> Serv
         ),
         log_level=pick("log_level", "EUREKA_EMBED_LOG_LEVEL", _level, d.log_level),
         auto_migrate=pick("auto_migrate", "EUREKA_EMBED_AUTO_MIGRATE", _boolean, d.auto_migrate),
+        peers=pick("peers", "EUREKA_EMBED_PEERS", _peer_urls, d.peers),
     )
 
 
@@ -323,7 +353,7 @@ def _serve(options: ServeOptions) -> int:
         return EXIT_FAILURE
     registry = Registry(store, options.registry_config())
     try:
-        server = EurekaServer(registry, host=options.host, port=options.port)
+        server = EurekaServer(registry, host=options.host, port=options.port, peers=options.peers)
         try:
             server.listen()
         except OSError as exc:

@@ -19,7 +19,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from types import FrameType
 from typing import Any
 
@@ -30,6 +30,7 @@ from waitress.server import create_server  # type: ignore[import-untyped, unused
 
 from eureka_embed.maintenance import MaintenanceRunner
 from eureka_embed.registry import Registry
+from eureka_embed.replication import NodeAddress, PeerReplicator, ReplicationSettings
 from eureka_embed.wsgi import create_app
 
 __all__ = ["DEFAULT_THREADS", "EurekaServer"]
@@ -114,6 +115,11 @@ class EurekaServer:
     ``port=0`` picks a free port; :attr:`port` and :attr:`base_url` tell which once listening.
     A server serves once: start (or serve_forever), then stop. ``shutdown_timeout`` bounds how
     long a stop waits for requests in flight.
+
+    ``peers`` (service URLs, comma-separated or not; this node's own is recognised and skipped)
+    make it a node of a replicating cluster: before it listens, it copies the registry from the
+    first peer that answers, then forwards the writes its clients make to every peer while it
+    serves (see :mod:`eureka_embed.replication`; the default app shows them in ``GET status``).
     """
 
     def __init__(
@@ -128,6 +134,8 @@ class EurekaServer:
         max_body_bytes: int = 1 << 20,
         connection_limit: int = 1000,
         shutdown_timeout: float = 10.0,
+        peers: Sequence[str] = (),
+        replication: ReplicationSettings | None = None,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {port}")
@@ -141,6 +149,12 @@ class EurekaServer:
         self._settings = _waitress_settings(threads, max_body_bytes, _fd_bounded(connection_limit))
         self._max_body_bytes = max_body_bytes
         self._maintenance = MaintenanceRunner(self.registry) if maintenance else None
+        self.replicator: PeerReplicator | None = None
+        if peers:
+            own = NodeAddress.of(host, port)
+            self.replicator = PeerReplicator(
+                self.registry, peers, own_address=own, settings=replication
+            )
         self._shutdown_timeout = shutdown_timeout
         self._map: dict[int, Any] = {}
         self._server: Any = None
@@ -187,19 +201,27 @@ class EurekaServer:
         """Bind the listening socket now; start and serve_forever do it if you have not.
 
         Binding first lets a caller report a port in use before anything else starts, and learn
-        :attr:`port` when it asked for 0. Raises :class:`OSError` when it cannot bind.
+        :attr:`port` when it asked for 0. Raises :class:`OSError` when it cannot bind. With
+        peers, the start-up copy happens here, just before binding.
         """
         if self._closed:
             raise RuntimeError("this EurekaServer has stopped; create a new one")
         if self._server is not None:
             return self
+        if self.replicator is not None:
+            # Before binding: peers starting at the same moment then find this port refusing
+            # (and move on at once) rather than accepting into a backlog nobody reads yet.
+            self.replicator.copy_registry()
         sock: socket.socket | None = None
         try:
             sock = _listen_socket(self._host, self._port)
             # Any: typeshed's WSGI protocol and Falcon's __call__ spell start_response differently.
             app: Any = self._app
             if app is None:
-                app = create_app(self.registry, max_body_bytes=self._max_body_bytes)
+                peers_status = self.replicator.peers_status if self.replicator else None
+                app = create_app(
+                    self.registry, max_body_bytes=self._max_body_bytes, peers_status=peers_status
+                )
             self._server = create_server(app, map=self._map, sockets=[sock], **self._settings)
         except BaseException:
             if sock is not None:
@@ -265,6 +287,8 @@ class EurekaServer:
             raise RuntimeError("a EurekaServer serves once; create a new one")
         self.listen()
         self._serving = True
+        if self.replicator is not None:
+            self.replicator.start()
         if self._maintenance is not None:
             self._maintenance.start()
         log.info("eureka-embed serving on %s", self.base_url)
@@ -328,6 +352,8 @@ class EurekaServer:
         finally:
             if self._maintenance is not None:
                 self._maintenance.stop()
+            if self.replicator is not None:
+                self.replicator.stop()  # before the registry closes: its senders read it
             if self._owns_registry:
                 self.registry.close()
             if self._serving:
