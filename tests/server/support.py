@@ -68,6 +68,11 @@ def request(
         conn.close()
 
 
+def http_delete_status(url: str) -> int:
+    """The status of a DELETE (a cancel)."""
+    return request(url, "DELETE").status
+
+
 def get_json(url: str) -> Any:
     answer = request(url, headers={"Accept": "application/json"})
     assert answer.status == 200, (url, answer.status, answer.body[:500])
