@@ -98,6 +98,15 @@ class Write:
     change_instance: InstanceInfo | None = None
     change_ms: int = 0
 
+    def logged_instance(self, current: LeaseRecord | None) -> InstanceInfo:
+        """The instance the change log records: the one given, else the written (or removed) one."""
+        if self.change_instance is not None:
+            return self.change_instance
+        source = self.record if self.record is not None else current
+        if source is None:
+            raise ValueError("a change needs an instance to log")
+        return source.instance
+
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:

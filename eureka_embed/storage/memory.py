@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from eureka_embed.storage.base import Change, LeaseRecord, Snapshot, Store, Write
+from eureka_embed.storage.record_index import RecordIndex
 
 __all__ = ["MemoryStore"]
 
@@ -24,33 +25,27 @@ class MemoryStore(Store):
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._apps: dict[str, dict[str, LeaseRecord]] = {}
+        self._index = RecordIndex()
         self._changes: deque[Change] = deque()
         self._sequence = 0
-        self._count = 0
 
     def get(self, app: str, instance_id: str) -> LeaseRecord | None:
-        members = self._apps.get(app)
-        return None if members is None else members.get(instance_id)
+        return self._index.get(app, instance_id)
 
     def find(self, instance_id: str) -> list[LeaseRecord]:
-        # A scan over apps, not an index by id: lookups by id alone are rare, and an index
-        # would cost every registered instance a few hundred bytes.
         with self._lock:
-            found = (members.get(instance_id) for _, members in sorted(self._apps.items()))
-            return [record for record in found if record is not None]
+            return self._index.find(instance_id)
 
     def records_of(self, app: str) -> list[LeaseRecord]:
         with self._lock:
-            return list(self._apps.get(app, {}).values())
+            return self._index.records_of(app)
 
     def snapshot(self) -> Snapshot:
         with self._lock:
-            records = [r for members in self._apps.values() for r in members.values()]
-            return Snapshot(self._sequence, records)
+            return Snapshot(self._sequence, self._index.records())
 
     def count(self) -> int:
-        return self._count
+        return self._index.count
 
     def mutate(
         self, app: str, instance_id: str, fn: Callable[[LeaseRecord | None], tuple[Write | None, T]]
@@ -64,29 +59,17 @@ class MemoryStore(Store):
 
     def _apply(self, app: str, instance_id: str, current: LeaseRecord | None, write: Write) -> None:
         if write.record is not None:
-            self._apps.setdefault(app, {})[instance_id] = write.record
-            if current is None:
-                self._count += 1
+            self._index.put(write.record)
         elif current is not None:
-            members = self._apps[app]
-            del members[instance_id]
-            if not members:
-                del self._apps[app]
-            self._count -= 1
+            self._index.remove(app, instance_id)
         if write.change is not None:
-            instance = write.change_instance
-            if instance is None:
-                source = write.record if write.record is not None else current
-                if source is None:
-                    raise ValueError("a change needs an instance to log")
-                instance = source.instance
+            instance = write.logged_instance(current)
             self._sequence += 1
             self._changes.append(Change(self._sequence, write.change_ms, write.change, instance))
 
     def renew(self, app: str, instance_id: str, now_ms: int) -> LeaseRecord | None:
         with self._lock:
-            members = self._apps.get(app)
-            record = None if members is None else members.get(instance_id)
+            record = self._index.get(app, instance_id)
             if record is not None and now_ms > record.last_renewal_ms:
                 record.last_renewal_ms = now_ms
             return record

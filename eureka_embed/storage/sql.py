@@ -36,6 +36,7 @@ from eureka_embed.errors import StorageError, StorageUnavailable
 from eureka_embed.model import ActionType, InstanceInfo, InstanceStatus
 from eureka_embed.storage import migrate
 from eureka_embed.storage.base import Change, LeaseRecord, Snapshot, Store, Write
+from eureka_embed.storage.record_index import RecordIndex
 from eureka_embed.storage.sql_engine import WRITE_OPTION, create_store_engine
 from eureka_embed.storage.sql_schema import SEQUENCE_NAME, changes, leases, renewals, sequence
 
@@ -168,8 +169,7 @@ class SqlStore(Store):
             threading.RLock() if self._sqlite else contextlib.nullcontext()
         )
         self._cache_lock = threading.RLock()
-        self._apps: dict[str, dict[str, LeaseRecord]] = {}
-        self._count = 0
+        self._index = RecordIndex()
         self._sequence = 0
         self._renewal_watermark = 0
         self._dirty: dict[Key, int] = {}
@@ -237,25 +237,22 @@ class SqlStore(Store):
     # ------------------------------------------------------------------ reads (memory)
 
     def get(self, app: str, instance_id: str) -> LeaseRecord | None:
-        members = self._apps.get(app)
-        return None if members is None else members.get(instance_id)
+        return self._index.get(app, instance_id)
 
     def find(self, instance_id: str) -> list[LeaseRecord]:
         with self._cache_lock:
-            found = (members.get(instance_id) for _, members in sorted(self._apps.items()))
-            return [record for record in found if record is not None]
+            return self._index.find(instance_id)
 
     def records_of(self, app: str) -> list[LeaseRecord]:
         with self._cache_lock:
-            return list(self._apps.get(app, {}).values())
+            return self._index.records_of(app)
 
     def snapshot(self) -> Snapshot:
         with self._cache_lock:
-            records = [r for members in self._apps.values() for r in members.values()]
-            return Snapshot(self._sequence, records)
+            return Snapshot(self._sequence, self._index.records())
 
     def count(self) -> int:
-        return self._count
+        return self._index.count
 
     def latest_sequence(self) -> int:
         return self._sequence
@@ -317,12 +314,7 @@ class SqlStore(Store):
     def _log_change(
         self, conn: sa.Connection, seq: int, key: Key, write: Write, current: LeaseRecord | None
     ) -> None:
-        instance = write.change_instance
-        if instance is None:
-            source = write.record if write.record is not None else current
-            if source is None:
-                raise ValueError("a change needs an instance to log")
-            instance = source.instance
+        instance = write.logged_instance(current)
         assert write.change is not None
         conn.execute(
             _INSERT_CHANGE,
@@ -351,28 +343,19 @@ class SqlStore(Store):
 
     def _put(self, key: Key, record: LeaseRecord | None) -> None:
         """Set or drop one cached record (caller holds the cache lock)."""
-        app, instance_id = key
-        members = self._apps.get(app)
-        existing = None if members is None else members.get(instance_id)
         if record is None:
-            if existing is not None and members is not None:
-                del members[instance_id]
-                if not members:
-                    del self._apps[app]
-                self._count -= 1
+            self._index.remove(*key)
             return
+        existing = self._index.get(*key)
         if existing is not None:
             # Renewals this node holds but has not flushed must survive a reload of the row.
             record.last_renewal_ms = max(record.last_renewal_ms, existing.last_renewal_ms)
-        else:
-            self._count += 1
-        self._apps.setdefault(app, {})[instance_id] = record
+        self._index.put(record)
 
     # ------------------------------------------------------------------ renewals
 
     def renew(self, app: str, instance_id: str, now_ms: int) -> LeaseRecord | None:
-        members = self._apps.get(app)
-        record = None if members is None else members.get(instance_id)
+        record = self._index.get(app, instance_id)
         if record is None:
             return None
         with self._dirty_lock:
@@ -479,14 +462,12 @@ class SqlStore(Store):
 
         head, records = self._run(unit, write=False)
         with self._cache_lock:
-            previous = self._apps
-            self._apps = {}
-            self._count = 0
+            previous, self._index = self._index, RecordIndex()
             for record in records:
-                old = previous.get(record.app, {}).get(record.instance_id)
+                old = previous.get(record.app, record.instance_id)
                 if old is not None:
                     record.last_renewal_ms = max(record.last_renewal_ms, old.last_renewal_ms)
-                self._put((record.app, record.instance_id), record)
+                self._index.put(record)
                 self._renewal_watermark = max(self._renewal_watermark, record.last_renewal_ms)
             self._sequence = head
 

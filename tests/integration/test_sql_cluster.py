@@ -3,7 +3,6 @@ durability of the default SQLite file."""
 
 from __future__ import annotations
 
-import json
 import signal
 import sqlite3
 import threading
@@ -22,29 +21,17 @@ from tests.server.support import (
     ServeProcess,
     app_instances,
     live_instance,
-    register_body,
+    register,
+    register_at_once,
+    register_short_lease,
     serve_process,
     wait_for,
 )
 from tests.server.support import request as http
 
-JSON = {"Content-Type": "application/json", "Accept": "application/json"}
-
-
-def register(base_url: str, app: str, instance_id: str, **kw: object) -> int:
-    body = register_body(app, instance_id, **kw)  # type: ignore[arg-type]
-    return http(f"{base_url}apps/{app}", "POST", body=body, headers=JSON).status
-
 
 def has_no_instances(base_url: str, app: str) -> bool:
     return app_instances(base_url, app) == []
-
-
-def register_short_lease(base_url: str, app: str, instance_id: str, seconds: int) -> int:
-    payload = json.loads(register_body(app, instance_id))
-    payload["instance"]["leaseInfo"] = {"renewalIntervalInSecs": 1, "durationInSecs": seconds}
-    body = json.dumps(payload).encode()
-    return http(f"{base_url}apps/{app}", "POST", body=body, headers=JSON).status
 
 
 @pytest.fixture(params=["postgresql", "mariadb"])
@@ -90,23 +77,6 @@ def test_writes_through_one_node_are_visible_through_the_other_within_a_second(
 
     assert http(f"{b}apps/ORDERS/o1", "DELETE").status == 200
     seen_within(a, "ORDERS", "o1", lambda found: found is None, 1.0)
-
-
-def register_at_once(sends: list[tuple[str, str, int, int]]) -> list[int]:
-    """Send the registrations ``(base_url, instance_id, ldt, port)`` from threads at once."""
-    start = threading.Barrier(len(sends))
-    statuses: list[int] = []
-
-    def send(base_url: str, instance_id: str, ldt: int, port: int) -> None:
-        start.wait()
-        statuses.append(register(base_url, "RACE", instance_id, ldt=ldt, port=port))
-
-    threads = [threading.Thread(target=send, args=args) for args in sends]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
-    return statuses
 
 
 def test_concurrent_writes_through_both_nodes_end_with_the_newest_dirty_timestamp(

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import falcon.testing
 import pytest
 
-from eureka_embed.clock import ManualClock
-from eureka_embed.config import RegistryConfig
 from eureka_embed.registry import Registry
 from eureka_embed.wsgi import create_app
+from tests.wsgi.conftest import clock, registry
 
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def registry(clock: ManualClock) -> Iterator[Registry]:
-    made = Registry(config=RegistryConfig(self_preservation=False), clock=clock)
-    try:
-        yield made
-    finally:
-        made.close()
+__all__ = ["client", "clock", "registry"]  # fixtures shared with the WSGI tests
 
 
 @pytest.fixture

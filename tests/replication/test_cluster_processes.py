@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import socket
 import threading
@@ -17,7 +16,9 @@ from tests.server.support import (
     ServeProcess,
     get_json,
     live_instance,
-    register_body,
+    register,
+    register_at_once,
+    register_short_lease,
     request,
     serve_process,
     wait_for,
@@ -103,20 +104,6 @@ def own_cluster() -> Iterator[Cluster]:
         yield Cluster(stack).start()
 
 
-def register(base_url: str, app: str, instance_id: str, **fields: Any) -> int:
-    payload = json.loads(register_body(app, instance_id, **fields))
-    return request(
-        f"{base_url}apps/{app}", "POST", body=json.dumps(payload).encode(), headers=JSON
-    ).status
-
-
-def register_short_lease(base_url: str, app: str, instance_id: str, seconds: int) -> int:
-    payload = json.loads(register_body(app, instance_id))
-    payload["instance"]["leaseInfo"] = {"renewalIntervalInSecs": 1, "durationInSecs": seconds}
-    body = json.dumps(payload).encode()
-    return request(f"{base_url}apps/{app}", "POST", body=body, headers=JSON).status
-
-
 def everywhere_within(
     urls: Sequence[str], probe: Callable[[str], bool], seconds: float, what: str
 ) -> None:
@@ -190,23 +177,6 @@ def test_each_write_on_one_node_reaches_both_peers_within_a_second_exactly_once(
     assert all(count == 0 for count in got[0].values()), got[0]
     for peer in got[1:]:
         assert {action: count for action, count in peer.items() if count} == once_each
-
-
-def register_at_once(sends: Sequence[tuple[str, str, int, int]]) -> list[int]:
-    """Registrations ``(base_url, instance_id, ldt, port)``, all sent at the same moment."""
-    barrier = threading.Barrier(len(sends))
-    statuses: list[int] = []
-
-    def send(base_url: str, instance_id: str, ldt: int, port: int) -> None:
-        barrier.wait()
-        statuses.append(register(base_url, "RACE", instance_id, ldt=ldt, port=port))
-
-    threads = [threading.Thread(target=send, args=args) for args in sends]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
-    return statuses
 
 
 def test_conflicting_writes_on_two_nodes_converge_on_the_newest_dirty_timestamp(

@@ -135,6 +135,40 @@ def register_body(
     ).encode()
 
 
+JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+
+
+def register(base_url: str, app: str, instance_id: str, **fields: Any) -> int:
+    """POST a minimal JSON registration (see :func:`register_body`); the answer's status."""
+    body = register_body(app, instance_id, **fields)
+    return request(f"{base_url}apps/{app}", "POST", body=body, headers=JSON_HEADERS).status
+
+
+def register_short_lease(base_url: str, app: str, instance_id: str, seconds: int) -> int:
+    """Register with a lease of ``seconds`` (renewed every second), for expiry tests."""
+    payload = json.loads(register_body(app, instance_id))
+    payload["instance"]["leaseInfo"] = {"renewalIntervalInSecs": 1, "durationInSecs": seconds}
+    body = json.dumps(payload).encode()
+    return request(f"{base_url}apps/{app}", "POST", body=body, headers=JSON_HEADERS).status
+
+
+def register_at_once(sends: Sequence[tuple[str, str, int, int]], app: str = "RACE") -> list[int]:
+    """Registrations ``(base_url, instance_id, ldt, port)``, all sent at the same moment."""
+    barrier = threading.Barrier(len(sends))
+    statuses: list[int] = []
+
+    def send(base_url: str, instance_id: str, ldt: int, port: int) -> None:
+        barrier.wait()
+        statuses.append(register(base_url, app, instance_id, ldt=ldt, port=port))
+
+    threads = [threading.Thread(target=send, args=args) for args in sends]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    return statuses
+
+
 # ---------------------------------------------------------------------- processes
 
 
