@@ -329,6 +329,10 @@ def _configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if level != "debug":
+        # Alembic narrates every plugin and migration step at INFO; a schema upgrade at start
+        # is worth one line of ours, not a dozen of its.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _serve(options: ServeOptions) -> int:

@@ -190,3 +190,11 @@ def test_restored_leases_get_a_renewal_window_before_eviction(tmp_path: Path) ->
             timeout=10,
             what="eviction after the grace window",
         )
+
+
+def test_a_fresh_sqlite_file_is_upgraded_quietly_before_the_ready_line(tmp_path: Path) -> None:
+    with serve_process(["--store", f"sqlite:///{tmp_path / 'new.db'}"]) as server:
+        lines = list(server.stderr.lines)
+    assert lines, "the ready line"
+    assert "serving on" in lines[0]
+    assert not [line for line in lines if "alembic" in line]
