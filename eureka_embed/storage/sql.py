@@ -93,17 +93,46 @@ def _renewal_statement(dialect: str) -> sa.Update:
     )
 
 
-def _driver_flush_sql(dialect: sa.Dialect) -> str:
-    """The renewal statement in the driver's own SQL, for executemany with plain tuples.
+#: Rows per joined UPDATE on server databases (three parameters each).
+_FLUSH_CHUNK = 500
 
-    Flushing 10k renewals through SQLAlchemy's per-row parameter handling costs more than the
-    database's work; the driver takes the tuples as they are.
+
+class _RenewalFlush:
+    """Writes a batch of renewals in the way each database takes fastest.
+
+    Going through SQLAlchemy's per-row parameter handling costs more than the database's work,
+    so the driver gets plain tuples. SQLite and PostgreSQL take one executemany (SQLite is
+    in-process; psycopg pipelines the statements). pymysql sends an UPDATE executemany as one
+    statement per row and waits for each answer, so MariaDB gets one UPDATE joined with the
+    batch's rows per chunk instead.
     """
-    mark = "?" if dialect.paramstyle == "qmark" else "%s"
-    greatest = "max" if dialect.name == "sqlite" else "GREATEST"
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        self._joined = dialect.name in ("mysql", "mariadb")
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        greatest = "max" if dialect.name == "sqlite" else "GREATEST"  # scalar max on SQLite
+        self._per_row = (
+            f"UPDATE {renewals.name} SET last_renewal_ms = {greatest}(last_renewal_ms, {mark}) "
+            f"WHERE app = {mark} AND instance_id = {mark}"
+        )
+
+    def __call__(self, conn: sa.Connection, rows: list[tuple[str, str, int]]) -> None:
+        if not self._joined:
+            conn.exec_driver_sql(self._per_row, [(ts, app, iid) for app, iid, ts in rows])
+            return
+        for start in range(0, len(rows), _FLUSH_CHUNK):
+            chunk = rows[start : start + _FLUSH_CHUNK]
+            conn.exec_driver_sql(_joined_update(len(chunk)), tuple(v for row in chunk for v in row))
+
+
+def _joined_update(rows: int) -> str:
+    """MariaDB: one UPDATE for ``rows`` renewals, joined with them as a derived table."""
+    first = "SELECT %s AS app, %s AS instance_id, %s AS ts"
+    values = " UNION ALL ".join([first] + ["SELECT %s, %s, %s"] * (rows - 1))
     return (
-        f"UPDATE {renewals.name} SET last_renewal_ms = {greatest}(last_renewal_ms, {mark}) "
-        f"WHERE app = {mark} AND instance_id = {mark}"
+        f"UPDATE {renewals.name} AS r JOIN ({values}) AS v "
+        "ON r.app = v.app AND r.instance_id = v.instance_id "
+        "SET r.last_renewal_ms = GREATEST(r.last_renewal_ms, v.ts)"
     )
 
 
@@ -162,7 +191,7 @@ class SqlStore(Store):
         )
         self._sqlite = self.engine.dialect.name == "sqlite"
         self._renew_one = _renewal_statement(self.engine.dialect.name)
-        self._renew_many = _driver_flush_sql(self.engine.dialect)
+        self._flush_renewals = _RenewalFlush(self.engine.dialect)
         # SQLite has one writer at a time anyway; queueing here keeps threads of this process
         # from spinning on the database's busy lock (and shares one in-memory connection).
         self._db_lock: contextlib.AbstractContextManager[Any] = (
@@ -370,10 +399,10 @@ class SqlStore(Store):
         if not batch:
             return
         # A fixed row order keeps two nodes flushing overlapping rows from deadlocking.
-        rows = [(ts, app, iid) for (app, iid), ts in sorted(batch.items())]
+        rows = [(app, iid, ts) for (app, iid), ts in sorted(batch.items())]
 
         def unit(conn: sa.Connection) -> None:
-            conn.exec_driver_sql(self._renew_many, rows)
+            self._flush_renewals(conn, rows)
 
         try:
             self._run(unit, write=True)

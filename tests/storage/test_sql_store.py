@@ -160,6 +160,23 @@ def test_background_flush_writes_renewals_within_a_second(
     assert flushed.is_set()
 
 
+def test_a_flush_larger_than_one_chunk_writes_every_renewal(
+    open_store: Callable[..., SqlStore],
+) -> None:
+    store = open_store()
+    registry = Registry(store)
+    stored = [registry.register(instance(n)) for n in range(1_200)]
+    base = stored[0].lease_info.registration_timestamp
+    for n, info in enumerate(stored):
+        store.renew(info.app, info.instance_id, base + 10_000 + n)
+    store.flush()
+    with store.engine.connect() as conn:
+        written = dict(
+            conn.execute(sa.select(renewals.c.instance_id, renewals.c.last_renewal_ms)).all()
+        )
+    assert written == {info.instance_id: base + 10_000 + n for n, info in enumerate(stored)}
+
+
 def test_flush_never_moves_a_renewal_backwards(open_store: Callable[..., SqlStore]) -> None:
     node_a, node_b = open_store(), open_store()
     stored = Registry(node_a).register(instance())
