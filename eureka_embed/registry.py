@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from eureka_embed.clock import Clock, system_clock
+from eureka_embed.codec.readers import check_metadata, validate_registration
 from eureka_embed.config import RegistryConfig
-from eureka_embed.errors import InstanceNotFound, InvalidInput
+from eureka_embed.errors import InstanceNotFound
 from eureka_embed.events import RegistryEvent, RegistryListener, WriteAction
 from eureka_embed.model import (
     ActionType,
@@ -176,7 +177,12 @@ class Registry:
     # ------------------------------------------------------------------ writes
 
     def register(self, instance: InstanceInfo, *, replication: bool = False) -> InstanceInfo:
-        """Register (or re-register) ``instance``; returns the instance as stored."""
+        """Register (or re-register) ``instance``; returns the instance as stored.
+
+        :raises ValidationError: the instance breaks a register rule (missing id, host, ip or
+            app; unknown data center; text or metadata keys XML cannot carry).
+        """
+        validate_registration(instance)
         app = instance.app.upper()
         if app != instance.app:
             instance = instance.evolve(app=app)
@@ -475,9 +481,7 @@ class Registry:
     ) -> InstanceInfo:
         """Merge ``metadata`` into the instance's; Eureka treats this as a re-registration."""
         app = app.upper()
-        for key, value in metadata.items():
-            if not isinstance(key, str) or not key or not isinstance(value, str):
-                raise InvalidInput(f"metadata must map non-empty names to strings, got {key!r}")
+        check_metadata(metadata)
 
         def merged(existing: LeaseRecord | None) -> InstanceInfo | None:
             if existing is None:

@@ -19,12 +19,13 @@ from typing import Any
 
 from eureka_embed.codec import jsoncodec, readers, writers, xmlcodec
 from eureka_embed.codec.jsoncodec import EncodedInstances
-from eureka_embed.codec.readers import check_registration
+from eureka_embed.codec.readers import check_metadata, check_registration, validate_registration
 from eureka_embed.model import Application, Applications, InstanceInfo
 
 __all__ = [
     "EncodedInstances",
     "WireFormat",
+    "check_metadata",
     "check_registration",
     "decode_application",
     "decode_applications",
@@ -34,6 +35,7 @@ __all__ = [
     "encode_instance",
     "instance_from_dict",
     "instance_to_dict",
+    "validate_registration",
 ]
 
 

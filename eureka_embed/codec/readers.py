@@ -63,11 +63,13 @@ __all__ = [
     "XML_ILLEGAL_CHARS",
     "XML_NAME",
     "Tree",
+    "check_metadata",
     "check_registration",
     "read_application",
     "read_applications",
     "read_instance",
     "resolve_now",
+    "validate_registration",
 ]
 
 Tree: TypeAlias = Mapping[str, Any]
@@ -469,6 +471,8 @@ def _check_text(text: str, path: str) -> None:
 
 def _check_map(entries: Mapping[str, str], path: str) -> None:
     for key, text in entries.items():
+        if not isinstance(key, str) or not isinstance(text, str):
+            raise ValidationError(f"{path} must map names to strings, got {_show(key)}")
         if not XML_NAME.fullmatch(key):
             raise ValidationError(
                 f"{path} key {_show(key)} is not allowed: keys are written as XML element names "
@@ -486,6 +490,34 @@ def _check_xml_safe(instance: InstanceInfo, path: str) -> None:
     _check_text(instance.data_center_info.name, f"{path}.dataCenterInfo.name")
     _check_map(instance.data_center_info.metadata, f"{path}.dataCenterInfo.metadata")
     _check_map(instance.metadata, f"{path}.metadata")
+
+
+def check_metadata(entries: Mapping[str, str], path: str = "metadata") -> None:
+    """Metadata a registration may carry: XML-name keys, strings XML can hold."""
+    _check_map(entries, path)
+
+
+def validate_registration(instance: InstanceInfo, path: str = "instance") -> None:
+    """The register rules for an instance built in code rather than read from a payload.
+
+    The readers apply the same rules while reading (with ``validate=True``); the registry calls
+    this so that an in-process registration cannot store what no client could be served.
+    """
+    required = {
+        "instanceId": instance.instance_id,
+        "hostName": instance.host_name,
+        "ipAddr": instance.ip_addr,
+        "app": instance.app,
+    }
+    for field, value in required.items():
+        if not value or not value.strip():
+            raise ValidationError(f"{path}.{field} is missing")
+    name = instance.data_center_info.name
+    if name not in DATA_CENTER_NAMES.values():
+        raise ValidationError(
+            f"{path}.dataCenterInfo.name {_show(name)} is not one of Netflix, Amazon, MyOwn"
+        )
+    _check_xml_safe(instance, path)
 
 
 def check_registration(instance: InstanceInfo, url_app: str) -> None:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import falcon
 
 from eureka_embed.codec import check_registration, decode_instance, encode_instance
-from eureka_embed.codec.readers import XML_ILLEGAL_CHARS, XML_NAME
 from eureka_embed.errors import InstanceNotFound, InvalidInput
 from eureka_embed.registry import Registry, RenewOutcome
 from eureka_embed.replication.receiver import ReplicationReceiver
@@ -215,21 +214,10 @@ class MetadataResource:
 def _metadata_params(params: Mapping[str, str | list[str]]) -> dict[str, str]:
     """Query parameters as metadata; a repeated key keeps its first value, as in Eureka.
 
-    Keys and values must be what a registration may carry (XML element names; no characters
-    XML cannot hold), so the instance stays servable in both formats.
+    The registry refuses what a registration could not carry (keys that are not XML names,
+    characters XML cannot hold), so the instance stays servable in both formats.
     """
-    metadata: dict[str, str] = {}
-    for key, raw in params.items():
-        value = raw[0] if isinstance(raw, list) else raw
-        if not XML_NAME.fullmatch(key):
-            raise InvalidInput(
-                f"metadata key {key[:40]!r} is not allowed: keys are XML element names "
-                "(letters, digits, '.', '-', '_'; starting with a letter or '_')"
-            )
-        if XML_ILLEGAL_CHARS.search(value):
-            raise InvalidInput(f"metadata value of {key!r} contains characters XML cannot carry")
-        metadata[key] = value
-    return metadata
+    return {key: raw[0] if isinstance(raw, list) else raw for key, raw in params.items()}
 
 
 class PeerReplicationResource:

@@ -14,7 +14,7 @@ from freezegun import freeze_time
 from freezegun.api import FrozenDateTimeFactory
 
 from eureka_embed.config import RegistryConfig
-from eureka_embed.errors import InstanceNotFound, InvalidInput
+from eureka_embed.errors import InstanceNotFound, InvalidInput, ValidationError
 from eureka_embed.events import RegistryEvent, WriteAction
 from eureka_embed.model import ActionType, InstanceStatus, LeaseInfo
 from eureka_embed.registry import Registry, RenewOutcome
@@ -618,3 +618,34 @@ def test_restored_leases_get_one_renewal_window_of_grace(
     assert restarted.evict() == []
     frozen.tick(timedelta(seconds=31))  # 91 s after the restart, with no renewal
     assert [i.host_name for i in restarted.evict()] == ["host1"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"instance_id": ""}, "instanceId is missing"),
+        ({"app": " "}, "app is missing"),
+        ({"host_name": ""}, "hostName is missing"),
+        ({"ip_addr": ""}, "ipAddr is missing"),
+        ({"metadata": {"bad key": "v"}}, "not allowed"),
+        ({"home_page_url": "http://h/\x01"}, "XML cannot carry"),
+    ],
+)
+def test_an_in_process_registration_that_breaks_a_register_rule_is_refused(
+    registry: Registry, changes: dict[str, object], reason: str
+) -> None:
+    registry.register(instance(2))
+    before = registry.sequence
+    with pytest.raises(ValidationError, match=reason):
+        registry.register(instance(**changes))  # type: ignore[arg-type]
+    assert registry.sequence == before
+    assert [i.host_name for i in registry.get_applications().instances()] == ["host2"]
+
+
+def test_an_in_process_metadata_update_is_checked_like_a_registration(registry: Registry) -> None:
+    registry.register(instance(metadata={"zone": "a"}))
+    with pytest.raises(ValidationError, match="not allowed"):
+        registry.update_metadata("ORDERS", instance().instance_id, {"1bad": "x"})
+    found = registry.get_instance("ORDERS", instance().instance_id)
+    assert found is not None
+    assert dict(found.metadata) == {"zone": "a"}

@@ -252,7 +252,7 @@ def test_concurrent_writes_through_two_nodes_lose_nothing(
             errors.append(exc)
 
     threads = [
-        threading.Thread(target=work, args=(node, f"{n}-{t}-"))
+        threading.Thread(target=work, args=(node, f"n{n}-t{t}-"))
         for n, node in enumerate(nodes)
         for t in range(3)
     ]
@@ -264,7 +264,7 @@ def test_concurrent_writes_through_two_nodes_lose_nothing(
     nodes[1].store.sync()  # type: ignore[attr-defined]
     final = nodes[1].get_instance("ORDERS", iid)
     assert final is not None
-    expected = {f"{n}-{t}-{i}" for n in range(2) for t in range(3) for i in range(15)}
+    expected = {f"n{n}-t{t}-{i}" for n in range(2) for t in range(3) for i in range(15)}
     assert expected <= set(final.metadata)
 
 

@@ -111,7 +111,12 @@ def test_invalid_registrations_are_400_and_change_nothing(
         ("DELETE", "/status", {"value": "SIDEWAYS"}, "SIDEWAYS"),
         ("DELETE", "/status", {"lastDirtyTimestamp": "x"}, "lastDirtyTimestamp"),
         ("PUT", "/metadata", {"1bad key": "v"}, "metadata key"),
-        ("PUT", "/metadata", {"ok": "bell\x07"}, "metadata value"),
+        (
+            "PUT",
+            "/metadata",
+            {"ok": "bell\x07"},
+            "metadata.ok contains U+0007, which XML cannot carry",
+        ),
     ],
 )
 def test_bad_query_parameters_are_400_and_change_nothing(
