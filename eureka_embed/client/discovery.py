@@ -124,6 +124,9 @@ class DiscoveryClient:
         self._instance = config.build_instance(now)
         # The lastDirtyTimestamp of a change not yet accepted by a server; None when in sync.
         self._unsent_since: int | None = now
+        # Counts local changes, so a registration knows whether one came while it was sent:
+        # timestamps cannot tell, as two changes may fall in one millisecond.
+        self._changes = 0
         self._status_bucket = TokenBucket(
             config.status_update_burst,
             config.status_update_burst / config.instance_info_replication_interval_s,
@@ -273,6 +276,7 @@ class DiscoveryClient:
         """``instance`` marked changed now; must hold ``_lock``."""
         now = max(self._clock.now_ms(), self._instance.last_dirty_timestamp)
         self._unsent_since = now
+        self._changes += 1
         return instance.evolve(last_dirty_timestamp=now, last_updated_timestamp=now)
 
     def _push_soon(self) -> None:
@@ -287,7 +291,7 @@ class DiscoveryClient:
     def _register(self) -> bool:
         with self._lock:
             instance = self._instance
-            sending = self._unsent_since
+            changes = self._changes
         try:
             answer = self._registration.register(instance)
         except TransportError as exc:
@@ -302,7 +306,8 @@ class DiscoveryClient:
             )
             return False
         with self._lock:
-            if self._unsent_since == sending:
+            # A change made while this registration was in flight is still unsent.
+            if self._changes == changes:
                 self._unsent_since = None
         self._count("registrations")
         log.info("registered %s as %s", instance.instance_id, instance.status.value)
