@@ -16,7 +16,9 @@ those again. Conflicts settle on the newer lastDirtyTimestamp, as in Eureka (SPE
 
 from __future__ import annotations
 
-from eureka_embed.replication.peer_node import REPLICATION_HEADER, PeerNode, PeerStatus
+from eureka_embed.protocol import REPLICATION_HEADER
+from eureka_embed.replication.peer_client import PeerEurekaHttpClient
+from eureka_embed.replication.peer_node import PeerNode, PeerStatus
 from eureka_embed.replication.peer_urls import NodeAddress, parse_peer_urls
 from eureka_embed.replication.receiver import ReplicationReceiver
 from eureka_embed.replication.replicator import PeerReplicator
@@ -41,6 +43,7 @@ __all__ = [
     "InvalidItem",
     "ItemResult",
     "NodeAddress",
+    "PeerEurekaHttpClient",
     "PeerNode",
     "PeerReplicator",
     "PeerStatus",
