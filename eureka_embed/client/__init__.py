@@ -10,9 +10,9 @@ Register a service and look others up::
 
 Or talk to a server operation by operation::
 
-    from eureka_embed.client import registration_client
+    from eureka_embed.client import client_stack
 
-    with registration_client("http://eureka:8761/eureka/") as eureka:
+    with client_stack("http://eureka:8761/eureka/", "query") as eureka:
         eureka.get_applications().entity
 """
 
@@ -42,6 +42,7 @@ from eureka_embed.client.errors import (
 from eureka_embed.client.factory import (
     EurekaTransport,
     build_client_stack,
+    client_stack,
     eureka_transport,
     query_client,
     registration_client,
@@ -55,8 +56,14 @@ from eureka_embed.client.rest import RestEurekaHttpClient
 from eureka_embed.client.retrying import RetryingClient
 from eureka_embed.client.scheduling import ManualScheduler, Scheduler, ThreadScheduler
 from eureka_embed.client.sessioned import SessionedClient
-from eureka_embed.client.transport import HttpRequest, HttpResponse, MockTransport, Transport
-from eureka_embed.client.urllib3_transport import Urllib3Transport
+from eureka_embed.client.transport import (
+    HttpRequest,
+    HttpResponse,
+    MockTransport,
+    Transport,
+    TransportFactory,
+)
+from eureka_embed.client.urllib3_transport import Urllib3Transport, urllib3_transports
 
 __all__ = [
     "CacheRefreshed",
@@ -98,11 +105,14 @@ __all__ = [
     "Transport",
     "TransportConfig",
     "TransportError",
+    "TransportFactory",
     "Urllib3Transport",
     "ZoneAwareResolver",
     "build_client_stack",
+    "client_stack",
     "eureka_transport",
     "parse_service_urls",
     "query_client",
     "registration_client",
+    "urllib3_transports",
 ]

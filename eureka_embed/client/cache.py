@@ -44,6 +44,23 @@ class CacheView:
     def __len__(self) -> int:
         return sum(len(app) for app in self.apps.values())
 
+    def same_instances(self, other: CacheView) -> bool:
+        """Whether both views hold the same instances, whatever their order or version."""
+        if self.apps is other.apps:
+            return True
+        if self.apps.keys() != other.apps.keys():
+            return False
+        for name, app in self.apps.items():
+            theirs = other.apps[name]
+            # A delta rebuilds only the applications it touched; the others are shared.
+            if app is theirs:
+                continue
+            if len(app.instances) != len(theirs.instances):
+                return False
+            if _by_id(app) != _by_id(theirs):
+                return False
+        return True
+
     def applications(self) -> Applications:
         """The view as a model snapshot (applications sorted by name)."""
         ordered = tuple(self.apps[name] for name in sorted(self.apps))
@@ -156,6 +173,10 @@ class RegistryCache:
             local_hashcode=view.hashcode,
             server_hashcode=delta.apps_hashcode,
         )
+
+
+def _by_id(app: Application) -> dict[str, InstanceInfo]:
+    return {instance.instance_id: instance for instance in app.instances}
 
 
 def _delta_instances(delta: Applications) -> Iterable[InstanceInfo]:

@@ -48,10 +48,12 @@ HealthCheck = Callable[[], InstanceStatus | bool]
 
 @dataclass(frozen=True, slots=True)
 class CacheRefreshed:
-    """Told to listeners after a refresh changed the local registry copy."""
+    """Told to listeners after a refresh left the local registry copy different from the
+    copy they were last told of: each change once, however many fetches it took."""
 
     view: CacheView
-    #: True when the whole registry was fetched, False for a merged delta.
+    #: True when the refresh ended with a fetch of the whole registry (perhaps after a delta
+    #: whose hashcode disagreed), False when a merged delta alone made the change.
     full_fetch: bool
 
 
@@ -122,6 +124,9 @@ class DiscoveryClient:
         self._instance = config.build_instance(now)
         # The lastDirtyTimestamp of a change not yet accepted by a server; None when in sync.
         self._unsent_since: int | None = now
+        # Counts local changes, so a registration knows whether one came while it was sent:
+        # timestamps cannot tell, as two changes may fall in one millisecond.
+        self._changes = 0
         self._status_bucket = TokenBucket(
             config.status_update_burst,
             config.status_update_burst / config.instance_info_replication_interval_s,
@@ -129,6 +134,9 @@ class DiscoveryClient:
         )
         self._cache = RegistryCache()
         self._fetch_lock = threading.Lock()
+        # The copy listeners were last told of; whether the copy was last set by a full fetch.
+        self._told: CacheView = self._cache.view
+        self._last_change_full = True
         self._fetched_once = False
         self._listeners: list[CacheListener] = []
         self._round_robin: dict[str, itertools.count[int]] = {}
@@ -268,6 +276,7 @@ class DiscoveryClient:
         """``instance`` marked changed now; must hold ``_lock``."""
         now = max(self._clock.now_ms(), self._instance.last_dirty_timestamp)
         self._unsent_since = now
+        self._changes += 1
         return instance.evolve(last_dirty_timestamp=now, last_updated_timestamp=now)
 
     def _push_soon(self) -> None:
@@ -282,7 +291,7 @@ class DiscoveryClient:
     def _register(self) -> bool:
         with self._lock:
             instance = self._instance
-            sending = self._unsent_since
+            changes = self._changes
         try:
             answer = self._registration.register(instance)
         except TransportError as exc:
@@ -297,7 +306,8 @@ class DiscoveryClient:
             )
             return False
         with self._lock:
-            if self._unsent_since == sending:
+            # A change made while this registration was in flight is still unsent.
+            if self._changes == changes:
                 self._unsent_since = None
         self._count("registrations")
         log.info("registered %s as %s", instance.instance_id, instance.status.value)
@@ -359,12 +369,16 @@ class DiscoveryClient:
         with self._fetch_lock:
             try:
                 if self.config.disable_delta or not self._fetched_once or not self._cache.view.apps:
-                    return self._full_fetch()
-                return self._delta_fetch()
+                    done = self._full_fetch()
+                else:
+                    done = self._delta_fetch()
             except TransportError as exc:
                 self._count("fetch_failures")
                 log.warning("registry fetch failed: %s", exc.reason)
-                return False
+                done = False
+            # Even a failed full fetch after a merged delta leaves a changed copy to tell of.
+            self._tell_listeners()
+            return done
 
     def _full_fetch(self) -> bool:
         answer = self._query.get_applications(self.config.fetch_regions)
@@ -373,10 +387,10 @@ class DiscoveryClient:
             log.warning("full registry fetch answered %d", answer.status)
             return False
         self._count("full_fetches")
-        changed = self._cache.replace(answer.entity)
+        self._cache.replace(answer.entity)
+        # Whether or not it changed the copy, the copy is now the whole registry as fetched.
+        self._last_change_full = True
         self._fetched_once = True
-        if changed:
-            self._notify(full_fetch=True)
         return True
 
     def _delta_fetch(self) -> bool:
@@ -390,6 +404,8 @@ class DiscoveryClient:
             return self._full_fetch()
         self._count("delta_fetches")
         outcome = self._cache.apply_delta(answer.entity)
+        if outcome.changed:
+            self._last_change_full = False
         if not outcome.consistent:
             self._count("reconcile_mismatches")
             log.info(
@@ -398,19 +414,28 @@ class DiscoveryClient:
                 outcome.server_hashcode,
             )
             return self._full_fetch()
-        if outcome.changed:
-            self._notify(full_fetch=False)
         return True
 
     def add_listener(self, listener: CacheListener) -> None:
-        """Call ``listener`` (on the refresh thread) whenever a refresh changed the cache."""
+        """Call ``listener`` (on the refresh thread) after each refresh that changed the copy."""
         self._listeners = [*self._listeners, listener]
 
     def remove_listener(self, listener: CacheListener) -> None:
         self._listeners = [x for x in self._listeners if x is not listener]
 
-    def _notify(self, *, full_fetch: bool) -> None:
-        event = CacheRefreshed(self._cache.view, full_fetch)
+    def _tell_listeners(self) -> None:
+        """Tell listeners of the copy if it differs from the one they were last told of.
+
+        Compared with what they were told, not with the copy before this refresh: a delta
+        merge followed by a full fetch (after a hashcode mismatch) that finds the same
+        registry is still a change to tell once, and a full fetch that undoes the merge is
+        none. Called with ``_fetch_lock`` held.
+        """
+        view = self._cache.view
+        if view.same_instances(self._told):
+            return
+        self._told = view
+        event = CacheRefreshed(view, self._last_change_full)
         for listener in self._listeners:
             try:
                 listener(event)

@@ -16,10 +16,11 @@ quarantine and figures.
 
 from __future__ import annotations
 
+import functools
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Literal, TypeAlias, get_args
 
 from eureka_embed.client.config import TransportConfig
 from eureka_embed.client.contract import EurekaHttpClient
@@ -30,22 +31,26 @@ from eureka_embed.client.resolvers import DEFAULT_ZONE, EndpointResolver, resolv
 from eureka_embed.client.rest import RestEurekaHttpClient
 from eureka_embed.client.retrying import RetryingClient
 from eureka_embed.client.sessioned import SessionedClient
-from eureka_embed.client.transport import Transport
-from eureka_embed.client.urllib3_transport import Urllib3Transport
+from eureka_embed.client.transport import TransportFactory
+from eureka_embed.client.urllib3_transport import urllib3_transports
 from eureka_embed.clock import Clock
 
 __all__ = [
     "EurekaTransport",
+    "Purpose",
     "ServiceUrls",
     "TransportFactory",
     "build_client_stack",
+    "client_stack",
     "eureka_transport",
     "query_client",
     "registration_client",
 ]
 
-TransportFactory: TypeAlias = Callable[[], Transport]
 ServiceUrls: TypeAlias = str | Mapping[str, str | Sequence[str]] | EndpointResolver
+#: What a stack carries (see :func:`client_stack`).
+Purpose: TypeAlias = Literal["registration", "query"]
+_PURPOSES: tuple[str, ...] = get_args(Purpose)
 
 
 def build_client_stack(
@@ -60,28 +65,25 @@ def build_client_stack(
     """The full layered client over ``resolver``'s servers.
 
     ``transport_factory`` makes one transport per server client (default: urllib3 with the
-    configured time-outs); a per-server transport is closed with its client, so a new session
-    also means new connections.
+    configured time-outs), given the server's endpoint; a per-server transport is closed with
+    its client, so a new session also means new connections.
     """
     settings = config if config is not None else TransportConfig()
     counters = metrics if metrics is not None else ClientMetrics()
-
-    def new_transport() -> Transport:
-        if transport_factory is not None:
-            return transport_factory()
-        return Urllib3Transport(
-            connect_timeout_s=settings.connect_timeout_s,
-            read_timeout_s=settings.read_timeout_s,
-            max_connections_per_host=settings.max_connections_per_host,
-        )
+    new_transport = transport_factory or urllib3_transports(
+        connect_timeout_s=settings.connect_timeout_s,
+        read_timeout_s=settings.read_timeout_s,
+        max_connections_per_host=settings.max_connections_per_host,
+    )
 
     def server_client(endpoint: EurekaEndpoint) -> EurekaHttpClient:
         rest = RestEurekaHttpClient(
             endpoint,
-            new_transport(),
+            new_transport(endpoint),
             wire_format=settings.wire_format,
             compact=settings.compact,
             gzip=settings.gzip,
+            clock=clock,
         )
         return MetricsClient(rest, counters)
 
@@ -101,8 +103,9 @@ def build_client_stack(
     )
 
 
-def registration_client(
+def client_stack(
     service_urls: ServiceUrls,
+    purpose: Purpose,
     *,
     zone: str = DEFAULT_ZONE,
     config: TransportConfig | None = None,
@@ -110,33 +113,27 @@ def registration_client(
     metrics: ClientMetrics | None = None,
     clock: Clock | None = None,
 ) -> EurekaHttpClient:
-    """The stack for register, heartbeat, cancel and status traffic."""
+    """The layered client over ``service_urls`` for one ``purpose``.
+
+    ``"registration"`` carries register, heartbeat, cancel and status traffic, ``"query"``
+    the registry reads (full, delta, application, instance, VIP). The stacks are alike; the
+    purpose names their figures unless ``metrics`` are given.
+    """
+    if purpose not in _PURPOSES:
+        raise ValueError(f"purpose must be one of {', '.join(_PURPOSES)}, not {purpose!r}")
     return build_client_stack(
         resolver_for(service_urls, zone),
         config=config,
-        metrics=metrics if metrics is not None else ClientMetrics("registration"),
+        metrics=metrics if metrics is not None else ClientMetrics(purpose),
         transport_factory=transport_factory,
         clock=clock,
     )
 
 
-def query_client(
-    service_urls: ServiceUrls,
-    *,
-    zone: str = DEFAULT_ZONE,
-    config: TransportConfig | None = None,
-    transport_factory: TransportFactory | None = None,
-    metrics: ClientMetrics | None = None,
-    clock: Clock | None = None,
-) -> EurekaHttpClient:
-    """The stack for registry reads (full, delta, application, instance, VIP)."""
-    return build_client_stack(
-        resolver_for(service_urls, zone),
-        config=config,
-        metrics=metrics if metrics is not None else ClientMetrics("query"),
-        transport_factory=transport_factory,
-        clock=clock,
-    )
+#: ``client_stack(service_urls, "registration", ...)``.
+registration_client = functools.partial(client_stack, purpose="registration")
+#: ``client_stack(service_urls, "query", ...)``.
+query_client = functools.partial(client_stack, purpose="query")
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,15 +163,17 @@ def eureka_transport(
     registration_metrics = ClientMetrics("registration")
     query_metrics = ClientMetrics("query")
     return EurekaTransport(
-        registration=registration_client(
+        registration=client_stack(
             resolver,
+            "registration",
             config=config,
             transport_factory=transport_factory,
             metrics=registration_metrics,
             clock=clock,
         ),
-        query=query_client(
+        query=client_stack(
             resolver,
+            "query",
             config=config,
             transport_factory=transport_factory,
             metrics=query_metrics,

@@ -20,6 +20,7 @@ from eureka_embed.client.endpoints import EurekaEndpoint
 from eureka_embed.client.errors import InvalidResponse
 from eureka_embed.client.response import EurekaResponse
 from eureka_embed.client.transport import HttpRequest, HttpResponse, Transport
+from eureka_embed.clock import Clock, system_clock
 from eureka_embed.codec import (
     WireFormat,
     decode_application,
@@ -29,6 +30,7 @@ from eureka_embed.codec import (
 )
 from eureka_embed.errors import DecodeError
 from eureka_embed.model import Application, Applications, InstanceInfo, InstanceStatus
+from eureka_embed.protocol import REPLICATION_HEADER
 
 __all__ = ["RestEurekaHttpClient"]
 
@@ -45,7 +47,10 @@ class RestEurekaHttpClient(EurekaHttpClient):
     """One Eureka server over HTTP. JSON by default; ``wire_format=WireFormat.XML`` on request.
 
     ``compact`` asks for Eureka's compact instance form on reads (``X-Eureka-Accept``); ``gzip``
-    asks for compressed answers. The client owns ``transport`` and closes it on shutdown.
+    asks for compressed answers. ``replication`` marks every request as a peer node's (the
+    server applies such writes without replicating them again). ``clock`` stands for "now" in
+    decoded answers that lack a lastDirtyTimestamp. The client owns ``transport`` and closes
+    it on shutdown.
     """
 
     def __init__(
@@ -56,15 +61,20 @@ class RestEurekaHttpClient(EurekaHttpClient):
         wire_format: WireFormat = WireFormat.JSON,
         compact: bool = False,
         gzip: bool = True,
+        replication: bool = False,
+        clock: Clock | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.transport = transport
         self.wire_format = wire_format
+        self.clock = clock if clock is not None else system_clock
         headers = {"Accept": wire_format.content_type, "User-Agent": USER_AGENT}
         if gzip:
             headers["Accept-Encoding"] = "gzip"
         if compact:
             headers["X-Eureka-Accept"] = "compact"
+        if replication:
+            headers[REPLICATION_HEADER] = "true"
         authorization = endpoint.authorization
         if authorization is not None:
             headers["Authorization"] = authorization
@@ -223,18 +233,15 @@ class RestEurekaHttpClient(EurekaHttpClient):
             text = answer.body[:_MAX_ERROR_TEXT].decode("utf-8", errors="replace")
         return EurekaResponse(answer.status, None, answer.headers, text)
 
-    @staticmethod
-    def _read_instance(body: bytes, fmt: WireFormat) -> InstanceInfo:
+    def _read_instance(self, body: bytes, fmt: WireFormat) -> InstanceInfo:
         # What a server sends back was validated when it was registered.
-        return decode_instance(body, fmt, validate=False)
+        return decode_instance(body, fmt, now_ms=self.clock.now_ms(), validate=False)
 
-    @staticmethod
-    def _read_application(body: bytes, fmt: WireFormat) -> Application:
-        return decode_application(body, fmt)
+    def _read_application(self, body: bytes, fmt: WireFormat) -> Application:
+        return decode_application(body, fmt, now_ms=self.clock.now_ms())
 
-    @staticmethod
-    def _read_applications(body: bytes, fmt: WireFormat) -> Applications:
-        return decode_applications(body, fmt)
+    def _read_applications(self, body: bytes, fmt: WireFormat) -> Applications:
+        return decode_applications(body, fmt, now_ms=self.clock.now_ms())
 
 
 def _segment(value: str) -> str:

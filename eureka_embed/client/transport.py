@@ -14,8 +14,18 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TypeAlias
 
-__all__ = ["Handler", "HttpRequest", "HttpResponse", "MockTransport", "Transport"]
+from eureka_embed.client.endpoints import EurekaEndpoint
+
+__all__ = [
+    "Handler",
+    "HttpRequest",
+    "HttpResponse",
+    "MockTransport",
+    "Transport",
+    "TransportFactory",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +68,13 @@ class Transport(ABC):
     def close(self) -> None:
         """Close pooled connections. Idempotent."""
 
+
+TransportFactory: TypeAlias = Callable[[EurekaEndpoint], Transport]
+"""Makes a new transport for the server at an endpoint; whoever calls it closes what it made.
+
+The client stacks call it once per server client (and again for each new session), peer
+replication once per peer. A factory may ignore the endpoint, or answer per server.
+"""
 
 Handler = Callable[[HttpRequest], HttpResponse]
 

@@ -13,6 +13,7 @@ import ssl
 import urllib3
 import urllib3.exceptions as u3
 
+from eureka_embed.client.endpoints import EurekaEndpoint
 from eureka_embed.client.errors import (
     ConnectError,
     ConnectionLost,
@@ -20,10 +21,10 @@ from eureka_embed.client.errors import (
     InvalidResponse,
     ReadTimeout,
 )
-from eureka_embed.client.transport import HttpRequest, HttpResponse, Transport
+from eureka_embed.client.transport import HttpRequest, HttpResponse, Transport, TransportFactory
 from eureka_embed.errors import TransportError
 
-__all__ = ["Urllib3Transport", "map_error"]
+__all__ = ["Urllib3Transport", "map_error", "urllib3_transports"]
 
 DEFAULT_CONNECT_TIMEOUT_S = 5.0
 DEFAULT_READ_TIMEOUT_S = 8.0
@@ -74,6 +75,25 @@ class Urllib3Transport(Transport):
 
     def close(self) -> None:
         self._pool.clear()
+
+
+def urllib3_transports(
+    *,
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
+    max_connections_per_host: int = 4,
+) -> TransportFactory:
+    """The default :data:`~eureka_embed.client.transport.TransportFactory`: a new urllib3
+    pool for each server, with these time-outs."""
+
+    def new_transport(endpoint: EurekaEndpoint) -> Transport:
+        return Urllib3Transport(
+            connect_timeout_s=connect_timeout_s,
+            read_timeout_s=read_timeout_s,
+            max_connections_per_host=max_connections_per_host,
+        )
+
+    return new_transport
 
 
 def map_error(exc: BaseException, request: HttpRequest) -> TransportError:

@@ -3,9 +3,11 @@
 A node with peers copies the registry from one of them at start-up
 (:meth:`PeerReplicator.copy_registry`), then forwards every write a client makes on it to every
 peer, in batches (:class:`PeerReplicator`, one :class:`PeerNode` with its own sender thread per
-peer). Peers apply what they receive as replicated writes (:class:`ReplicationReceiver`, served
-at ``POST peerreplication/batch/`` by :func:`eureka_embed.wsgi.create_app`) and never forward
-those again. Conflicts settle on the newer lastDirtyTimestamp, as in Eureka (SPEC section 5)::
+peer, speaking HTTP through :class:`PeerEurekaHttpClient`, the REST client with the replication
+header and the batch call). Peers apply what they receive as replicated writes
+(:class:`ReplicationReceiver`, served at ``POST peerreplication/batch/`` by
+:func:`eureka_embed.wsgi.create_app`) and never forward those again. Conflicts settle on the
+newer lastDirtyTimestamp, as in Eureka (SPEC section 5)::
 
     replicator = PeerReplicator(registry, ["http://eureka-b:8761/eureka/"])
     replicator.copy_registry()
@@ -16,7 +18,9 @@ those again. Conflicts settle on the newer lastDirtyTimestamp, as in Eureka (SPE
 
 from __future__ import annotations
 
-from eureka_embed.replication.peer_node import REPLICATION_HEADER, PeerNode, PeerStatus
+from eureka_embed.protocol import REPLICATION_HEADER
+from eureka_embed.replication.peer_client import PeerEurekaHttpClient
+from eureka_embed.replication.peer_node import PeerNode, PeerStatus
 from eureka_embed.replication.peer_urls import NodeAddress, parse_peer_urls
 from eureka_embed.replication.receiver import ReplicationReceiver
 from eureka_embed.replication.replicator import PeerReplicator
@@ -41,6 +45,7 @@ __all__ = [
     "InvalidItem",
     "ItemResult",
     "NodeAddress",
+    "PeerEurekaHttpClient",
     "PeerNode",
     "PeerReplicator",
     "PeerStatus",

@@ -24,28 +24,20 @@ from typing import Any
 
 from eureka_embed.client.endpoints import EurekaEndpoint
 from eureka_embed.client.errors import InvalidResponse, ReadTimeout
-from eureka_embed.client.transport import HttpRequest, HttpResponse, Transport
-from eureka_embed.client.urllib3_transport import Urllib3Transport
-from eureka_embed.errors import DecodeError, TransportError
+from eureka_embed.client.transport import TransportFactory
+from eureka_embed.client.urllib3_transport import urllib3_transports
+from eureka_embed.errors import TransportError
 from eureka_embed.events import WriteAction
 from eureka_embed.model import InstanceInfo
 from eureka_embed.registry import Registry
+from eureka_embed.replication.peer_client import PeerEurekaHttpClient
 from eureka_embed.replication.settings import ReplicationSettings
 from eureka_embed.replication.task_queue import ReplicationTask, TaskQueue
-from eureka_embed.replication.wire import (
-    BATCH_PATH,
-    ItemResult,
-    ReplicationItem,
-    decode_results,
-    encode_batch,
-)
+from eureka_embed.replication.wire import ItemResult, ReplicationItem
 
-__all__ = ["REPLICATION_HEADER", "PeerNode", "PeerStatus"]
+__all__ = ["PeerNode", "PeerStatus"]
 
 log = logging.getLogger(__name__)
-
-#: Marks a write as coming from a peer: applied there, never replicated again.
-REPLICATION_HEADER = "x-netflix-discovery-replication"
 
 #: Actions whose 404 means "the peer lacks the instance": our Register repairs that.
 _REPAIRED_BY_REGISTER = frozenset(
@@ -96,8 +88,9 @@ class PeerStatus:
 class PeerNode:
     """Replicates to the peer at ``endpoint`` from one thread; :meth:`enqueue` from any.
 
-    A node made without a ``transport`` owns the urllib3 one it makes (one pool per peer, with
-    the peer time-outs) and closes it on :meth:`stop`.
+    It talks to the peer through a :class:`PeerEurekaHttpClient` over a transport made by
+    ``transport_factory`` (by default a urllib3 pool with the peer time-outs), and closes it on
+    :meth:`stop`.
     """
 
     def __init__(
@@ -106,7 +99,7 @@ class PeerNode:
         registry: Registry,
         *,
         settings: ReplicationSettings | None = None,
-        transport: Transport | None = None,
+        transport_factory: TransportFactory | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.settings = settings = settings if settings is not None else ReplicationSettings()
@@ -117,24 +110,13 @@ class PeerNode:
             max_delay_s=settings.max_batch_delay_s,
             max_age_s=settings.max_task_age_s,
         )
-        self._owns_transport = transport is None
-        self.transport: Transport = (
-            transport
-            if transport is not None
-            else Urllib3Transport(
-                connect_timeout_s=settings.connect_timeout_s,
-                read_timeout_s=settings.read_timeout_s,
-                max_connections_per_host=2,
-            )
+        new_transport = transport_factory or urllib3_transports(
+            connect_timeout_s=settings.connect_timeout_s,
+            read_timeout_s=settings.read_timeout_s,
+            max_connections_per_host=2,
         )
-        headers = {
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            REPLICATION_HEADER: "true",
-        }
-        if endpoint.authorization is not None:
-            headers["Authorization"] = endpoint.authorization
-        self._headers = headers
+        #: The peer's REST API; the start-up copy reads the registry through it too.
+        self.client = PeerEurekaHttpClient(endpoint, new_transport(endpoint), clock=registry.clock)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failures_in_a_row = 0
@@ -183,7 +165,7 @@ class PeerNode:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the sender after a short best-effort flush; close the transport it owns."""
+        """Stop the sender after a short best-effort flush, then close the client."""
         self._stop.set()
         self.queue.close()
         thread, self._thread = self._thread, None
@@ -193,8 +175,7 @@ class PeerNode:
             thread.join(timeout + self.settings.stop_flush_s + 1.0)
             if thread.is_alive():
                 log.warning("replication sender for %s did not stop in time", self.url)
-        if self._owns_transport:
-            self.transport.close()
+        self.client.shutdown()
 
     def _run(self) -> None:
         while True:
@@ -222,14 +203,8 @@ class PeerNode:
         Returns how long to wait before the next send when the peer is busy or unreachable
         (the tasks are back in the queue then), else None.
         """
-        request = HttpRequest(
-            "POST",
-            self.url + BATCH_PATH,
-            self._headers,
-            encode_batch([task.item for task in tasks]),
-        )
         try:
-            response = self.transport.send(request)
+            response = self.client.submit_batch([task.item for task in tasks])
         except InvalidResponse as exc:
             self._permanent_failure(tasks, str(exc))
             return None
@@ -241,12 +216,14 @@ class PeerNode:
             return self._retry_later(
                 tasks, "HTTP 503 (busy)", self.settings.busy_retry_s, answered=True
             )
-        if not 200 <= response.status < 300:
+        if not response.ok or response.entity is None:
             self._permanent_failure(tasks, f"HTTP {response.status}")
             return None
-        return self._delivered(tasks, response)
+        return self._delivered(tasks, response.entity)
 
-    def _delivered(self, tasks: Sequence[ReplicationTask], response: HttpResponse) -> float | None:
+    def _delivered(
+        self, tasks: Sequence[ReplicationTask], results: Sequence[ItemResult]
+    ) -> float | None:
         self._failures_in_a_row = 0
         self._mark_reachable(None)
         self.last_success_ms = self._registry.clock.now_ms()
@@ -254,11 +231,6 @@ class PeerNode:
             return None
         self.batches_sent += 1
         self.items_sent += len(tasks)
-        try:
-            results = decode_results(response.body, now_ms=self._registry.clock.now_ms())
-        except DecodeError as exc:
-            log.warning("unreadable replication answer from %s: %s", self.url, exc.reason)
-            return None
         if len(results) != len(tasks):
             log.warning(
                 "%s answered %d results to a batch of %d; not reading them",

@@ -9,11 +9,11 @@ exactly once, and nothing loops.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eureka_embed.client.endpoints import EurekaEndpoint
-from eureka_embed.client.transport import Transport
+from eureka_embed.client.transport import TransportFactory
 from eureka_embed.events import RegistryEvent
 from eureka_embed.registry import Registry
 from eureka_embed.replication.peer_node import PeerNode, PeerStatus
@@ -25,8 +25,6 @@ from eureka_embed.replication.wire import ReplicationItem
 __all__ = ["PeerReplicator"]
 
 log = logging.getLogger(__name__)
-
-TransportFactory = Callable[[EurekaEndpoint], Transport]
 
 
 class PeerReplicator:
@@ -62,7 +60,7 @@ class PeerReplicator:
                 endpoint,
                 registry,
                 settings=self.settings,
-                transport=transport_factory(endpoint) if transport_factory is not None else None,
+                transport_factory=transport_factory,
             )
             for endpoint in endpoints
         )

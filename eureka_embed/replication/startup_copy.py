@@ -13,9 +13,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from eureka_embed.client.transport import HttpRequest
-from eureka_embed.codec import WireFormat, decode_applications
-from eureka_embed.errors import DecodeError, EurekaError, TransportError
+from eureka_embed.client.errors import InvalidResponse
+from eureka_embed.errors import EurekaError, TransportError
 from eureka_embed.registry import Registry
 from eureka_embed.replication.peer_node import PeerNode
 
@@ -34,24 +33,18 @@ class CopyResult:
 def copy_registry_from_peers(registry: Registry, peers: Sequence[PeerNode]) -> CopyResult:
     """Copy from the first of ``peers`` that serves its registry; try each once, in order."""
     for peer in peers:
-        headers = {"Accept": "application/json", "Accept-Encoding": "gzip"}
-        if peer.endpoint.authorization is not None:
-            headers["Authorization"] = peer.endpoint.authorization
         try:
-            response = peer.transport.send(HttpRequest("GET", peer.url + "apps/", headers))
+            answer = peer.client.get_applications()
+        except InvalidResponse as exc:
+            log.warning("start-up copy: unreadable registry from %s: %s", peer.url, exc.reason)
+            continue
         except TransportError as exc:
             log.info("start-up copy: %s did not answer (%s)", peer.url, exc.reason)
             continue
-        if response.status != 200:
-            log.info("start-up copy: %s answered HTTP %d", peer.url, response.status)
+        if answer.status != 200 or answer.entity is None:
+            log.info("start-up copy: %s answered HTTP %d", peer.url, answer.status)
             continue
-        try:
-            applications = decode_applications(
-                response.body, WireFormat.JSON, now_ms=registry.clock.now_ms()
-            )
-        except DecodeError as exc:
-            log.warning("start-up copy: unreadable registry from %s: %s", peer.url, exc.reason)
-            continue
+        applications = answer.entity
         copied = 0
         for instance in applications.instances():
             try:

@@ -7,10 +7,11 @@ from collections.abc import Iterable
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eureka_embed.client.cache import RegistryCache
+from eureka_embed.client.cache import CacheView, RegistryCache
 from eureka_embed.codec import WireFormat, decode_applications
 from eureka_embed.model import (
     ActionType,
+    Application,
     Applications,
     InstanceInfo,
     InstanceStatus,
@@ -21,6 +22,27 @@ from tests.client.support import instance, payload
 
 def _ids(instances: Iterable[InstanceInfo]) -> list[str]:
     return sorted(i.instance_id for i in instances)
+
+
+def _view(*instances: InstanceInfo) -> CacheView:
+    """A view of ``instances`` kept in the order given (``Applications.of`` would sort)."""
+    apps: dict[str, list[InstanceInfo]] = {}
+    for one in instances:
+        apps.setdefault(one.app, []).append(one)
+    cache = RegistryCache()
+    cache.replace(Applications(tuple(Application(n, tuple(m)) for n, m in apps.items()), "7", ""))
+    return cache.view
+
+
+def test_views_are_the_same_when_they_hold_the_same_instances_in_any_order() -> None:
+    one, two, payments = instance(1), instance(2), instance(3, app="PAYMENTS")
+    view = _view(one, two, payments)
+
+    assert view.same_instances(_view(payments, two, one))
+    assert not view.same_instances(_view(one, two))
+    assert not view.same_instances(_view(one, two.evolve(status=InstanceStatus.DOWN), payments))
+    assert not view.same_instances(_view(one, instance(4), payments))
+    assert not view.same_instances(_view(one, two, instance(3, app="BILLING")))
 
 
 def test_full_replacement_reports_whether_anything_changed() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from eureka_embed.client import (
@@ -13,9 +14,10 @@ from eureka_embed.client import (
     RestEurekaHttpClient,
 )
 from eureka_embed.client.transport import Handler
+from eureka_embed.clock import ManualClock
 from eureka_embed.codec import WireFormat, decode_instance
 from eureka_embed.model import ActionType, InstanceStatus
-from tests.client.support import answer, instance, json_answer, payload
+from tests.client.support import answer, apps_answer, instance, json_answer, payload
 
 BASE = "http://eureka-a:8761/eureka/"
 
@@ -218,6 +220,46 @@ def test_request_headers_ask_for_gzip_and_compact_and_carry_basic_auth() -> None
     assert sent.header("X-Eureka-Accept") == "compact"
     # "ops:s@cret" in base64
     assert sent.header("Authorization") == "Basic b3BzOnNAY3JldA=="
+
+
+def test_a_replication_client_marks_every_request_and_others_mark_none() -> None:
+    def handle(request: HttpRequest) -> HttpResponse:
+        return apps_answer([]) if request.method == "GET" else answer(200)
+
+    transport = MockTransport(handle)
+    peer = RestEurekaHttpClient(EurekaEndpoint.parse(BASE), transport, replication=True)
+    plain, plain_transport = _client(handle)
+
+    for client in (peer, plain):
+        client.register(instance(1))
+        client.send_heartbeat("ORDERS", "i-1")
+        client.cancel("ORDERS", "i-1")
+        client.get_applications()
+
+    assert [r.header("x-netflix-discovery-replication") for r in transport.requests] == ["true"] * 4
+    assert [r.header("x-netflix-discovery-replication") for r in plain_transport.requests] == [
+        None
+    ] * 4
+
+
+def test_an_answer_without_timestamps_is_dated_by_the_clients_clock() -> None:
+    body = payload("apps_full.json")
+    clock = ManualClock(1_234_000)
+    transport = MockTransport(lambda r: json_answer(_without_last_dirty_timestamps(body)))
+    client = RestEurekaHttpClient(EurekaEndpoint.parse(BASE), transport, clock=clock)
+
+    apps = client.get_applications().require_entity()
+
+    assert {i.last_dirty_timestamp for i in apps.instances()} == {1_234_000}
+
+
+def _without_last_dirty_timestamps(body: bytes) -> bytes:
+    tree = orjson.loads(body)
+    for app in tree["applications"]["application"]:
+        members = app["instance"]
+        for member in members if isinstance(members, list) else [members]:
+            member.pop("lastDirtyTimestamp", None)
+    return orjson.dumps(tree)
 
 
 def test_shutdown_closes_the_transport() -> None:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import pytest
+
 from eureka_embed.client import (
     ConnectError,
+    EurekaEndpoint,
     HttpRequest,
     HttpResponse,
     MockTransport,
     RequestKind,
     TransportConfig,
     build_client_stack,
+    client_stack,
     eureka_transport,
+    query_client,
+    registration_client,
 )
 from eureka_embed.client.metrics import ClientMetrics
 from eureka_embed.client.resolvers import StaticResolver
@@ -23,6 +29,7 @@ class Network:
 
     def __init__(self) -> None:
         self.transports: list[MockTransport] = []
+        self.endpoints: list[str] = []
         self.log: list[str] = []
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -36,7 +43,8 @@ class Network:
             return apps_answer([instance(1)])
         return answer(204 if request.method == "POST" else 200)
 
-    def transport(self) -> MockTransport:
+    def transport(self, endpoint: EurekaEndpoint) -> MockTransport:
+        self.endpoints.append(endpoint.url)
         made = MockTransport(self.handle)
         self.transports.append(made)
         return made
@@ -56,6 +64,11 @@ def test_failover_then_redirect_then_pinned_with_every_exchange_counted() -> Non
 
     assert first.status == second.status == 200
     assert network.log == ["a", "b", "c", "c"]
+    assert network.endpoints == [
+        "http://a:8761/eureka/",
+        "http://b:8761/eureka/",
+        "http://c:8761/eureka/",
+    ], "the transport factory is told which server each transport is for"
     snapshot = metrics.snapshot()
     assert snapshot.count(RequestKind.GET_APPLICATIONS, "ConnectError") == 1
     assert snapshot.count(RequestKind.GET_APPLICATIONS, 302) == 1
@@ -102,3 +115,24 @@ def test_registration_and_query_traffic_use_separate_stacks() -> None:
     assert len(network.transports) == 2, "one connection pool per stack"
     transport.shutdown()
     assert all(t.closed for t in network.transports)
+
+
+def test_one_function_builds_the_stack_for_either_purpose() -> None:
+    network = Network()
+    stacks = {
+        purpose: client_stack("http://c:8761/eureka/", purpose, transport_factory=network.transport)
+        for purpose in ("registration", "query")
+    }
+    aliases = [
+        registration_client("http://c:8761/eureka/", transport_factory=network.transport),
+        query_client("http://c:8761/eureka/", transport_factory=network.transport),
+    ]
+
+    for stack in [*stacks.values(), *aliases]:
+        assert stack.get_applications().status == 200
+        stack.shutdown()
+
+    assert network.log == ["c"] * 4
+    assert all(t.closed for t in network.transports)
+    with pytest.raises(ValueError, match="purpose must be one of registration, query"):
+        client_stack("http://c:8761/eureka/", "gossip")  # type: ignore[arg-type]

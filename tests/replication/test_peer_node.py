@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 
@@ -54,7 +55,7 @@ def make_node(registry: Registry) -> Iterator[Callable[..., PeerNode]]:
             EurekaEndpoint.parse(url),
             registry,
             settings=ReplicationSettings(**settings),  # type: ignore[arg-type]
-            transport=peer.transport,
+            transport_factory=lambda endpoint: peer.transport,
         )
         made.append(node)
         return node
@@ -159,7 +160,14 @@ def test_unreachable_peers_are_reported_down_and_recover(
 
 
 @pytest.mark.parametrize(
-    "failure", [HttpResponse(500), HttpResponse(400), InvalidResponse("bad gzip")]
+    "failure",
+    [
+        HttpResponse(500),
+        HttpResponse(400),
+        InvalidResponse("bad gzip"),
+        HttpResponse(200, {"content-type": "text/html"}, b"<html>proxy says hello</html>"),
+    ],
+    ids=["500", "400", "undecodable", "2xx-not-a-result-list"],
 )
 def test_permanent_errors_drop_the_batch_and_count_it(
     make_node: Callable[..., PeerNode], failure: HttpResponse | Exception
@@ -193,14 +201,26 @@ def test_a_heartbeat_the_peer_does_not_know_is_followed_by_the_full_register(
 
 
 def test_no_register_follows_for_an_instance_gone_here_too(
-    make_node: Callable[..., PeerNode],
+    make_node: Callable[..., PeerNode], registry: Registry, caplog: pytest.LogCaptureFixture
 ) -> None:
-    node = make_node(Peer(answer(404)))
+    registry.register(ONE)
+    registry.cancel("ORDERS", ID)  # gone here while its heartbeat waited to be sent
+    peer = Peer(answer(404), answer(200))
+    node = make_node(peer)
     node.enqueue(heartbeat())
 
-    send_pending(node)
+    with caplog.at_level(logging.WARNING, logger="eureka_embed.replication"):
+        assert send_pending(node) is None
 
-    assert len(node.queue) == 0
+    # Nothing is queued to repair the peer: what it lacks is gone here too, and it is no
+    # refusal either, so nothing counts as failed or is logged as one.
+    assert node.queue.take_ready(flush=True) is None
+    assert len(peer.transport.requests) == 1
+    status = node.status()
+    assert (status.failed, status.retries, status.dropped, status.queue_length) == (0, 0, 0, 0)
+    assert (status.batches_sent, status.items_sent) == (1, 1)
+    assert caplog.records == []
+    assert registry.get_instance("ORDERS", ID) is None
 
 
 def test_a_conflict_adopts_the_peers_newer_instance_without_sending_it_back(
@@ -325,3 +345,14 @@ def test_an_idle_peer_is_probed_with_an_empty_batch(make_node: Callable[..., Pee
     assert batch_json(peer.bodies[0]) == []
     assert node.status().reachable is True
     assert node.status().batches_sent == 0
+
+
+def test_stop_closes_the_transport_the_node_was_given(
+    make_node: Callable[..., PeerNode],
+) -> None:
+    peer = Peer(answer())
+    node = make_node(peer)
+
+    node.stop()
+
+    assert peer.transport.closed

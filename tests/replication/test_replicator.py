@@ -10,7 +10,7 @@ import pytest
 
 from eureka_embed.client.endpoints import EurekaEndpoint
 from eureka_embed.client.errors import ConnectError
-from eureka_embed.client.transport import HttpRequest, HttpResponse, MockTransport, Transport
+from eureka_embed.client.transport import HttpRequest, HttpResponse, MockTransport
 from eureka_embed.codec import WireFormat, encode_applications
 from eureka_embed.errors import InvalidInput
 from eureka_embed.events import WriteAction
@@ -150,7 +150,7 @@ def test_peers_status_reports_each_peer(replicator: PeerReplicator, registry: Re
 # ---------------------------------------------------------------------- start-up copy
 
 
-def serving(registry_payload: bytes, seen: list[str]) -> Transport:
+def serving(registry_payload: bytes, seen: list[str]) -> MockTransport:
     def handle(request: HttpRequest) -> HttpResponse:
         seen.append(f"{request.method} {request.url} {request.header('accept')}")
         return HttpResponse(200, {"content-type": "application/json"}, registry_payload)
@@ -187,6 +187,7 @@ def test_start_up_copies_from_the_first_peer_that_answers(
     assert registry.expected_clients == 3
     assert f"3 instances from {C}" in caplog.text
     replicator.stop()
+    assert all(t.closed for t in transports.values()), "what the factory made is closed"
 
 
 def test_with_no_peer_answering_the_node_starts_on_its_own(
