@@ -226,7 +226,7 @@ class RestEurekaHttpClient(EurekaHttpClient):
     @staticmethod
     def _read_instance(body: bytes, fmt: WireFormat) -> InstanceInfo:
         # What a server sends back was validated when it was registered.
-        return decode_instance(body, fmt, validate=False)
+        return decode_instance(body, fmt, registration=False)
 
     @staticmethod
     def _read_application(body: bytes, fmt: WireFormat) -> Application:
