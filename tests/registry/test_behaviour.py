@@ -6,7 +6,7 @@ Time moves with freezegun: the registry reads the system clock, which freezegun 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -664,7 +664,10 @@ TOO_LONG = "x" * 256
             {"instance_id": TOO_LONG},
             "instance.instanceId is 256 characters long; at most 255 are allowed",
         ),
-        ({"app": "A" * 300}, "instance.app is 300 characters long; at most 255 are allowed"),
+        (
+            {"app": "A" * 300, "instance_id": "i"},
+            "instance.app is 300 characters long; at most 255 are allowed",
+        ),
     ],
 )
 def test_an_id_or_app_name_longer_than_any_store_holds_is_refused_in_every_store(
@@ -697,12 +700,13 @@ def test_writes_on_an_id_no_store_can_hold_find_nothing_in_every_store(
     for app, instance_id in (("ORDERS", TOO_LONG), ("A" * 300, instance(1).instance_id)):
         assert registry.renew(app, instance_id).outcome is RenewOutcome.NOT_FOUND
         assert registry.get_instance(app, instance_id) is None
-        for write in (
-            lambda: registry.cancel(app, instance_id),
-            lambda: registry.update_status(app, instance_id, DOWN),
-            lambda: registry.delete_status_override(app, instance_id),
-            lambda: registry.update_metadata(app, instance_id, {"k": "v"}),
-        ):
+        writes: list[Callable[[str, str], object]] = [
+            registry.cancel,
+            lambda a, i: registry.update_status(a, i, DOWN),
+            registry.delete_status_override,
+            lambda a, i: registry.update_metadata(a, i, {"k": "v"}),
+        ]
+        for write in writes:
             with pytest.raises(InstanceNotFound):
-                write()
+                write(app, instance_id)
     assert status_of(registry) is UP
