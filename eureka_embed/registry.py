@@ -16,8 +16,8 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from eureka_embed import register_rules
 from eureka_embed.clock import Clock, system_clock
-from eureka_embed.codec.readers import check_metadata, validate_registration
 from eureka_embed.config import RegistryConfig
 from eureka_embed.errors import InstanceNotFound
 from eureka_embed.events import RegistryEvent, RegistryListener, WriteAction
@@ -176,13 +176,23 @@ class Registry:
 
     # ------------------------------------------------------------------ writes
 
-    def register(self, instance: InstanceInfo, *, replication: bool = False) -> InstanceInfo:
+    def register(
+        self,
+        instance: InstanceInfo,
+        *,
+        replication: bool = False,
+        expected_app: str | None = None,
+    ) -> InstanceInfo:
         """Register (or re-register) ``instance``; returns the instance as stored.
 
-        :raises ValidationError: the instance breaks a register rule (missing id, host, ip or
-            app; unknown data center; text or metadata keys XML cannot carry).
+        ``expected_app`` is the application the caller registers it under (the URL's, over
+        HTTP); the instance's own app must match it, in any case.
+
+        :raises ValidationError: the instance breaks a register rule
+            (:mod:`eureka_embed.register_rules`); nothing was stored.
         """
-        validate_registration(instance)
+        # Every way in (HTTP, peers, the in-process client, direct calls) passes here, once.
+        register_rules.check_registration(instance, expected_app=expected_app)
         app = instance.app.upper()
         if app != instance.app:
             instance = instance.evolve(app=app)
@@ -479,9 +489,13 @@ class Registry:
         *,
         replication: bool = False,
     ) -> InstanceInfo:
-        """Merge ``metadata`` into the instance's; Eureka treats this as a re-registration."""
+        """Merge ``metadata`` into the instance's; Eureka treats this as a re-registration.
+
+        :raises ValidationError: ``metadata`` is not what a registration may carry.
+        :raises InstanceNotFound: no such instance.
+        """
         app = app.upper()
-        check_metadata(metadata)
+        register_rules.check_metadata(metadata)
 
         def merged(existing: LeaseRecord | None) -> InstanceInfo | None:
             if existing is None:

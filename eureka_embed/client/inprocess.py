@@ -40,7 +40,6 @@ class InProcessEurekaClient(EurekaHttpClient):
 
     def register(self, instance: InstanceInfo) -> EurekaResponse[None]:
         def run() -> EurekaResponse[None]:
-            _check_registrable(instance)
             self.registry.register(instance, replication=self.replication)
             return _NO_CONTENT
 
@@ -173,12 +172,3 @@ class InProcessEurekaClient(EurekaHttpClient):
 
 def _found(entity: T | None) -> EurekaResponse[T]:
     return EurekaResponse(200, entity) if entity is not None else EurekaResponse(404)
-
-
-def _check_registrable(instance: InstanceInfo) -> None:
-    """The register checks the HTTP server applies while decoding a body (SPEC section 2)."""
-    for name in ("instance_id", "app", "host_name", "ip_addr"):
-        if not getattr(instance, name):
-            raise InvalidInput(f"{name} is missing")
-    if not instance.data_center_info.name:
-        raise InvalidInput("dataCenterInfo.name is missing")

@@ -235,7 +235,7 @@ class RestEurekaHttpClient(EurekaHttpClient):
 
     def _read_instance(self, body: bytes, fmt: WireFormat) -> InstanceInfo:
         # What a server sends back was validated when it was registered.
-        return decode_instance(body, fmt, now_ms=self.clock.now_ms(), validate=False)
+        return decode_instance(body, fmt, now_ms=self.clock.now_ms(), registration=False)
 
     def _read_application(self, body: bytes, fmt: WireFormat) -> Application:
         return decode_application(body, fmt, now_ms=self.clock.now_ms())

@@ -5,11 +5,12 @@ The only place that knows how Eureka spells the model on the wire (``"$"``, ``"@
 (:mod:`.readers`, :mod:`.writers`); :mod:`.jsoncodec` and :mod:`.xmlcodec` only turn bytes into
 the common tree shape and back.
 
-Decoding raises :class:`~eureka_embed.errors.DecodeError` (an unreadable payload) or its subclass
-:class:`~eureka_embed.errors.ValidationError` (a registration that breaks a register rule), each
-with a reason naming the field; nothing else escapes. ``decode_instance`` validates by default (it
-reads registrations); the registry readers do not (they read what a server already accepted).
-``now_ms`` stands for "now" where a payload has no lastDirtyTimestamp.
+Decoding raises :class:`~eureka_embed.errors.DecodeError` (an unreadable payload) with a reason
+naming the field; nothing else escapes. Decoding does not judge: the register rules are
+:mod:`eureka_embed.register_rules`, applied by the registry. ``decode_instance`` and
+``instance_from_dict`` read a registration by default (``registration=True``: what the rules must
+see is kept as sent, see :mod:`.readers`); pass ``registration=False`` to read an instance a
+server sent. ``now_ms`` stands for "now" where a payload has no lastDirtyTimestamp.
 """
 
 from __future__ import annotations
@@ -19,14 +20,11 @@ from typing import Any
 
 from eureka_embed.codec import jsoncodec, readers, writers, xmlcodec
 from eureka_embed.codec.jsoncodec import EncodedInstances
-from eureka_embed.codec.readers import check_metadata, check_registration, validate_registration
 from eureka_embed.model import Application, Applications, InstanceInfo
 
 __all__ = [
     "EncodedInstances",
     "WireFormat",
-    "check_metadata",
-    "check_registration",
     "decode_application",
     "decode_applications",
     "decode_instance",
@@ -35,7 +33,6 @@ __all__ = [
     "encode_instance",
     "instance_from_dict",
     "instance_to_dict",
-    "validate_registration",
 ]
 
 
@@ -96,31 +93,31 @@ def encode_applications(
 
 
 def decode_instance(
-    body: bytes | str, fmt: WireFormat, *, now_ms: int | None = None, validate: bool = True
+    body: bytes | str, fmt: WireFormat, *, now_ms: int | None = None, registration: bool = True
 ) -> InstanceInfo:
-    """An instance payload, wrapped or (JSON only) bare; validated as a registration by default."""
+    """An instance payload, wrapped or (JSON only) bare; read as a registration by default."""
     now = readers.resolve_now(now_ms)
     if fmt is WireFormat.JSON:
-        return jsoncodec.decode_instance(body, now_ms=now, validate=validate)
-    return xmlcodec.decode_instance(body, now_ms=now, validate=validate)
+        return jsoncodec.decode_instance(body, now_ms=now, registration=registration)
+    return xmlcodec.decode_instance(body, now_ms=now, registration=registration)
 
 
 def decode_application(
-    body: bytes | str, fmt: WireFormat, *, now_ms: int | None = None, validate: bool = False
+    body: bytes | str, fmt: WireFormat, *, now_ms: int | None = None
 ) -> Application:
     now = readers.resolve_now(now_ms)
     if fmt is WireFormat.JSON:
-        return jsoncodec.decode_application(body, now_ms=now, validate=validate)
-    return xmlcodec.decode_application(body, now_ms=now, validate=validate)
+        return jsoncodec.decode_application(body, now_ms=now)
+    return xmlcodec.decode_application(body, now_ms=now)
 
 
 def decode_applications(
-    body: bytes | str, fmt: WireFormat, *, now_ms: int | None = None, validate: bool = False
+    body: bytes | str, fmt: WireFormat, *, now_ms: int | None = None
 ) -> Applications:
     now = readers.resolve_now(now_ms)
     if fmt is WireFormat.JSON:
-        return jsoncodec.decode_applications(body, now_ms=now, validate=validate)
-    return xmlcodec.decode_applications(body, now_ms=now, validate=validate)
+        return jsoncodec.decode_applications(body, now_ms=now)
+    return xmlcodec.decode_applications(body, now_ms=now)
 
 
 def instance_to_dict(instance: InstanceInfo, *, compact: bool = False) -> dict[str, Any]:
@@ -129,9 +126,9 @@ def instance_to_dict(instance: InstanceInfo, *, compact: bool = False) -> dict[s
 
 
 def instance_from_dict(
-    d: object, *, now_ms: int | None = None, validate: bool = True
+    d: object, *, now_ms: int | None = None, registration: bool = True
 ) -> InstanceInfo:
-    """An unwrapped JSON instance object, as decoded by any JSON parser; same rules as above."""
+    """An unwrapped JSON instance object, as decoded by any JSON parser; read as above."""
     return readers.read_instance(
-        d, "instance", now_ms=readers.resolve_now(now_ms), validate=validate
+        d, "instance", now_ms=readers.resolve_now(now_ms), registration=registration
     )

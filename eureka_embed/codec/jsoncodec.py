@@ -174,16 +174,16 @@ def _unwrap(tree: object, key: str) -> object:
     return inner
 
 
-def decode_instance(body: bytes | str, *, now_ms: int, validate: bool) -> InstanceInfo:
+def decode_instance(body: bytes | str, *, now_ms: int, registration: bool) -> InstanceInfo:
     tree = _unwrap(_loads(body), "instance")
-    return readers.read_instance(tree, "instance", now_ms=now_ms, validate=validate)
+    return readers.read_instance(tree, "instance", now_ms=now_ms, registration=registration)
 
 
-def decode_application(body: bytes | str, *, now_ms: int, validate: bool) -> Application:
+def decode_application(body: bytes | str, *, now_ms: int) -> Application:
     tree = _unwrap(_loads(body), "application")
-    return readers.read_application(tree, "application", now_ms=now_ms, validate=validate)
+    return readers.read_application(tree, "application", now_ms=now_ms)
 
 
-def decode_applications(body: bytes | str, *, now_ms: int, validate: bool) -> Applications:
+def decode_applications(body: bytes | str, *, now_ms: int) -> Applications:
     tree = _unwrap(_loads(body), "applications")
-    return readers.read_applications(tree, "applications", now_ms=now_ms, validate=validate)
+    return readers.read_applications(tree, "applications", now_ms=now_ms)

@@ -25,14 +25,13 @@ Strictness, because a bad value must be a clear 400 and never poison the registr
 - a value that is present but cannot be read (non-numeric port, unknown status or actionType, an
   object where a string belongs) is a :class:`DecodeError` naming the field and value.
 - integers must fit a signed 64-bit column; ports must be 0-65535.
-- with ``validate=True`` (a registration) the register rules raise :class:`ValidationError`:
-  instanceId, hostName, ipAddr, app, dataCenterInfo and its name must be present. We add two
-  rules so that whatever is registered can be served in *both* formats, unchanged, to every
-  client: the dataCenterInfo name must be one Java's ``DataCenterInfo.Name`` enum knows
-  (Netflix, Amazon, MyOwn; any case), and every string must be representable in XML 1.0
-  (metadata keys are XML element names: ``[A-Za-z_][A-Za-z0-9._-]*``; no control characters).
-  Payloads read from servers (``validate=False``) are taken as they are; the XML writer then
-  replaces what XML cannot carry instead of producing a broken document.
+
+Reading is not judging: the register rules live in :mod:`eureka_embed.register_rules` and the
+registry applies them. A registration is read with ``registration=True``, which only keeps what
+the client sent where the rules need it: a missing or blank dataCenterInfo name stays empty
+(registry payloads, read with ``registration=False``, get it from ``@class``). Payloads read
+from servers are taken as they are; the XML writer then replaces what XML cannot carry instead
+of producing a broken document.
 """
 
 from __future__ import annotations
@@ -43,7 +42,7 @@ from dataclasses import fields
 from typing import Any, Final, TypeAlias, TypeVar
 
 from eureka_embed.clock import system_clock
-from eureka_embed.errors import DecodeError, ValidationError
+from eureka_embed.errors import DecodeError
 from eureka_embed.model import (
     AMAZON_DATA_CENTER_CLASS,
     EMPTY_METADATA,
@@ -63,13 +62,11 @@ __all__ = [
     "XML_ILLEGAL_CHARS",
     "XML_NAME",
     "Tree",
-    "check_metadata",
-    "check_registration",
+    "brief_repr",
     "read_application",
     "read_applications",
     "read_instance",
     "resolve_now",
-    "validate_registration",
 ]
 
 Tree: TypeAlias = Mapping[str, Any]
@@ -120,7 +117,7 @@ def resolve_now(now_ms: int | None) -> int:
 # -- scalars ------------------------------------------------------------------------------------
 
 
-def _show(value: object) -> str:
+def brief_repr(value: object) -> str:
     """A short repr for error reasons: they go back to the client, so never echo a whole body."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -131,7 +128,7 @@ def _kind(value: object) -> str:
         return "an object"
     if isinstance(value, list):
         return "a list"
-    return _show(value)
+    return brief_repr(value)
 
 
 def _scalar(value: object, path: str) -> object:
@@ -175,7 +172,7 @@ def read_int(value: object, path: str, low: int = INT64_MIN, high: int = INT64_M
     if value is None:
         return None
     if isinstance(value, bool):  # bool is an int subclass; true is not a port
-        raise DecodeError(f"{path} must be an integer, got {_show(value)}")
+        raise DecodeError(f"{path} must be an integer, got {brief_repr(value)}")
     if isinstance(value, int):
         number = value
     elif isinstance(value, float) and value.is_integer():
@@ -217,7 +214,7 @@ def read_status(value: object, path: str) -> InstanceStatus | None:
         return InstanceStatus.parse(text)
     except ValueError:
         raise DecodeError(
-            f"{path} has unknown value {_show(text)} (expected one of {_STATUS_CHOICES})"
+            f"{path} has unknown value {brief_repr(text)} (expected one of {_STATUS_CHOICES})"
         ) from None
 
 
@@ -229,7 +226,7 @@ def read_action_type(value: object, path: str) -> ActionType | None:
         return ActionType[text.strip().upper()]
     except KeyError:
         raise DecodeError(
-            f"{path} has unknown value {_show(text)} (expected one of {_ACTION_CHOICES})"
+            f"{path} has unknown value {brief_repr(text)} (expected one of {_ACTION_CHOICES})"
         ) from None
 
 
@@ -299,7 +296,7 @@ def read_metadata(value: object, path: str) -> Mapping[str, str]:
     for key, raw in node.items():
         if key.startswith("@") or key == "$":
             continue
-        text = read_text(raw, f"{path}[{_show(key)}]")
+        text = read_text(raw, f"{path}[{brief_repr(key)}]")
         if text is not None:
             entries[key] = text
     return frozen_metadata(entries)
@@ -327,27 +324,24 @@ def read_lease_info(value: object, path: str) -> LeaseInfo:
     return LeaseInfo(**given)
 
 
-def read_data_center(value: object, path: str) -> tuple[DataCenterInfo, str | None]:
-    """The data center, and the register rule it breaks (raised later, in Eureka's check order).
+def read_data_center(value: object, path: str, *, registration: bool) -> DataCenterInfo:
+    """The data center; a known name in its canonical case, an unknown one as sent.
 
-    A missing name is taken from ``@class`` so that registry reads stay lenient; a registration
-    with no name is still refused, as Eureka refuses it.
+    A missing name is taken from ``@class`` so that registry reads stay lenient; in a
+    registration it stays empty, for the register rules to refuse as Eureka refuses it.
     """
     node = read_object(value, path)
     if node is None:
-        return DataCenterInfo(), f"{path} is missing"
-    problem = None
+        return DataCenterInfo("" if registration else "MyOwn")
     name = read_optional_str(node.get("name"), f"{path}.name")
     if name is None or not name.strip():
-        problem = f"{path}.name is missing"
-        is_amazon = read_text(node.get("@class"), f"{path}.@class") == AMAZON_DATA_CENTER_CLASS
-        name = "Amazon" if is_amazon else "MyOwn"
-    canonical = DATA_CENTER_NAMES.get(name.strip().lower())
-    if canonical is None:
-        problem = f"{path}.name {_show(name)} is not one of Netflix, Amazon, MyOwn"
-    else:
-        name = canonical
-    return DataCenterInfo(name, read_metadata(node.get("metadata"), f"{path}.metadata")), problem
+        if registration:
+            name = ""
+        else:
+            is_amazon = read_text(node.get("@class"), f"{path}.@class") == AMAZON_DATA_CENTER_CLASS
+            name = "Amazon" if is_amazon else "MyOwn"
+    name = DATA_CENTER_NAMES.get(name.strip().lower(), name)
+    return DataCenterInfo(name, read_metadata(node.get("metadata"), f"{path}.metadata"))
 
 
 # -- instances ------------------------------------------------------------------------------------
@@ -367,10 +361,13 @@ def read_instance(
     path: str,
     *,
     now_ms: int,
-    validate: bool,
+    registration: bool,
     default_app: str | None = None,
 ) -> InstanceInfo:
-    """One instance object. ``default_app`` is the enclosing application's name, if any."""
+    """One instance object. ``default_app`` is the enclosing application's name, if any.
+
+    ``registration``: read as a registration, for the register rules to judge (see above).
+    """
     node = _require_object(value, path)
 
     def opt(key: str) -> str | None:
@@ -380,16 +377,13 @@ def read_instance(
     ip_addr = _read_required_str(node.get("ipAddr"), f"{path}.ipAddr")
     app = _read_required_str(node.get("app"), f"{path}.app")
     app = app.upper() if app else default_app
-    data_center, data_center_problem = read_data_center(
-        node.get("dataCenterInfo"), f"{path}.dataCenterInfo"
+    data_center = read_data_center(
+        node.get("dataCenterInfo"), f"{path}.dataCenterInfo", registration=registration
     )
     instance_id = _read_required_str(node.get("instanceId"), f"{path}.instanceId")
     instance_id = instance_id or _fallback_instance_id(data_center, host_name)
-    if validate:
-        required = {"instanceId": instance_id, "hostName": host_name, "ipAddr": ip_addr, "app": app}
-        _check_register_rules(path, required, data_center_problem)
     overridden = _first(node, "overriddenStatus", "overriddenstatus")
-    instance = InstanceInfo(
+    return InstanceInfo(
         instance_id=instance_id or "",
         app=app or "",
         host_name=host_name or "",
@@ -429,109 +423,12 @@ def read_instance(
         action_type=read_action_type(node.get("actionType"), f"{path}.actionType"),
         asg_name=opt("asgName"),
     )
-    if validate:
-        _check_xml_safe(instance, path)
-    return instance
-
-
-def _check_register_rules(
-    path: str, required: Mapping[str, str | None], data_center_problem: str | None
-) -> None:
-    """Eureka's register checks, in its order (the app-vs-URL check is the caller's)."""
-    for field, given in required.items():
-        if given is None:
-            raise ValidationError(f"{path}.{field} is missing")
-    if data_center_problem is not None:
-        raise ValidationError(data_center_problem)
-
-
-# Wire name of every free-text string field, for error reasons.
-_STRING_FIELDS: Final = (
-    ("instance_id", "instanceId"),
-    ("app", "app"),
-    ("host_name", "hostName"),
-    ("ip_addr", "ipAddr"),
-    ("sid", "sid"),
-    ("app_group_name", "appGroupName"),
-    ("home_page_url", "homePageUrl"),
-    ("status_page_url", "statusPageUrl"),
-    ("health_check_url", "healthCheckUrl"),
-    ("secure_health_check_url", "secureHealthCheckUrl"),
-    ("vip_address", "vipAddress"),
-    ("secure_vip_address", "secureVipAddress"),
-    ("asg_name", "asgName"),
-)
-
-
-def _check_text(text: str, path: str) -> None:
-    bad = XML_ILLEGAL_CHARS.search(text)
-    if bad is not None:
-        raise ValidationError(f"{path} contains U+{ord(bad.group()):04X}, which XML cannot carry")
-
-
-def _check_map(entries: Mapping[str, str], path: str) -> None:
-    for key, text in entries.items():
-        if not isinstance(key, str) or not isinstance(text, str):
-            raise ValidationError(f"{path} must map names to strings, got {_show(key)}")
-        if not XML_NAME.fullmatch(key):
-            raise ValidationError(
-                f"{path} key {_show(key)} is not allowed: keys are written as XML element names "
-                "(letters, digits, '.', '-', '_'; starting with a letter or '_')"
-            )
-        _check_text(text, f"{path}.{key}")
-
-
-def _check_xml_safe(instance: InstanceInfo, path: str) -> None:
-    """Refuse what the XML writer could not serve unchanged (see the module docstring)."""
-    for attr, wire in _STRING_FIELDS:
-        text = getattr(instance, attr)
-        if text is not None:
-            _check_text(text, f"{path}.{wire}")
-    _check_text(instance.data_center_info.name, f"{path}.dataCenterInfo.name")
-    _check_map(instance.data_center_info.metadata, f"{path}.dataCenterInfo.metadata")
-    _check_map(instance.metadata, f"{path}.metadata")
-
-
-def check_metadata(entries: Mapping[str, str], path: str = "metadata") -> None:
-    """Metadata a registration may carry: XML-name keys, strings XML can hold."""
-    _check_map(entries, path)
-
-
-def validate_registration(instance: InstanceInfo, path: str = "instance") -> None:
-    """The register rules for an instance built in code rather than read from a payload.
-
-    The readers apply the same rules while reading (with ``validate=True``); the registry calls
-    this so that an in-process registration cannot store what no client could be served.
-    """
-    required = {
-        "instanceId": instance.instance_id,
-        "hostName": instance.host_name,
-        "ipAddr": instance.ip_addr,
-        "app": instance.app,
-    }
-    for field, value in required.items():
-        if not value or not value.strip():
-            raise ValidationError(f"{path}.{field} is missing")
-    name = instance.data_center_info.name
-    if name not in DATA_CENTER_NAMES.values():
-        raise ValidationError(
-            f"{path}.dataCenterInfo.name {_show(name)} is not one of Netflix, Amazon, MyOwn"
-        )
-    _check_xml_safe(instance, path)
-
-
-def check_registration(instance: InstanceInfo, url_app: str) -> None:
-    """Eureka's last register check: the body's app must be the one in the URL (any case)."""
-    if instance.app.upper() != url_app.upper():
-        raise ValidationError(
-            f"app {instance.app} in body does not match URL app {url_app.upper()}"
-        )
 
 
 # -- applications ---------------------------------------------------------------------------------
 
 
-def read_application(value: object, path: str, *, now_ms: int, validate: bool) -> Application:
+def read_application(value: object, path: str, *, now_ms: int) -> Application:
     """``{"name": "APP", "instance": [...]}``; instances without an app inherit the name."""
     node = _require_object(value, path)
     name = _read_required_str(node.get("name"), f"{path}.name")
@@ -539,7 +436,11 @@ def read_application(value: object, path: str, *, now_ms: int, validate: bool) -
     items = _read_list(node.get("instance"), f"{path}.instance")
     instances = tuple(
         read_instance(
-            item, f"{path}.instance[{i}]", now_ms=now_ms, validate=validate, default_app=name
+            item,
+            f"{path}.instance[{i}]",
+            now_ms=now_ms,
+            registration=False,
+            default_app=name,
         )
         for i, item in enumerate(items)
     )
@@ -550,12 +451,12 @@ def read_application(value: object, path: str, *, now_ms: int, validate: bool) -
     return Application(name, instances)
 
 
-def read_applications(value: object, path: str, *, now_ms: int, validate: bool) -> Applications:
+def read_applications(value: object, path: str, *, now_ms: int) -> Applications:
     """``{"versions__delta": "1", "apps__hashcode": "UP_1_", "application": [...]}``."""
     node = _require_object(value, path)
     items = _read_list(node.get("application"), f"{path}.application")
     apps = tuple(
-        read_application(item, f"{path}.application[{i}]", now_ms=now_ms, validate=validate)
+        read_application(item, f"{path}.application[{i}]", now_ms=now_ms)
         for i, item in enumerate(items)
     )
     version = read_optional_str(node.get("versions__delta"), f"{path}.versions__delta")

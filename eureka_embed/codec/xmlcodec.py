@@ -10,8 +10,8 @@ cannot exhaust the stack.
 
 Writing: the tree is walked into text with every value escaped (``\\r`` as a character reference,
 so it survives the parser's newline normalisation). Documents start with an XML declaration.
-Characters XML 1.0 cannot carry at all are replaced by U+FFFD: the readers refuse them at
-registration, so only in-process data can hold them, and the document must stay well-formed.
+Characters XML 1.0 cannot carry at all are replaced by U+FFFD: the register rules refuse them,
+so only payloads read from other servers can hold them, and the document must stay well-formed.
 """
 
 from __future__ import annotations
@@ -227,16 +227,16 @@ def _root_tree(body: bytes | str, tag: str) -> object:
     return _tree(root)
 
 
-def decode_instance(body: bytes | str, *, now_ms: int, validate: bool) -> InstanceInfo:
+def decode_instance(body: bytes | str, *, now_ms: int, registration: bool) -> InstanceInfo:
     tree = _root_tree(body, "instance")
-    return readers.read_instance(tree, "instance", now_ms=now_ms, validate=validate)
+    return readers.read_instance(tree, "instance", now_ms=now_ms, registration=registration)
 
 
-def decode_application(body: bytes | str, *, now_ms: int, validate: bool) -> Application:
+def decode_application(body: bytes | str, *, now_ms: int) -> Application:
     tree = _root_tree(body, "application")
-    return readers.read_application(tree, "application", now_ms=now_ms, validate=validate)
+    return readers.read_application(tree, "application", now_ms=now_ms)
 
 
-def decode_applications(body: bytes | str, *, now_ms: int, validate: bool) -> Applications:
+def decode_applications(body: bytes | str, *, now_ms: int) -> Applications:
     tree = _root_tree(body, "applications")
-    return readers.read_applications(tree, "applications", now_ms=now_ms, validate=validate)
+    return readers.read_applications(tree, "applications", now_ms=now_ms)

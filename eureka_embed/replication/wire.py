@@ -201,7 +201,7 @@ def _decode_item(raw: object, path: str, now_ms: int) -> ReplicationItem | Inval
                 return InvalidItem(f"{path}.instanceInfo is missing (a Register needs it)", action)
             if isinstance(info, Mapping) and set(info) == {"instance"}:
                 info = info["instance"]  # tolerate the wrapped form
-            instance = read_instance(info, f"{path}.instanceInfo", now_ms=now_ms, validate=True)
+            instance = read_instance(info, f"{path}.instanceInfo", now_ms=now_ms, registration=True)
             app = app or instance.app
             instance_id = instance_id or instance.instance_id
             if instance.app.upper() != app.strip().upper():
@@ -249,7 +249,9 @@ def decode_results(body: bytes, *, now_ms: int) -> list[ItemResult]:
         entity = None
         if raw.get("responseEntity") is not None:
             try:
-                entity = instance_from_dict(raw["responseEntity"], now_ms=now_ms, validate=False)
+                entity = instance_from_dict(
+                    raw["responseEntity"], now_ms=now_ms, registration=False
+                )
             except DecodeError:
                 entity = None  # the status still counts; the caller sees no entity to adopt
         results.append(ItemResult(status_code, entity))

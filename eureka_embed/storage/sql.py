@@ -141,7 +141,7 @@ def _dump_instance(instance: InstanceInfo) -> str:
 
 
 def _load_instance(text: str) -> InstanceInfo:
-    return instance_from_dict(orjson.loads(text), validate=False)
+    return instance_from_dict(orjson.loads(text), registration=False)
 
 
 def _record_from_row(row: sa.Row[Any], last_renewal_ms: int | None = None) -> LeaseRecord:

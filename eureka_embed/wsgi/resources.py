@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import falcon
 
-from eureka_embed.codec import check_registration, decode_instance, encode_instance
+from eureka_embed.codec import decode_instance, encode_instance
 from eureka_embed.errors import InstanceNotFound, InvalidInput
 from eureka_embed.registry import Registry, RenewOutcome
 from eureka_embed.replication.receiver import ReplicationReceiver
@@ -108,8 +108,7 @@ class AppResource:
             raise InvalidInput("request body is empty: expected an instance in JSON or XML")
         fmt = body_format(req.content_type, body)
         instance = decode_instance(body, fmt, now_ms=registry.clock.now_ms())
-        check_registration(instance, app)
-        registry.register(instance, replication=is_replication(req))
+        registry.register(instance, replication=is_replication(req), expected_app=app)
         resp.status = falcon.HTTP_204
 
 

@@ -81,7 +81,7 @@ def test_a_registration_missing_a_required_field_is_400_with_the_reason(
 ) -> None:
     response = InProcessEurekaClient(registry).register(instance(1, host_name=""))
 
-    assert (response.status, response.text) == (400, "host_name is missing")
+    assert (response.status, response.text) == (400, "instance.hostName is missing")
     assert registry.get_applications().applications == ()
 
 

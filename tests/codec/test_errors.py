@@ -15,6 +15,7 @@ from eureka_embed.codec import (
     instance_from_dict,
 )
 from eureka_embed.errors import DecodeError, ValidationError
+from eureka_embed.register_rules import check_registration
 
 NOW = 1_700_000_000_000
 
@@ -27,9 +28,9 @@ MINIMAL: dict[str, Any] = {
 }
 
 
-def reason_for(body: dict[str, Any], *, validate: bool = True) -> str:
+def reason_for(body: dict[str, Any]) -> str:
     with pytest.raises(DecodeError) as caught:
-        instance_from_dict(body, now_ms=NOW, validate=validate)
+        instance_from_dict(body, now_ms=NOW)
     return caught.value.reason
 
 
@@ -39,50 +40,56 @@ def without(*keys: str, **changes: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    ("body", "reason"),
+    "body",
     [
-        (without("instanceId", "hostName"), "instance.instanceId is missing"),
-        (without("hostName"), "instance.hostName is missing"),
-        (without(hostName="  "), "instance.hostName is missing"),
-        (without("ipAddr"), "instance.ipAddr is missing"),
-        (without(app=""), "instance.app is missing"),
-        (without("dataCenterInfo"), "instance.dataCenterInfo is missing"),
-        (without(dataCenterInfo=""), "instance.dataCenterInfo is missing"),
-        (
-            without(dataCenterInfo={"@class": "com.netflix.appinfo.AmazonInfo"}),
-            "instance.dataCenterInfo.name is missing",
-        ),
-        (
-            without(dataCenterInfo={"name": "Azure"}),
-            "instance.dataCenterInfo.name 'Azure' is not one of Netflix, Amazon, MyOwn",
-        ),
-        (
-            without(metadata={"has space": "x"}),
-            "instance.metadata key 'has space' is not allowed: keys are written as XML element "
-            "names (letters, digits, '.', '-', '_'; starting with a letter or '_')",
-        ),
-        (without(metadata={"9lives": "x"}), None),
-        (without(metadata={"ns:key": "x"}), None),
-        (without(metadata={"": "x"}), None),
-        (without(dataCenterInfo={"name": "Amazon", "metadata": {"a b": "1"}}), None),
-        (without(hostName="h\x00"), "instance.hostName contains U+0000, which XML cannot carry"),
-        (without(metadata={"k": "\x0b"}), "instance.metadata.k contains U+000B, which XML cannot"),
+        without("instanceId", "hostName"),
+        without(hostName="  "),
+        without("ipAddr"),
+        without(app=""),
+        without("dataCenterInfo"),
+        without(dataCenterInfo={"name": "Azure"}),
+        without(metadata={"has space": "x"}),
+        without(hostName="h\x00"),
     ],
 )
-def test_register_rules(body: dict[str, Any], reason: str | None) -> None:
-    with pytest.raises(ValidationError) as caught:
-        instance_from_dict(body, now_ms=NOW)
-    if reason is not None:
-        assert caught.value.reason.startswith(reason)
+def test_a_registration_that_breaks_a_register_rule_still_decodes(body: dict[str, Any]) -> None:
+    # The registry judges what was read (tests/test_register_rules.py); decoding judging too
+    # would run every rule twice per registration.
+    info = instance_from_dict(body, now_ms=NOW)
+    with pytest.raises(ValidationError):
+        check_registration(info)
 
 
-def test_without_validation_the_same_bodies_read() -> None:
-    info = instance_from_dict({"dataCenterInfo": {"name": "Azure"}}, validate=False, now_ms=NOW)
+@pytest.mark.parametrize(
+    ("data_center", "as_registration", "as_registry_read"),
+    [
+        (None, "", "MyOwn"),
+        ("", "", "MyOwn"),
+        ({"@class": "com.netflix.appinfo.AmazonInfo"}, "", "Amazon"),
+        ({"name": " "}, "", "MyOwn"),
+        ({"name": "amazon"}, "Amazon", "Amazon"),
+        ({"name": "MYOWN"}, "MyOwn", "MyOwn"),
+        ({"name": "Azure"}, "Azure", "Azure"),
+    ],
+)
+def test_a_registration_keeps_a_missing_data_center_name_missing_for_the_rules(
+    data_center: object, as_registration: str, as_registry_read: str
+) -> None:
+    body = without("dataCenterInfo") if data_center is None else without(dataCenterInfo=data_center)
+    registration = instance_from_dict(body, now_ms=NOW)
+    read = instance_from_dict(body, now_ms=NOW, registration=False)
+    assert registration.data_center_info.name == as_registration
+    assert read.data_center_info.name == as_registry_read
+
+
+def test_registry_reads_fill_in_what_is_missing() -> None:
+    info = instance_from_dict({"dataCenterInfo": {"name": "Azure"}}, registration=False, now_ms=NOW)
     assert (info.instance_id, info.host_name, info.app) == ("", "", "")
     assert info.data_center_info.name == "Azure"
     amazon = {"dataCenterInfo": {"@class": "com.netflix.appinfo.AmazonInfo"}}
-    assert instance_from_dict(amazon, validate=False, now_ms=NOW).data_center_info.name == "Amazon"
-    assert instance_from_dict({}, validate=False, now_ms=NOW).data_center_info.name == "MyOwn"
+    read = instance_from_dict(amazon, registration=False, now_ms=NOW)
+    assert read.data_center_info.name == "Amazon"
+    assert instance_from_dict({}, registration=False, now_ms=NOW).data_center_info.name == "MyOwn"
 
 
 STATUSES = "(expected one of UP, DOWN, STARTING, OUT_OF_SERVICE, UNKNOWN)"
@@ -147,9 +154,9 @@ INT64_RANGE = "between -9223372036854775808 and 9223372036854775807"
     ],
 )
 def test_unreadable_values(changes: dict[str, Any], reason: str) -> None:
-    for validate in (True, False):
+    for registration in (True, False):
         with pytest.raises(DecodeError) as caught:
-            instance_from_dict({**MINIMAL, **changes}, now_ms=NOW, validate=validate)
+            instance_from_dict({**MINIMAL, **changes}, now_ms=NOW, registration=registration)
         assert type(caught.value) is DecodeError
         assert caught.value.reason == reason
 

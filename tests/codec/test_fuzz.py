@@ -1,6 +1,7 @@
 """Whatever arrives, decoding either succeeds or raises DecodeError: nothing else leaks.
 
-And whatever decodes (even unvalidated) encodes again, to JSON and to well-formed XML.
+Whatever decodes (registration or not) encodes again, to JSON and to well-formed XML; whatever
+the register rules accept comes back unchanged from both formats.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import pkgutil
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 import orjson
 import pytest
@@ -29,6 +30,7 @@ from eureka_embed.codec import (
 )
 from eureka_embed.errors import DecodeError
 from eureka_embed.model import InstanceInfo
+from eureka_embed.register_rules import check_registration
 from tests.codec import strategies
 
 NOW = 1_700_000_000_000
@@ -67,9 +69,12 @@ DECODERS: list[Callable[..., object]] = [decode_instance, decode_application, de
 
 
 def _survives(decode: Callable[..., object], body: bytes | str, fmt: WireFormat) -> object:
-    for validate in (True, False):
+    modes = (
+        ({"registration": True}, {"registration": False}) if decode is decode_instance else ({},)
+    )
+    for mode in modes:
         with contextlib.suppress(DecodeError):
-            return decode(body, fmt, now_ms=NOW, validate=validate)
+            return decode(body, fmt, now_ms=NOW, **mode)
     return None
 
 
@@ -120,7 +125,7 @@ def test_arbitrary_instance_objects(body: dict[str, Any], wrap: bool) -> None:
     payload = {"instance": body} if wrap else body
     _encodes_cleanly(_survives(decode_instance, json.dumps(payload), WireFormat.JSON))
     with contextlib.suppress(DecodeError):
-        _encodes_cleanly(instance_from_dict(body, now_ms=NOW, validate=False))
+        _encodes_cleanly(instance_from_dict(body, now_ms=NOW, registration=False))
 
 
 @given(
@@ -139,11 +144,49 @@ def test_one_field_replaced_by_anything(base: InstanceInfo, key: str, value: Any
     value=st.text(st.characters(max_codepoint=0x7F), max_size=6) | st.text(max_size=6),
 )
 def test_any_text_in_any_field(key: str, value: str) -> None:
-    body = {"instanceId": "i", "hostName": "h", "app": "a", "ipAddr": "1", key: value}
-    with contextlib.suppress(DecodeError):
-        instance_from_dict(body, now_ms=NOW)
-    with contextlib.suppress(DecodeError):
-        instance_from_dict({**body, "port": {"$": value, "@enabled": value}}, now_ms=NOW)
+    body = {**ACCEPTABLE, key: value}
+    accepted = _registered_unchanged_or_refused(body, key)
+    if accepted is not None and key in TEXT_FIELDS and value.strip():
+        # Text is kept as sent (only the app is upper-cased), never trimmed or replaced.
+        assert getattr(accepted, TEXT_FIELDS[key]) == (value.upper() if key == "app" else value)
+    _registered_unchanged_or_refused({**body, "port": {"$": value, "@enabled": value}}, key, "port")
+
+
+ACCEPTABLE: Final = {
+    "instanceId": "i",
+    "hostName": "h",
+    "app": "a",
+    "ipAddr": "1",
+    "dataCenterInfo": {"name": "MyOwn"},
+}
+TEXT_FIELDS: Final = {
+    "instanceId": "instance_id",
+    "hostName": "host_name",
+    "app": "app",
+    "ipAddr": "ip_addr",
+    "sid": "sid",
+    "appGroupName": "app_group_name",
+    "homePageUrl": "home_page_url",
+    "statusPageUrl": "status_page_url",
+    "healthCheckUrl": "health_check_url",
+    "secureHealthCheckUrl": "secure_health_check_url",
+    "vipAddress": "vip_address",
+    "secureVipAddress": "secure_vip_address",
+    "asgName": "asg_name",
+}
+
+
+def _registered_unchanged_or_refused(body: dict[str, Any], *fields: str) -> InstanceInfo | None:
+    """What a client sees: a 400 naming one of ``fields``, or an instance served back unchanged."""
+    try:
+        accepted = instance_from_dict(body, now_ms=NOW)
+        check_registration(accepted)
+    except DecodeError as exc:  # a ValidationError is one, and nothing else may escape
+        assert any(field.lower() in exc.reason.lower() for field in fields), exc.reason
+        return None
+    for fmt in WireFormat:
+        assert decode_instance(encode_instance(accepted, fmt), fmt, now_ms=NOW) == accepted
+    return accepted
 
 
 # XML: random element trees over Eureka's vocabulary, with random attributes and text.

@@ -1,12 +1,10 @@
-"""Content negotiation as Eureka does it, and the register-time app check."""
+"""Content negotiation as Eureka does it."""
 
 from __future__ import annotations
 
 import pytest
 
-from eureka_embed.codec import WireFormat, check_registration
-from eureka_embed.errors import ValidationError
-from eureka_embed.model import InstanceInfo
+from eureka_embed.codec import WireFormat
 
 JSON, XML = WireFormat.JSON, WireFormat.XML
 
@@ -47,13 +45,3 @@ def test_from_content_type(content_type: str | None, expected: WireFormat) -> No
 def test_content_type() -> None:
     assert JSON.content_type == "application/json"
     assert XML.content_type == "application/xml"
-
-
-def test_check_registration_ignores_case() -> None:
-    check_registration(InstanceInfo("i", "ORDERS", "h", "1.2.3.4"), "orders")
-
-
-def test_check_registration_names_both_apps() -> None:
-    with pytest.raises(ValidationError) as caught:
-        check_registration(InstanceInfo("i", "ORDERS", "h", "1.2.3.4"), "billing")
-    assert caught.value.reason == "app ORDERS in body does not match URL app BILLING"

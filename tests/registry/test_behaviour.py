@@ -6,7 +6,7 @@ Time moves with freezegun: the registry reads the system clock, which freezegun 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -649,3 +649,64 @@ def test_an_in_process_metadata_update_is_checked_like_a_registration(registry: 
     found = registry.get_instance("ORDERS", instance().instance_id)
     assert found is not None
     assert dict(found.metadata) == {"zone": "a"}
+
+
+# -- keys every store can hold (bug 9)
+
+LONGEST_ID = "i" * 254 + "\U0001f600"  # 255 characters, 258 bytes in UTF-8
+TOO_LONG = "x" * 256
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        (
+            {"instance_id": TOO_LONG},
+            "instance.instanceId is 256 characters long; at most 255 are allowed",
+        ),
+        (
+            {"app": "A" * 300, "instance_id": "i"},
+            "instance.app is 300 characters long; at most 255 are allowed",
+        ),
+    ],
+)
+def test_an_id_or_app_name_longer_than_any_store_holds_is_refused_in_every_store(
+    registry: Registry, changes: dict[str, object], reason: str
+) -> None:
+    before = registry.sequence
+    with pytest.raises(ValidationError) as caught:
+        registry.register(instance(**changes))  # type: ignore[arg-type]
+    assert caught.value.reason == reason
+    assert registry.sequence == before
+    assert registry.get_applications().applications == ()
+
+
+def test_the_longest_id_and_app_name_are_stored_and_found_in_every_store(
+    registry: Registry,
+) -> None:
+    app = "Ä" * 255
+    registry.register(instance(instance_id=LONGEST_ID, app=app))
+    found = registry.get_instance(app, LONGEST_ID)
+    assert found is not None
+    assert (found.instance_id, found.app) == (LONGEST_ID, app)
+    assert registry.renew("ORDERS", LONGEST_ID).outcome is RenewOutcome.NOT_FOUND  # other app
+    assert registry.renew(app, LONGEST_ID).outcome is RenewOutcome.OK
+
+
+def test_writes_on_an_id_no_store_can_hold_find_nothing_in_every_store(
+    registry: Registry,
+) -> None:
+    registry.register(instance(1))
+    for app, instance_id in (("ORDERS", TOO_LONG), ("A" * 300, instance(1).instance_id)):
+        assert registry.renew(app, instance_id).outcome is RenewOutcome.NOT_FOUND
+        assert registry.get_instance(app, instance_id) is None
+        writes: list[Callable[[str, str], object]] = [
+            registry.cancel,
+            lambda a, i: registry.update_status(a, i, DOWN),
+            registry.delete_status_override,
+            lambda a, i: registry.update_metadata(a, i, {"k": "v"}),
+        ]
+        for write in writes:
+            with pytest.raises(InstanceNotFound):
+                write(app, instance_id)
+    assert status_of(registry) is UP
