@@ -14,55 +14,33 @@ from typing import Any
 import falcon
 from prometheus_client import CollectorRegistry
 
+from eureka_embed.http.endpoints import (
+    Endpoints,
+    Route,
+    Services,
+    dashboard_route,
+    eureka_routes,
+)
+from eureka_embed.http.metrics import (
+    MetricsEndpoint,
+    RegistryCollector,
+    ReplicationCollector,
+    RequestStats,
+)
+from eureka_embed.http.payload_cache import PayloadCache
+from eureka_embed.http.payloads import Payload, RegistryPayloads
+from eureka_embed.http.server_status import PeersStatus
 from eureka_embed.registry import Registry
 from eureka_embed.replication.receiver import ReplicationReceiver
 from eureka_embed.wsgi.errors import install_error_handlers
-from eureka_embed.wsgi.metrics import (
-    MetricsResource,
-    RegistryCollector,
-    ReplicationCollector,
-    RequestMetrics,
-)
-from eureka_embed.wsgi.payload_cache import PayloadCache
-from eureka_embed.wsgi.payloads import Payload, RegistryPayloads
-from eureka_embed.wsgi.resources import (
-    AppResource,
-    AppsResource,
-    DashboardResource,
-    DeltaResource,
-    InstanceByIdResource,
-    InstanceResource,
-    MetadataResource,
-    PeerReplicationResource,
-    ServerStatusResource,
-    Services,
-    StatusOverrideResource,
-    VipResource,
-)
-from eureka_embed.wsgi.server_status import PeersStatus
+from eureka_embed.wsgi.metrics import RequestMetrics
+from eureka_embed.wsgi.resources import FalconResource
 
-__all__ = ["DEFAULT_BASE_PATHS", "EurekaApp", "create_app", "eureka_routes"]
+__all__ = ["DEFAULT_BASE_PATHS", "EurekaApp", "create_app"]
 
 DEFAULT_BASE_PATHS = ("/eureka", "/eureka/v2")
 
 EurekaApp = falcon.App[falcon.Request, falcon.Response]
-
-
-def eureka_routes(services: Services) -> list[tuple[str, object]]:
-    """Each Eureka resource and its path below a base path."""
-    return [
-        ("apps", AppsResource(services)),
-        ("apps/delta", DeltaResource(services)),
-        ("apps/{app}", AppResource(services)),
-        ("apps/{app}/{instance_id}", InstanceResource(services)),
-        ("apps/{app}/{instance_id}/status", StatusOverrideResource(services)),
-        ("apps/{app}/{instance_id}/metadata", MetadataResource(services)),
-        ("instances/{instance_id}", InstanceByIdResource(services)),
-        ("vips/{vip}", VipResource(services, secure=False)),
-        ("svips/{vip}", VipResource(services, secure=True)),
-        ("status", ServerStatusResource(services)),
-        ("peerreplication/batch", PeerReplicationResource(services)),
-    ]
 
 
 def create_app(
@@ -111,18 +89,22 @@ def create_app(
         metrics_registry = CollectorRegistry()
         metrics_registry.register(RegistryCollector(registry, cache))
         metrics_registry.register(ReplicationCollector(services.replication, peers_status))
-        middleware.append(RequestMetrics(metrics_registry))
+        middleware.append(RequestMetrics(RequestStats(metrics_registry)))
 
     app: EurekaApp = falcon.App(middleware=middleware)
     # Eureka clients ask for both ``apps`` and ``apps/``; peers post to ``peerreplication/batch/``.
     app.req_options.strip_url_path_trailing_slash = True
     install_error_handlers(app)
 
-    for base in paths:
-        for suffix, resource in eureka_routes(services):
-            app.add_route(f"{base}/{suffix}", resource)
+    endpoints = Endpoints(services)
+    limit = services.max_body_bytes
+    for route in eureka_routes(endpoints):
+        resource = FalconResource(route, limit)  # one per route, shared by every base path
+        for base in paths:
+            app.add_route(f"{base}/{route.template}", resource)
     if dashboard:
-        app.add_route("/", DashboardResource(services))
+        app.add_route("/", FalconResource(dashboard_route(endpoints), limit))
     if metrics_registry is not None:
-        app.add_route("/metrics", MetricsResource(metrics_registry))
+        metrics_route = Route("/metrics", {"GET": MetricsEndpoint(metrics_registry)})
+        app.add_route("/metrics", FalconResource(metrics_route, limit))
     return app
