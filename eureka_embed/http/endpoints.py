@@ -69,8 +69,9 @@ class Services:
 class Route:
     """The handlers of one route template, by upper-case method.
 
-    ``template`` uses ``{field}`` placeholders (Falcon's and Starlette's syntax) and is relative
-    to a base path such as ``/eureka``, except for routes that start with ``/``.
+    ``template`` uses ``{field}`` placeholders (Falcon's and Starlette's syntax). In
+    :func:`eureka_routes` it is relative to a base path such as ``/eureka``;
+    :attr:`eureka_embed.http.api.EurekaApi.routes` holds full paths.
     """
 
     template: str
