@@ -51,8 +51,9 @@ def if_none_match(header: str | None) -> list[str]:
 def cached_payload(req: EndpointRequest, cached: Payload, variant: Variant) -> EndpointResponse:
     """A cached payload with its ETag; 304 without a body when the client already has it."""
     etag = ("ETag", f'"{cached.etag}"')
+    tags = req.header("if-none-match")
     # If-None-Match compares weakly (RFC 9110 13.1.2): a W/ tag with our value matches.
-    if any(tag in ("*", cached.etag) for tag in if_none_match(req.header("if-none-match"))):
+    if tags is not None and any(tag in ("*", cached.etag) for tag in if_none_match(tags)):
         return EndpointResponse(304, headers=(etag, *_VARY))
     headers = _VARY_GZIP if variant.gzip else _VARY
     return EndpointResponse(200, variant.fmt.content_type, cached.body, (etag, *headers))

@@ -1,13 +1,12 @@
 """What the WSGI adapter reads from a Falcon request: its headers, query and body.
 
 Only the body needs the framework's calling style (a WSGI stream here, ``await`` under ASGI);
-everything else an endpoint reads comes through :class:`FalconHeaders`, which fits Falcon's
-ASGI request as well.
+:func:`endpoint_request` reads nothing else that Falcon's ASGI request lacks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 import falcon
 
@@ -17,32 +16,7 @@ from eureka_embed.http.messages import EndpointRequest
 # Kept importable from here, where it has always been.
 from eureka_embed.http.params import REPLICATION_HEADER
 
-__all__ = ["REPLICATION_HEADER", "FalconHeaders", "endpoint_request", "read_body"]
-
-
-class FalconHeaders(Mapping[str, str]):
-    """A Falcon request's headers as a mapping, read lazily: a heartbeat looks up three."""
-
-    __slots__ = ("_req",)
-
-    def __init__(self, req: falcon.Request) -> None:
-        self._req = req
-
-    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        value = self._req.get_header(name)
-        return default if value is None else value
-
-    def __getitem__(self, name: str) -> str:
-        value = self._req.get_header(name)
-        if value is None:
-            raise KeyError(name)
-        return value
-
-    def __iter__(self) -> Iterator[str]:
-        return (name.lower() for name in self._req.headers)
-
-    def __len__(self) -> int:
-        return len(self._req.headers)
+__all__ = ["REPLICATION_HEADER", "endpoint_request", "read_body"]
 
 
 def endpoint_request(
@@ -52,7 +26,7 @@ def endpoint_request(
     return EndpointRequest(
         method=req.method,
         path=req.path,
-        headers=FalconHeaders(req),
+        header=req.get_header,
         query=req.params,
         params=params,
         body=body,

@@ -57,7 +57,7 @@ def _call(
     request = EndpointRequest(
         method=method,
         path=template,
-        headers=dict(headers or {}),
+        header=dict(headers or {}).get,
         query=dict(query or {}),
         params=dict(params or {}),
         body=body if route.reads_body(method) else b"",
