@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -99,3 +100,29 @@ def test_every_bodiless_write_answer_carries_the_negotiated_type(
     answer = _call(server, method, path, None, Accept=JSON_TYPE)
     assert answer.status == 200
     assert _media_type(answer) == JSON_TYPE
+
+
+def test_the_wsgi_app_itself_names_the_type_of_its_204(registry: Registry) -> None:
+    # Any WSGI server (gunicorn, uwsgi, a host app) gets the header from the app, not waitress.
+    import falcon.testing
+
+    from eureka_embed.wsgi import create_app
+
+    environ = falcon.testing.create_environ(
+        path="/eureka/apps/ORDERS",
+        method="POST",
+        body=json_body(1),
+        headers={"Content-Type": JSON_TYPE, "Accept": JSON_TYPE},
+    )
+    seen: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> Any:
+        seen.append((status, headers))
+        return lambda data: None
+
+    body = b"".join(create_app(registry)(environ, start_response))
+
+    ((status, headers),) = seen
+    assert status.startswith("204")
+    assert body == b""
+    assert {name.lower(): value for name, value in headers}["content-type"] == JSON_TYPE
