@@ -75,10 +75,9 @@ def _gunzip(data: bytes, limit: int) -> bytes:
     while True:
         inflater = zlib.decompressobj(_GZIP_WBITS)
         try:
-            # max_length keeps every step within the limit: never inflate first and check after.
+            # max_length stops inflating one byte past the limit (never inflate, then check):
+            # output stops short of it only once the member's input is used up.
             out += inflater.decompress(pending, limit + 1 - len(out))
-            while inflater.unconsumed_tail and len(out) <= limit:
-                out += inflater.decompress(inflater.unconsumed_tail, limit + 1 - len(out))
         except zlib.error as exc:
             raise _corrupt(f"it is not valid gzip ({exc})") from None
         if len(out) > limit:
