@@ -17,12 +17,12 @@ from eureka_embed.client.contract import EurekaHttpClient
 from eureka_embed.client.response import EurekaResponse
 from eureka_embed.errors import EurekaError, InstanceNotFound, InvalidInput
 from eureka_embed.http.outcomes import (
+    DELTA_DISABLED,
     DONE,
     REGISTERED,
     HttpRefusal,
     Outcome,
     application_not_found,
-    delta_disabled,
     error_outcome,
     instance_id_not_found,
     renew_outcome,
@@ -145,7 +145,7 @@ class InProcessEurekaClient(EurekaHttpClient):
     def get_delta(self, regions: Sequence[str] = ()) -> EurekaResponse[Applications]:
         def run() -> EurekaResponse[Applications]:
             if not self.registry.config.delta_enabled:
-                raise HttpRefusal(delta_disabled())
+                raise HttpRefusal(DELTA_DISABLED)
             return EurekaResponse(200, self.registry.get_delta())
 
         return self._answer(run)

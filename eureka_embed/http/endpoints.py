@@ -25,12 +25,12 @@ from eureka_embed.http.dashboard import CONTENT_SECURITY_POLICY, render_dashboar
 from eureka_embed.http.messages import EndpointRequest, EndpointResponse, Handler, QueryValue
 from eureka_embed.http.negotiation import body_format, negotiate, response_format
 from eureka_embed.http.outcomes import (
+    DELTA_DISABLED,
     DONE,
     REGISTERED,
     HttpRefusal,
     Outcome,
     application_not_found,
-    delta_disabled,
     instance_id_not_found,
     renew_outcome,
 )
@@ -110,7 +110,7 @@ class Endpoints:
     def get_delta(self, req: EndpointRequest) -> EndpointResponse:
         """``GET apps/delta``: recent changes; 403 when the server has deltas turned off."""
         if not self._registry.config.delta_enabled:
-            raise HttpRefusal(delta_disabled())
+            raise HttpRefusal(DELTA_DISABLED)
         variant = negotiate(req)
         return cached_payload(req, self._payloads.delta(variant), variant)
 

@@ -31,13 +31,13 @@ from eureka_embed.errors import EurekaError, InstanceNotFound, InvalidInput, Sto
 from eureka_embed.registry import RenewOutcome
 
 __all__ = [
+    "DELTA_DISABLED",
     "DONE",
     "REGISTERED",
     "RETRY_AFTER_SECONDS",
     "HttpRefusal",
     "Outcome",
     "application_not_found",
-    "delta_disabled",
     "error_outcome",
     "instance_id_not_found",
     "renew_outcome",
@@ -113,12 +113,8 @@ def renew_outcome(outcome: RenewOutcome, app: str, instance_id: str) -> Outcome:
 
 _RENEWED: Final = Outcome(DONE)
 _CONFLICT: Final = Outcome(409)
-_DELTA_DISABLED: Final = Outcome(403, "this server does not serve deltas; fetch the full registry")
-
-
-def delta_disabled() -> Outcome:
-    """``GET apps/delta`` on a registry configured with ``delta_enabled=False``."""
-    return _DELTA_DISABLED
+#: ``GET apps/delta`` on a registry configured with ``delta_enabled=False``.
+DELTA_DISABLED: Final = Outcome(403, "this server does not serve deltas; fetch the full registry")
 
 
 def application_not_found(app: str) -> Outcome:
