@@ -4,7 +4,8 @@ For embedding: a service that hosts the registry registers itself (or its worker
 the same interface, and the same :class:`~eureka_embed.client.discovery.DiscoveryClient`,
 as remote services use over HTTP, with no sockets and no encoding. Answers carry the statuses
 the HTTP server would give (204 register, 404 unknown, 409 heartbeat conflict, ...); registry
-errors become statuses in one place, :meth:`InProcessEurekaClient._answer`.
+outcomes and errors become statuses through the table the HTTP server uses too,
+:mod:`eureka_embed.http.outcomes`, so both ways in answer alike.
 """
 
 from __future__ import annotations
@@ -14,7 +15,18 @@ from typing import TypeVar
 
 from eureka_embed.client.contract import EurekaHttpClient
 from eureka_embed.client.response import EurekaResponse
-from eureka_embed.errors import InstanceNotFound, InvalidInput, StorageError, StorageUnavailable
+from eureka_embed.errors import EurekaError, InstanceNotFound
+from eureka_embed.http.outcomes import (
+    DELTA_DISABLED,
+    DONE,
+    REGISTERED,
+    HttpRefusal,
+    Outcome,
+    application_not_found,
+    error_outcome,
+    instance_id_not_found,
+    renew_outcome,
+)
 from eureka_embed.model import Application, Applications, InstanceInfo, InstanceStatus
 from eureka_embed.registry import Registry, RenewOutcome
 
@@ -22,8 +34,8 @@ __all__ = ["InProcessEurekaClient"]
 
 T = TypeVar("T")
 
-_OK: EurekaResponse[None] = EurekaResponse(200)
-_NO_CONTENT: EurekaResponse[None] = EurekaResponse(204)
+_OK: EurekaResponse[None] = EurekaResponse(DONE)
+_NO_CONTENT: EurekaResponse[None] = EurekaResponse(REGISTERED)
 
 
 class InProcessEurekaClient(EurekaHttpClient):
@@ -74,11 +86,13 @@ class InProcessEurekaClient(EurekaHttpClient):
                 overridden_status=overridden_status,
                 replication=self.replication,
             )
-            if result.outcome is RenewOutcome.OK:
-                return EurekaResponse(200)
+            outcome = renew_outcome(result.outcome, app, instance_id)
             if result.outcome is RenewOutcome.CONFLICT:
-                return EurekaResponse(409, result.instance)
-            return EurekaResponse(404)
+                # The instance the registry holds, as the HTTP body carries it.
+                return EurekaResponse(outcome.status, result.instance)
+            if not outcome.ok:
+                raise HttpRefusal(outcome)
+            return EurekaResponse(outcome.status)
 
         return self._answer(run)
 
@@ -130,7 +144,7 @@ class InProcessEurekaClient(EurekaHttpClient):
     def get_delta(self, regions: Sequence[str] = ()) -> EurekaResponse[Applications]:
         def run() -> EurekaResponse[Applications]:
             if not self.registry.config.delta_enabled:
-                return EurekaResponse(403, text="delta is disabled")
+                raise HttpRefusal(DELTA_DISABLED)
             return EurekaResponse(200, self.registry.get_delta())
 
         return self._answer(run)
@@ -144,13 +158,25 @@ class InProcessEurekaClient(EurekaHttpClient):
         return self._answer(lambda: EurekaResponse(200, self.registry.get_secure_vip(svip)))
 
     def get_application(self, app: str) -> EurekaResponse[Application]:
-        return self._answer(lambda: _found(self.registry.get_application(app)))
+        return self._answer(
+            lambda: _found(self.registry.get_application(app), application_not_found(app))
+        )
 
     def get_instance(self, app: str, instance_id: str) -> EurekaResponse[InstanceInfo]:
-        return self._answer(lambda: _found(self.registry.get_instance(app, instance_id)))
+        def run() -> EurekaResponse[InstanceInfo]:
+            instance = self.registry.get_instance(app, instance_id)
+            if instance is None:
+                raise InstanceNotFound(app.upper(), instance_id)
+            return EurekaResponse(200, instance)
+
+        return self._answer(run)
 
     def get_instance_by_id(self, instance_id: str) -> EurekaResponse[InstanceInfo]:
-        return self._answer(lambda: _found(self.registry.find_instance(instance_id)))
+        return self._answer(
+            lambda: _found(
+                self.registry.find_instance(instance_id), instance_id_not_found(instance_id)
+            )
+        )
 
     def shutdown(self) -> None:
         """Nothing to release: the registry is the caller's."""
@@ -160,15 +186,15 @@ class InProcessEurekaClient(EurekaHttpClient):
         """``run()``, with registry errors turned into the statuses the HTTP server answers."""
         try:
             return run()
-        except InstanceNotFound as exc:
-            return EurekaResponse(404, text=exc.reason)
-        except InvalidInput as exc:
-            return EurekaResponse(400, text=exc.reason)
-        except StorageUnavailable as exc:
-            return EurekaResponse(503, text=exc.reason)
-        except StorageError as exc:
-            return EurekaResponse(500, text=exc.reason)
+        except (EurekaError, HttpRefusal) as exc:
+            # Anything else is a bug and propagates: in-process, the caller sees the traceback.
+            outcome = error_outcome(exc)
+            headers = {name.lower(): value for name, value in outcome.headers}
+            return EurekaResponse(outcome.status, headers=headers, text=outcome.reason)
 
 
-def _found(entity: T | None) -> EurekaResponse[T]:
-    return EurekaResponse(200, entity) if entity is not None else EurekaResponse(404)
+def _found(entity: T | None, missing: Outcome) -> EurekaResponse[T]:
+    if entity is None:
+        raise HttpRefusal(missing)
+    return EurekaResponse(200, entity)
+

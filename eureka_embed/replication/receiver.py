@@ -2,8 +2,9 @@
 
 Items are applied in order with ``replication=True``, so they are never forwarded again (that
 is what keeps a full mesh of peers free of loops). An item that cannot be applied gets its own
-status (400 unreadable, 404 unknown instance, 503 store unavailable, 500 unexpected) and the
-rest of the batch goes on, as in Eureka's PeerReplicationResource.
+status (400 unreadable, 404 unknown instance, 503 store unavailable, 500 unexpected: the table
+of :mod:`eureka_embed.http.outcomes`, as the HTTP endpoints answer) and the rest of the batch
+goes on, as in Eureka's PeerReplicationResource.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Final
 
 from eureka_embed.errors import InstanceNotFound, InvalidInput, StorageUnavailable
 from eureka_embed.events import WriteAction
+from eureka_embed.http.outcomes import DONE, error_outcome, renew_outcome
 from eureka_embed.registry import Registry, RenewOutcome
 from eureka_embed.replication.wire import (
     InvalidItem,
@@ -31,8 +33,7 @@ log = logging.getLogger(__name__)
 #: The counter label of items whose action could not be read.
 INVALID_ACTION: Final = "invalid"
 
-_OK: Final = ItemResult(200)
-_NOT_FOUND: Final = ItemResult(404)
+_OK: Final = ItemResult(DONE)  # a replicated register too: Eureka's receiver answers 200
 
 
 class ReplicationReceiver:
@@ -69,10 +70,16 @@ class ReplicationReceiver:
     def _apply_one(self, item: ReplicationItem | InvalidItem) -> ItemResult:
         if isinstance(item, InvalidItem):
             log.warning("refused a replicated item: %s", item.reason)
-            return ItemResult(400)
+            return ItemResult(error_outcome(InvalidInput(item.reason)).status)
         try:
             return self._dispatch(item)
-        except InvalidInput as exc:
+        except Exception as exc:
+            self._log_failure(item, exc)
+            return ItemResult(error_outcome(exc).status)
+
+    @staticmethod
+    def _log_failure(item: ReplicationItem, exc: Exception) -> None:
+        if isinstance(exc, InvalidInput):
             log.warning(
                 "refused replicated %s of %s/%s: %s",
                 item.action,
@@ -80,15 +87,16 @@ class ReplicationReceiver:
                 item.instance_id,
                 exc.reason,
             )
-            return ItemResult(400)
-        except InstanceNotFound:
-            return _NOT_FOUND
-        except StorageUnavailable as exc:
+        elif isinstance(exc, StorageUnavailable):
             log.warning("store unavailable for replicated %s: %s", item.action, exc.reason)
-            return ItemResult(503)
-        except Exception:
-            log.exception("replicated %s of %s/%s failed", item.action, item.app, item.instance_id)
-            return ItemResult(500)
+        elif not isinstance(exc, InstanceNotFound):
+            log.error(
+                "replicated %s of %s/%s failed",
+                item.action,
+                item.app,
+                item.instance_id,
+                exc_info=exc,
+            )
 
     def _dispatch(self, item: ReplicationItem) -> ItemResult:
         registry = self._registry
@@ -105,11 +113,10 @@ class ReplicationReceiver:
                 overridden_status=item.overridden_status,
                 replication=True,
             )
-            if result.outcome is RenewOutcome.OK:
-                return _OK
-            if result.outcome is RenewOutcome.CONFLICT:
-                return ItemResult(409, result.instance)
-            return _NOT_FOUND
+            outcome = renew_outcome(result.outcome, item.app, item.instance_id)
+            # A conflict answers with the newer instance held here: the peer adopts it.
+            conflict = result.outcome is RenewOutcome.CONFLICT
+            return ItemResult(outcome.status, result.instance if conflict else None)
         if action is WriteAction.CANCEL:
             registry.cancel(item.app, item.instance_id, replication=True)
             return _OK

@@ -5,7 +5,7 @@ Needs the ``server`` extra (falcon, prometheus_client; waitress to serve it stan
 
 from __future__ import annotations
 
+from eureka_embed.http.server_status import PeersStatus
 from eureka_embed.wsgi.app import DEFAULT_BASE_PATHS, EurekaApp, create_app
-from eureka_embed.wsgi.server_status import PeersStatus
 
 __all__ = ["DEFAULT_BASE_PATHS", "EurekaApp", "PeersStatus", "create_app"]

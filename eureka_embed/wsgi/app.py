@@ -4,6 +4,8 @@ Routes (SPEC section 1) are served under every base path, by default ``/eureka``
 Cloud serves them) and ``/eureka/v2`` (as Netflix does); the dashboard is at ``/`` and
 Prometheus metrics at ``/metrics``. The app owns no threads and no connections: mount it under a
 prefix of any WSGI application (see ``examples/embed_in_wsgi_app.py``) or serve it alone.
+
+What each route does is :mod:`eureka_embed.http`'s; this module only mounts it on Falcon.
 """
 
 from __future__ import annotations
@@ -12,57 +14,17 @@ from collections.abc import Sequence
 from typing import Any
 
 import falcon
-from prometheus_client import CollectorRegistry
 
+from eureka_embed.http.api import DEFAULT_BASE_PATHS, EurekaApi
+from eureka_embed.http.server_status import PeersStatus
 from eureka_embed.registry import Registry
-from eureka_embed.replication.receiver import ReplicationReceiver
 from eureka_embed.wsgi.errors import install_error_handlers
-from eureka_embed.wsgi.metrics import (
-    MetricsResource,
-    RegistryCollector,
-    ReplicationCollector,
-    RequestMetrics,
-)
-from eureka_embed.wsgi.payload_cache import PayloadCache
-from eureka_embed.wsgi.payloads import Payload, RegistryPayloads
-from eureka_embed.wsgi.resources import (
-    AppResource,
-    AppsResource,
-    DashboardResource,
-    DeltaResource,
-    InstanceByIdResource,
-    InstanceResource,
-    MetadataResource,
-    PeerReplicationResource,
-    ServerStatusResource,
-    Services,
-    StatusOverrideResource,
-    VipResource,
-)
-from eureka_embed.wsgi.server_status import PeersStatus
+from eureka_embed.wsgi.metrics import RequestMetrics
+from eureka_embed.wsgi.resources import FalconResource
 
-__all__ = ["DEFAULT_BASE_PATHS", "EurekaApp", "create_app", "eureka_routes"]
-
-DEFAULT_BASE_PATHS = ("/eureka", "/eureka/v2")
+__all__ = ["DEFAULT_BASE_PATHS", "EurekaApp", "create_app"]
 
 EurekaApp = falcon.App[falcon.Request, falcon.Response]
-
-
-def eureka_routes(services: Services) -> list[tuple[str, object]]:
-    """Each Eureka resource and its path below a base path."""
-    return [
-        ("apps", AppsResource(services)),
-        ("apps/delta", DeltaResource(services)),
-        ("apps/{app}", AppResource(services)),
-        ("apps/{app}/{instance_id}", InstanceResource(services)),
-        ("apps/{app}/{instance_id}/status", StatusOverrideResource(services)),
-        ("apps/{app}/{instance_id}/metadata", MetadataResource(services)),
-        ("instances/{instance_id}", InstanceByIdResource(services)),
-        ("vips/{vip}", VipResource(services, secure=False)),
-        ("svips/{vip}", VipResource(services, secure=True)),
-        ("status", ServerStatusResource(services)),
-        ("peerreplication/batch", PeerReplicationResource(services)),
-    ]
 
 
 def create_app(
@@ -78,7 +40,8 @@ def create_app(
 ) -> EurekaApp:
     """A WSGI app serving ``registry`` over Eureka's REST API.
 
-    :param max_body_bytes: request bodies above this are refused with 413.
+    :param max_body_bytes: request bodies above this are refused with 413, before and after
+        undoing a ``Content-Encoding`` (gzip).
     :param peers_status: reports the peer nodes for ``GET status`` and the dashboard; each
         mapping is shown as given (``url`` and ``status`` keys read best). ``/metrics`` turns
         the numbers of :meth:`~eureka_embed.replication.PeerReplicator.peers_status` into
@@ -89,40 +52,24 @@ def create_app(
     :param title: the dashboard's heading.
     :param cache_max_entries: bound on cached payloads (one per kind, name and representation).
     """
-    if max_body_bytes < 0:
-        raise ValueError("max_body_bytes must not be negative")
-    if not base_paths or any(not path.startswith("/") for path in base_paths):
-        raise ValueError("base_paths must be absolute paths such as '/eureka'")
-    paths = [path.rstrip("/") for path in base_paths]  # "/" serves the API at the root
-
-    cache: PayloadCache[Payload | None] = PayloadCache(cache_max_entries)
-    services = Services(
-        registry=registry,
-        payloads=RegistryPayloads(registry, cache),
+    api = EurekaApi(
+        registry,
         max_body_bytes=max_body_bytes,
-        replication=ReplicationReceiver(registry),
         peers_status=peers_status,
+        base_paths=base_paths,
+        dashboard=dashboard,
+        metrics=metrics,
         title=title,
+        cache_max_entries=cache_max_entries,
     )
-
     middleware: list[Any] = []
-    metrics_registry: CollectorRegistry | None = None
-    if metrics:
-        metrics_registry = CollectorRegistry()
-        metrics_registry.register(RegistryCollector(registry, cache))
-        metrics_registry.register(ReplicationCollector(services.replication, peers_status))
-        middleware.append(RequestMetrics(metrics_registry))
+    if api.request_stats is not None:
+        middleware.append(RequestMetrics(api.request_stats))
 
     app: EurekaApp = falcon.App(middleware=middleware)
     # Eureka clients ask for both ``apps`` and ``apps/``; peers post to ``peerreplication/batch/``.
     app.req_options.strip_url_path_trailing_slash = True
     install_error_handlers(app)
-
-    for base in paths:
-        for suffix, resource in eureka_routes(services):
-            app.add_route(f"{base}/{suffix}", resource)
-    if dashboard:
-        app.add_route("/", DashboardResource(services))
-    if metrics_registry is not None:
-        app.add_route("/metrics", MetricsResource(metrics_registry))
+    for route in api.routes:
+        app.add_route(route.template, FalconResource(route, api.max_body_bytes))
     return app

@@ -1,41 +1,27 @@
-"""Errors to HTTP: domain errors become 4xx/503 answers, anything unexpected a bare 500.
+"""Errors raised outside the endpoints (Falcon's own, a body too large) as text answers.
 
-Responders raise; these handlers, registered once on the app, decide the answer (no try/except
-in every responder). Every error body is ``text/plain``: a reason a person can read in a client
-log, never a traceback (that goes to the server log).
+The endpoints answer their own refusals (:func:`eureka_embed.http.endpoints.answer`); what is
+left is Falcon's routing errors (404 no route, 405, bad headers) and what the adapter raises
+while reading a body. Both are answered through the same table and the same text form.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Any, Final
+from typing import Any
 
 import falcon
 
-from eureka_embed.errors import EurekaError, InstanceNotFound, InvalidInput, StorageUnavailable
+from eureka_embed.http.responses import TEXT_PLAIN, error_response
+from eureka_embed.wsgi.request_input import endpoint_request
+from eureka_embed.wsgi.resources import write_response
 
-__all__ = ["RETRY_AFTER_SECONDS", "TEXT_PLAIN", "install_error_handlers"]
-
-log = logging.getLogger("eureka_embed.wsgi")
-
-TEXT_PLAIN: Final = "text/plain; charset=utf-8"
-
-#: Peers retry a 503 after 1 s regardless; a client that honours the header waits a little more,
-#: which is kinder to a store that is recovering.
-RETRY_AFTER_SECONDS: Final = 5
-
-
-def _write(resp: falcon.Response, status: int, reason: str) -> None:
-    resp.status = status
-    resp.content_type = TEXT_PLAIN
-    resp.text = reason + "\n"
+__all__ = ["install_error_handlers"]
 
 
 def _serialize_http_error(
     req: falcon.Request, resp: falcon.Response, exception: falcon.HTTPError
 ) -> None:
-    # Falcon's own errors (404 no route, 405, 413, bad headers) as text, like ours. Headers the
-    # error carries (Allow, Retry-After) are already set by Falcon.
+    # Headers the error carries (Allow, Retry-After) are already set by Falcon.
     reason = exception.title or str(exception.status)
     description = exception.description
     if description is None:
@@ -49,40 +35,11 @@ def _serialize_http_error(
     resp.text = reason + "\n"
 
 
-def _invalid_input(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
-    assert isinstance(ex, InvalidInput)
-    _write(resp, 400, ex.reason)
-
-
-def _not_found(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
-    assert isinstance(ex, InstanceNotFound)
-    _write(resp, 404, ex.reason)
-
-
-def _unavailable(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
-    assert isinstance(ex, StorageUnavailable)
-    log.warning("%s %s: store unavailable: %s", req.method, req.path, ex.reason)
-    _write(resp, 503, ex.reason)
-    resp.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
-
-
-def _eureka_error(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
-    # A StorageError or another failure we raised on purpose: its reason is safe to send.
-    assert isinstance(ex, EurekaError)
-    log.error("%s %s failed: %s", req.method, req.path, ex.reason, exc_info=ex)
-    _write(resp, 500, ex.reason)
-
-
-def _unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
-    log.error("%s %s failed with an unexpected error", req.method, req.path, exc_info=ex)
-    _write(resp, 500, "internal server error (the server log has the details)")
+def _any_error(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:
+    write_response(resp, error_response(endpoint_request(req, params or {}), ex))
 
 
 def install_error_handlers(app: falcon.App[falcon.Request, falcon.Response]) -> None:
-    """Register the handlers; Falcon picks the most specific one for each exception."""
+    """Register the handlers; Falcon's own HTTP errors keep their status and headers."""
     app.set_error_serializer(_serialize_http_error)
-    app.add_error_handler(Exception, _unexpected)
-    app.add_error_handler(EurekaError, _eureka_error)
-    app.add_error_handler(InvalidInput, _invalid_input)
-    app.add_error_handler(InstanceNotFound, _not_found)
-    app.add_error_handler(StorageUnavailable, _unavailable)
+    app.add_error_handler(Exception, _any_error)

@@ -11,10 +11,10 @@ import pytest
 
 from eureka_embed.clock import ManualClock
 from eureka_embed.config import RegistryConfig
+from eureka_embed.http.payload_cache import PayloadCache
 from eureka_embed.model import Applications
 from eureka_embed.registry import Registry
 from eureka_embed.wsgi import create_app
-from eureka_embed.wsgi.payload_cache import PayloadCache
 from tests.wsgi.helpers import JSON, instance_id, instance_ids, json_of, register
 
 ID1, ID2 = instance_id(1), instance_id(2)

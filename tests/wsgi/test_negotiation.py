@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from eureka_embed.codec import WireFormat
+from eureka_embed.http.negotiation import accepts_gzip, body_format
 from eureka_embed.registry import Registry
-from eureka_embed.wsgi.negotiation import accepts_gzip, body_format
 from tests.wsgi.helpers import JSON, instance_id, json_body, json_of, register, xml_body
 
 ID1 = instance_id(1)

@@ -1,7 +1,7 @@
 """The status page at ``/``: what Eureka's dashboard shows, readable on a phone.
 
 One self-contained HTML document (inline CSS, no scripts, no external assets), built from a
-:class:`~eureka_embed.wsgi.server_status.ServerStatus`. Everything that comes from instances or
+:class:`~eureka_embed.http.server_status.ServerStatus`. Everything that comes from instances or
 peers is HTML-escaped, and only http(s) status page URLs become links: a registering client
 controls those strings, the operator's browser must not run them.
 """
@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from html import escape
 from typing import Any, Final
 
+from eureka_embed.http.server_status import ServerStatus, format_duration
 from eureka_embed.model import InstanceInfo
-from eureka_embed.wsgi.server_status import ServerStatus, format_duration
 
 __all__ = ["CONTENT_SECURITY_POLICY", "render_dashboard"]
 

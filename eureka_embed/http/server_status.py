@@ -17,7 +17,7 @@ from eureka_embed.registry import Registry
 
 __all__ = ["PeersStatus", "ServerStatus", "encode_status", "format_duration"]
 
-log = logging.getLogger("eureka_embed.wsgi")
+log = logging.getLogger("eureka_embed.http")
 
 _REPLACEMENT = "\ufffd"
 

@@ -12,9 +12,8 @@ import gzip
 from dataclasses import dataclass
 from typing import Final
 
-import falcon
-
 from eureka_embed.codec import WireFormat
+from eureka_embed.http.messages import EndpointRequest
 
 __all__ = [
     "VARY",
@@ -59,8 +58,9 @@ _VARIANTS: Final = {
 }
 
 
-def response_format(req: falcon.Request) -> WireFormat:
-    return WireFormat.from_accept(req.get_header("Accept"))
+def response_format(req: EndpointRequest) -> WireFormat:
+    """The format of bodiless and status answers: what ``Accept`` asks for."""
+    return WireFormat.from_accept(req.header("accept"))
 
 
 def accepts_gzip(header: str | None) -> bool:
@@ -81,11 +81,11 @@ def accepts_gzip(header: str | None) -> bool:
     return False
 
 
-def negotiate(req: falcon.Request) -> Variant:
+def negotiate(req: EndpointRequest) -> Variant:
     """The representation ``req`` asks for."""
-    compact_header = req.get_header("X-Eureka-Accept")
+    compact_header = req.header("x-eureka-accept")
     compact = compact_header is not None and "compact" in compact_header.lower()
-    zipped = accepts_gzip(req.get_header("Accept-Encoding"))
+    zipped = accepts_gzip(req.header("accept-encoding"))
     return _VARIANTS[response_format(req), compact, zipped]
 
 

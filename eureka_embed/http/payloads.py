@@ -35,10 +35,10 @@ from eureka_embed.codec import (
     encode_application,
     encode_applications,
 )
+from eureka_embed.http.negotiation import Variant, gzip_bytes
+from eureka_embed.http.payload_cache import PayloadCache, Version
 from eureka_embed.model import Application, Applications
 from eureka_embed.registry import Registry
-from eureka_embed.wsgi.negotiation import Variant, gzip_bytes
-from eureka_embed.wsgi.payload_cache import PayloadCache, Version
 
 __all__ = ["DELTA_TIME_BUCKET_MS", "Payload", "RegistryPayloads"]
 

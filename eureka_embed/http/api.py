@@ -1,0 +1,97 @@
+"""``EurekaApi``: every route a framework adapter serves, built once from a registry.
+
+An adapter (``create_app`` for Falcon WSGI, the ASGI one next) builds an :class:`EurekaApi`
+with the options it was given and mounts each of :attr:`EurekaApi.routes` at its path; it adds
+only what its framework needs (reading the body, writing the answer, timing requests into
+:attr:`EurekaApi.request_stats`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Final
+
+from prometheus_client import CollectorRegistry
+
+from eureka_embed.http.endpoints import (
+    Endpoints,
+    Route,
+    Services,
+    dashboard_route,
+    eureka_routes,
+)
+from eureka_embed.http.metrics import (
+    MetricsEndpoint,
+    RegistryCollector,
+    ReplicationCollector,
+    RequestStats,
+)
+from eureka_embed.http.payload_cache import PayloadCache
+from eureka_embed.http.payloads import Payload, RegistryPayloads
+from eureka_embed.http.server_status import PeersStatus
+from eureka_embed.registry import Registry
+from eureka_embed.replication.receiver import ReplicationReceiver
+
+__all__ = ["DEFAULT_BASE_PATHS", "EurekaApi"]
+
+#: ``/eureka`` as Spring Cloud serves the API, ``/eureka/v2`` as Netflix does.
+DEFAULT_BASE_PATHS: Final = ("/eureka", "/eureka/v2")
+
+
+class EurekaApi:
+    """The Eureka REST API of ``registry``, as routes with absolute path templates.
+
+    The options are :func:`eureka_embed.wsgi.create_app`'s (documented there).
+
+    :ivar services: what the endpoints share (registry, payload cache, replication receiver).
+    :ivar routes: every route at its full path: the API under each base path, then ``/`` (the
+        dashboard) and ``/metrics`` when enabled.
+    :ivar request_stats: where an adapter records each request's method, route template, status
+        and duration; None when metrics are off.
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        max_body_bytes: int = 1 << 20,
+        peers_status: PeersStatus | None = None,
+        base_paths: Sequence[str] = DEFAULT_BASE_PATHS,
+        dashboard: bool = True,
+        metrics: bool = True,
+        title: str = "eureka_embed",
+        cache_max_entries: int = 1024,
+    ) -> None:
+        if max_body_bytes < 0:
+            raise ValueError("max_body_bytes must not be negative")
+        if not base_paths or any(not path.startswith("/") for path in base_paths):
+            raise ValueError("base_paths must be absolute paths such as '/eureka'")
+        cache: PayloadCache[Payload | None] = PayloadCache(cache_max_entries)
+        self.services = Services(
+            registry=registry,
+            payloads=RegistryPayloads(registry, cache),
+            max_body_bytes=max_body_bytes,
+            replication=ReplicationReceiver(registry),
+            peers_status=peers_status,
+            title=title,
+        )
+        endpoints = Endpoints(self.services)
+        routes: list[Route] = []
+        for base in (path.rstrip("/") for path in base_paths):  # "/" serves the API at the root
+            for route in eureka_routes(endpoints):
+                routes.append(replace(route, template=f"{base}/{route.template}"))
+        if dashboard:
+            routes.append(dashboard_route(endpoints))
+        self.request_stats: RequestStats | None = None
+        if metrics:
+            collectors = CollectorRegistry()
+            collectors.register(RegistryCollector(registry, cache))
+            collectors.register(ReplicationCollector(self.services.replication, peers_status))
+            self.request_stats = RequestStats(collectors)
+            routes.append(Route("/metrics", {"GET": MetricsEndpoint(collectors)}))
+        self.routes: tuple[Route, ...] = tuple(routes)
+
+    @property
+    def max_body_bytes(self) -> int:
+        return self.services.max_body_bytes

@@ -1,0 +1,320 @@
+"""The Eureka REST endpoints (SPEC section 1), written once for every web framework.
+
+Each endpoint is a plain function of an :class:`~eureka_embed.http.messages.EndpointRequest`
+to an :class:`~eureka_embed.http.messages.EndpointResponse`: it parses what it needs, calls the
+registry once and chooses status, headers and body. :func:`eureka_routes` lists them by route
+template and method; a framework adapter routes a request to the handler, hands it the body
+(read within :attr:`Services.max_body_bytes`) when :meth:`Route.reads_body` says so, and
+writes back what :func:`answer` returns. Refusals are raised (registry errors,
+:class:`~eureka_embed.http.outcomes.HttpRefusal`) and turned into answers by :func:`answer`
+through the one table of :mod:`eureka_embed.http.outcomes`.
+
+Path fields arrive percent-decoded, so ``h%3Aapp%3A8080`` and ``h:app:8080`` name the same
+instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from eureka_embed.codec import decode_instance, encode_instance
+from eureka_embed.errors import InstanceNotFound, InvalidInput
+from eureka_embed.http.body import decode_body
+from eureka_embed.http.dashboard import CONTENT_SECURITY_POLICY, render_dashboard
+from eureka_embed.http.messages import EndpointRequest, EndpointResponse, Handler, QueryValue
+from eureka_embed.http.negotiation import body_format, negotiate, response_format
+from eureka_embed.http.outcomes import (
+    DELTA_DISABLED,
+    DONE,
+    REGISTERED,
+    HttpRefusal,
+    Outcome,
+    application_not_found,
+    instance_id_not_found,
+    renew_outcome,
+)
+from eureka_embed.http.params import is_replication, status_param, timestamp_param
+from eureka_embed.http.payloads import RegistryPayloads
+from eureka_embed.http.responses import (
+    bodiless,
+    cached_payload,
+    error_response,
+    payload,
+)
+from eureka_embed.http.server_status import PeersStatus, ServerStatus, encode_status
+from eureka_embed.registry import Registry, RenewOutcome
+from eureka_embed.replication.receiver import ReplicationReceiver
+
+__all__ = ["Endpoints", "Route", "Services", "answer", "dashboard_route", "eureka_routes"]
+
+_MEDIA_JSON = "application/json"
+_MEDIA_HTML = "text/html; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the endpoints share."""
+
+    registry: Registry
+    payloads: RegistryPayloads
+    max_body_bytes: int
+    #: Applies the batches peers send; shared by every base path and the metrics.
+    replication: ReplicationReceiver
+    peers_status: PeersStatus | None = None
+    title: str = "eureka_embed"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """The handlers of one route template, by upper-case method.
+
+    ``template`` uses ``{field}`` placeholders (Falcon's and Starlette's syntax). In
+    :func:`eureka_routes` it is relative to a base path such as ``/eureka``;
+    :attr:`eureka_embed.http.api.EurekaApi.routes` holds full paths.
+    """
+
+    template: str
+    handlers: Mapping[str, Handler]
+    #: Methods whose handler reads ``EndpointRequest.body``; the others get an empty one.
+    body_methods: frozenset[str] = field(default_factory=frozenset)
+
+    def reads_body(self, method: str) -> bool:
+        return method in self.body_methods
+
+
+def answer(handler: Handler, request: EndpointRequest) -> EndpointResponse:
+    """``handler(request)``, with whatever it raises turned into the answer it deserves."""
+    try:
+        return handler(request)
+    except Exception as exc:
+        return error_response(request, exc)
+
+
+class Endpoints:
+    """Every endpoint as a method; :func:`eureka_routes` maps them to routes."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._registry = services.registry
+        self._payloads = services.payloads
+        self._max_body_bytes = services.max_body_bytes
+
+    # -- reads of cached payloads
+
+    def get_apps(self, req: EndpointRequest) -> EndpointResponse:
+        """``GET apps``: the full registry (``?regions=`` is accepted and ignored)."""
+        variant = negotiate(req)
+        return cached_payload(req, self._payloads.full(variant), variant)
+
+    def get_delta(self, req: EndpointRequest) -> EndpointResponse:
+        """``GET apps/delta``: recent changes; 403 when the server has deltas turned off."""
+        if not self._registry.config.delta_enabled:
+            raise HttpRefusal(DELTA_DISABLED)
+        variant = negotiate(req)
+        return cached_payload(req, self._payloads.delta(variant), variant)
+
+    def get_app(self, req: EndpointRequest) -> EndpointResponse:
+        """``GET apps/{app}``: one application."""
+        app = req.params["app"]
+        variant = negotiate(req)
+        cached = self._payloads.application(app, variant)
+        if cached is None:
+            raise HttpRefusal(application_not_found(app))
+        return cached_payload(req, cached, variant)
+
+    def get_vip(self, req: EndpointRequest) -> EndpointResponse:
+        """``GET vips/{vip}``; an unknown VIP is an empty list, not a 404."""
+        return self._vip(req, secure=False)
+
+    def get_svip(self, req: EndpointRequest) -> EndpointResponse:
+        """``GET svips/{vip}``."""
+        return self._vip(req, secure=True)
+
+    def _vip(self, req: EndpointRequest, *, secure: bool) -> EndpointResponse:
+        variant = negotiate(req)
+        cached = self._payloads.vip(req.params["vip"], variant, secure=secure)
+        return cached_payload(req, cached, variant)
+
+    # -- single instances
+
+    def get_instance(self, req: EndpointRequest) -> EndpointResponse:
+        """``GET apps/{app}/{instance_id}``."""
+        app, instance_id = req.params["app"], req.params["instance_id"]
+        instance = self._registry.get_instance(app, instance_id)
+        if instance is None:
+            raise InstanceNotFound(app.upper(), instance_id)
+        variant = negotiate(req)
+        return payload(encode_instance(instance, variant.fmt, compact=variant.compact), variant)
+
+    def get_instance_by_id(self, req: EndpointRequest) -> EndpointResponse:
+        """``GET instances/{instance_id}``: under whatever application holds it."""
+        instance_id = req.params["instance_id"]
+        instance = self._registry.find_instance(instance_id)
+        if instance is None:
+            raise HttpRefusal(instance_id_not_found(instance_id))
+        variant = negotiate(req)
+        return payload(encode_instance(instance, variant.fmt, compact=variant.compact), variant)
+
+    # -- writes
+
+    def register(self, req: EndpointRequest) -> EndpointResponse:
+        """``POST apps/{app}``: 204, typed as the client asked (Jersey 1 does so)."""
+        app = req.params["app"]
+        body = self._body(req, "expected an instance in JSON or XML")
+        fmt = body_format(req.header("content-type"), body)
+        instance = decode_instance(body, fmt, now_ms=self._registry.clock.now_ms())
+        self._registry.register(instance, replication=is_replication(req), expected_app=app)
+        return bodiless(REGISTERED, response_format(req))
+
+    def heartbeat(self, req: EndpointRequest) -> EndpointResponse:
+        """``PUT apps/{app}/{instance_id}``: the hot path.
+
+        Eureka ignores the ``status`` parameter clients send, and so do we.
+        """
+        app, instance_id = req.params["app"], req.params["instance_id"]
+        result = self._registry.renew(
+            app,
+            instance_id,
+            last_dirty_timestamp=timestamp_param(req, "lastDirtyTimestamp"),
+            overridden_status=status_param(req, "overriddenstatus", required=False),
+            replication=is_replication(req),
+        )
+        outcome = renew_outcome(result.outcome, app, instance_id)
+        if result.outcome is RenewOutcome.CONFLICT and result.instance is not None:
+            # The peer holds an older copy: it adopts the one we send back.
+            variant = negotiate(req)
+            body = encode_instance(result.instance, variant.fmt, compact=variant.compact)
+            return payload(body, variant, status=outcome.status)
+        if not outcome.ok:
+            raise HttpRefusal(outcome)
+        return bodiless(outcome.status, response_format(req))
+
+    def cancel(self, req: EndpointRequest) -> EndpointResponse:
+        """``DELETE apps/{app}/{instance_id}``."""
+        self._registry.cancel(
+            req.params["app"], req.params["instance_id"], replication=is_replication(req)
+        )
+        return bodiless(DONE, response_format(req))
+
+    def put_status(self, req: EndpointRequest) -> EndpointResponse:
+        """``PUT apps/{app}/{instance_id}/status?value=``: set the status override."""
+        status = status_param(req, "value", required=True)
+        assert status is not None  # required=True raised otherwise
+        self._registry.update_status(
+            req.params["app"],
+            req.params["instance_id"],
+            status,
+            last_dirty_timestamp=timestamp_param(req, "lastDirtyTimestamp"),
+            replication=is_replication(req),
+        )
+        return bodiless(DONE, response_format(req))
+
+    def delete_status(self, req: EndpointRequest) -> EndpointResponse:
+        """``DELETE apps/{app}/{instance_id}/status``: remove the status override."""
+        self._registry.delete_status_override(
+            req.params["app"],
+            req.params["instance_id"],
+            status_param(req, "value", required=False),
+            last_dirty_timestamp=timestamp_param(req, "lastDirtyTimestamp"),
+            replication=is_replication(req),
+        )
+        return bodiless(DONE, response_format(req))
+
+    def put_metadata(self, req: EndpointRequest) -> EndpointResponse:
+        """``PUT apps/{app}/{instance_id}/metadata?k=v&...``: merge metadata."""
+        self._registry.update_metadata(
+            req.params["app"],
+            req.params["instance_id"],
+            _metadata_params(req.query),
+            replication=is_replication(req),
+        )
+        return bodiless(DONE, response_format(req))
+
+    def replication_batch(self, req: EndpointRequest) -> EndpointResponse:
+        """``POST peerreplication/batch/``: writes a peer forwarded, one result per item.
+
+        Only the batch as a whole can fail (400 when it is not a batch, 413 above the body
+        limit, 415 for XML or an unreadable encoding); each item gets its own status in the
+        answer. Eureka peers speak JSON here, and so do we.
+        """
+        if "xml" in (req.header("content-type") or "").lower():
+            raise HttpRefusal(
+                Outcome(415, 'replication batches are JSON: {"replicationList": [...]}')
+            )
+        body = self._body(req, 'expected {"replicationList": [...]}')
+        return EndpointResponse(200, _MEDIA_JSON, self._services.replication.handle(body))
+
+    def _body(self, req: EndpointRequest, expected: str) -> bytes:
+        body = decode_body(req.body, req.header("content-encoding"), self._max_body_bytes)
+        if not body.strip():
+            raise InvalidInput(f"request body is empty: {expected}")
+        return body
+
+    # -- the server itself
+
+    def server_status(self, req: EndpointRequest) -> EndpointResponse:
+        """``GET status``: uptime, self-preservation, renewals, peers and instance counts."""
+        status = ServerStatus.collect(self._registry, self._services.peers_status)
+        fmt = response_format(req)
+        return EndpointResponse(
+            200,
+            fmt.content_type,
+            encode_status(status, fmt),
+            (("Vary", "Accept"), ("Cache-Control", "no-store")),
+        )
+
+    def dashboard(self, req: EndpointRequest) -> EndpointResponse:
+        """``GET /``: the HTML status page."""
+        status = ServerStatus.collect(self._registry, self._services.peers_status)
+        page = render_dashboard(status, title=self._services.title)
+        return EndpointResponse(
+            200,
+            _MEDIA_HTML,
+            page.encode(),
+            (
+                ("Cache-Control", "no-store"),
+                ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+                ("X-Content-Type-Options", "nosniff"),
+            ),
+        )
+
+
+def _metadata_params(params: Mapping[str, QueryValue]) -> dict[str, str]:
+    """Query parameters as metadata; a repeated key keeps its first value, as in Eureka.
+
+    The registry refuses what a registration could not carry (keys that are not XML names,
+    characters XML cannot hold), so the instance stays servable in both formats.
+    """
+    return {key: raw if isinstance(raw, str) else _first(raw) for key, raw in params.items()}
+
+
+def _first(values: Sequence[str]) -> str:
+    return values[0] if values else ""
+
+
+def eureka_routes(endpoints: Endpoints) -> list[Route]:
+    """Each Eureka endpoint by route template (below a base path) and method."""
+    e = endpoints
+    post = frozenset({"POST"})
+    return [
+        Route("apps", {"GET": e.get_apps}),
+        Route("apps/delta", {"GET": e.get_delta}),
+        Route("apps/{app}", {"GET": e.get_app, "POST": e.register}, post),
+        Route(
+            "apps/{app}/{instance_id}",
+            {"GET": e.get_instance, "PUT": e.heartbeat, "DELETE": e.cancel},
+        ),
+        Route("apps/{app}/{instance_id}/status", {"PUT": e.put_status, "DELETE": e.delete_status}),
+        Route("apps/{app}/{instance_id}/metadata", {"PUT": e.put_metadata}),
+        Route("instances/{instance_id}", {"GET": e.get_instance_by_id}),
+        Route("vips/{vip}", {"GET": e.get_vip}),
+        Route("svips/{vip}", {"GET": e.get_svip}),
+        Route("status", {"GET": e.server_status}),
+        Route("peerreplication/batch", {"POST": e.replication_batch}, post),
+    ]
+
+
+def dashboard_route(endpoints: Endpoints) -> Route:
+    """The HTML status page, at the root of the app."""
+    return Route("/", {"GET": endpoints.dashboard})
