@@ -197,4 +197,3 @@ def _found(entity: T | None, missing: Outcome) -> EurekaResponse[T]:
     if entity is None:
         raise HttpRefusal(missing)
     return EurekaResponse(200, entity)
-
