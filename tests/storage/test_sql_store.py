@@ -96,12 +96,22 @@ def test_store_refuses_an_out_of_date_schema(url: str) -> None:
 
 
 def test_store_disposes_only_the_engine_it_created(tmp_path: Path) -> None:
+    # An engine can connect again after dispose(), so what shows is its pool: disposing
+    # replaces it, dropping the connections its owner had pooled.
     engine = sa.create_engine(sqlite_file_url(tmp_path))
     migrate.upgrade(engine)
+    pool = engine.pool
     SqlStore(engine, background=False).close()
-    with engine.connect() as conn:  # still usable: not ours to dispose
+    assert engine.pool is pool, "the store disposed an engine it was given"
+    assert pool.checkedin() >= 1
+    with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(leases)).scalar_one() == 0
     engine.dispose()
+
+    made = SqlStore(sqlite_file_url(tmp_path), background=False)
+    its_pool = made.engine.pool
+    made.close()
+    assert made.engine.pool is not its_pool, "the store left its own engine undisposed"
 
 
 def test_sqlite_file_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
