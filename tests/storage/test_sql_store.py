@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 
 from eureka_embed.config import RegistryConfig
 from eureka_embed.errors import StorageError, StorageUnavailable
-from eureka_embed.model import ActionType, InstanceStatus
+from eureka_embed.model import ActionType, InstanceStatus, apps_hashcode
 from eureka_embed.registry import Registry, RenewOutcome
 from eureka_embed.storage import migrate
 from eureka_embed.storage.sql import SqlStore
@@ -228,6 +228,37 @@ def test_own_write_after_a_foreign_one_catches_up_at_once(
     names = {r.instance_id for r in node_b.snapshot().records}
     assert names == {instance(1).instance_id, instance(2).instance_id}
     assert node_b.latest_sequence() == node_a.latest_sequence() + 1
+
+
+def test_the_other_nodes_delta_agrees_with_its_hashcode_before_and_after_it_syncs(
+    open_store: Callable[..., SqlStore],
+) -> None:
+    node_a, node_b = open_store(), open_store()
+    registry_a, registry_b = Registry(node_a), Registry(node_b)
+    registry_a.register(instance(1))
+    node_b.sync()
+    registry_a.register(instance(2))  # node b has not caught up with this one yet
+
+    # Every change is inside the window: the delta's instances are the whole registry.
+    behind = registry_b.get_delta()
+    assert behind.apps_hashcode == apps_hashcode(behind.instances()) == "UP_1_"
+    assert behind.version == str(registry_b.sequence)
+    node_b.sync()
+    caught_up = registry_b.get_delta()
+    assert caught_up.apps_hashcode == apps_hashcode(caught_up.instances()) == "UP_2_"
+
+
+def test_a_node_that_starts_over_a_database_serves_its_recent_changes(
+    open_store: Callable[..., SqlStore],
+) -> None:
+    registry_a = Registry(open_store())
+    registry_a.register(instance(1))
+    registry_a.cancel("ORDERS", instance(1).instance_id)
+    registry_a.register(instance(2))
+    started_later = Registry(open_store())
+    actions = [(i.host_name, i.action_type) for i in started_later.get_delta().instances()]
+    assert sorted(actions) == [("host1", ActionType.DELETED), ("host2", ActionType.ADDED)]
+    assert started_later.get_delta().apps_hashcode == "UP_1_"
 
 
 def test_renewals_through_one_node_keep_the_lease_alive_on_the_other(

@@ -319,7 +319,7 @@ def wait_in_thread(store: Store, after: int, timeout: float) -> Callable[[], int
 
     def result() -> int | None:
         thread.join(WAKE_WITHIN_S)
-        return answer[0] if answer else None
+        return answer[0] if answer else None  # None: still asleep after WAKE_WITHIN_S
 
     return result
 
@@ -349,6 +349,8 @@ def test_a_write_from_another_thread_wakes_every_waiter(store: Store) -> None:
     time.sleep(0.1)  # let them start waiting (a late starter returns at once anyway)
     started = time.monotonic()
     put(store, lease(1))
+    # Waiters asleep by mistake would each take WAKE_WITHIN_S to join: check the first alone.
+    assert waiters[0]() == latest + 1
     woken = [result() for result in waiters]
     assert woken == [latest + 1] * 20
     assert time.monotonic() - started < WAKE_WITHIN_S
