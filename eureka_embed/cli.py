@@ -371,6 +371,7 @@ def _serve(options: ServeOptions) -> int:
         server.serve_forever()
     finally:
         registry.close()
+        store.close()  # ours, not the registry's: it was given the store
     return EXIT_OK
 
 

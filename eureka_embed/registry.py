@@ -130,6 +130,10 @@ class Registry:
 
     Writes take ``replication=True`` when a peer sent them: they are applied under Eureka's
     replication rules and reported to listeners as such, so replication never loops.
+
+    Without a ``store`` the registry keeps its leases in a MemoryStore of its own, which
+    :meth:`close` closes. A store passed in stays its owner's to close, unless ``owns_store``
+    hands it over (for factories that build a store only for the registry they return).
     """
 
     def __init__(
@@ -139,7 +143,9 @@ class Registry:
         clock: Clock | None = None,
         *,
         rng: random.Random | None = None,
+        owns_store: bool | None = None,
     ) -> None:
+        self._owns_store = store is None if owns_store is None else owns_store
         self.store: Store = store if store is not None else MemoryStore()
         self.config = config if config is not None else RegistryConfig()
         self.clock: Clock = clock if clock is not None else system_clock
@@ -553,16 +559,19 @@ class Registry:
         )
 
     def get_delta(self) -> Applications:
-        """Changes of the retention window: each changed instance once, in its latest state."""
-        sequence = self.store.latest_sequence()
+        """Changes of the retention window: each changed instance once, in its latest state.
+
+        The changes and the hashcode come from one snapshot: a client that merged every
+        earlier change and then this delta holds exactly the registry the hashcode counts.
+        """
         since = self.clock.now_ms() - self.config.delta_retention_ms
+        snapshot = self.store.snapshot_since(since)
         latest: dict[tuple[str, str], InstanceInfo] = {}
-        for change in self.store.changes_since(since):
+        for change in snapshot.changes:
             latest.pop(change.key, None)
             latest[change.key] = change.instance
-        return Applications.of(
-            latest.values(), version=str(sequence), hashcode=self.apps_hashcode()
-        )
+        hashcode = apps_hashcode(r.instance for r in snapshot.records)
+        return Applications.of(latest.values(), version=str(snapshot.sequence), hashcode=hashcode)
 
     def get_vip(self, vip: str) -> Applications:
         """Instances whose comma-separated vipAddress names ``vip`` (case-insensitively)."""
@@ -685,4 +694,6 @@ class Registry:
         self._renews.roll(self.clock.now_ms())
 
     def close(self) -> None:
-        self.store.close()
+        """Close the store if the registry owns it (see the class docstring)."""
+        if self._owns_store:
+            self.store.close()

@@ -85,7 +85,8 @@ def sqlite_registry(
     from eureka_embed.storage.sql import SqlStore
 
     store = SqlStore(f"sqlite:///{Path(path)}", migrate_schema=True, background=background)
-    return Registry(store, config if config is not None else TESTING_CONFIG, clock)
+    config = config if config is not None else TESTING_CONFIG
+    return Registry(store, config, clock, owns_store=True)  # registry.close() closes it
 
 
 @contextmanager

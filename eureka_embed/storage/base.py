@@ -14,6 +14,13 @@ knows Eureka's rules; it asks a store for three things:
 3. **Cheap renewals** (:meth:`Store.renew`). Heartbeats are the hot path: a store may hold
    renewal timestamps in memory and persist them in batches (at most about a second late, and
    always on :meth:`Store.close`); everything else is written through before the call returns.
+4. **Consistent reads.** A :class:`Snapshot` holds the records as they were after exactly the
+   changes up to its sequence number (and, from :meth:`Store.snapshot_since`, those changes),
+   so a delta and the hashcode of the registry it applies to always agree, on every node of a
+   shared database too.
+5. **Waiting for the next change** (:meth:`Store.wait_for_change`), for watches and long
+   polls: every change wakes every waiter, including, for a store shared by several
+   processes, a change another process made, once this store has caught up with it.
 
 A :class:`LeaseRecord` is what a store keeps per instance. Records are shared, not copied: the
 only field that may change after a record is stored is ``last_renewal_ms``, and only through
@@ -110,10 +117,13 @@ class Write:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """Every record, and the change sequence they are consistent with."""
+    """Every record, the change sequence they are consistent with, and (from
+    :meth:`Store.snapshot_since`) the logged changes that led there."""
 
     sequence: int
     records: Sequence[LeaseRecord]
+    #: Changes with sequence numbers up to ``sequence``, in order; empty from ``snapshot()``.
+    changes: Sequence[Change] = ()
 
 
 class Store(abc.ABC):
@@ -137,6 +147,14 @@ class Store(abc.ABC):
 
         The sequence is read no later than the records, so a cache keyed by it may hold newer
         data than its key says but never older.
+        """
+
+    @abc.abstractmethod
+    def snapshot_since(self, since_ms: int) -> Snapshot:
+        """All records and the changes with ``timestamp_ms >= since_ms``, read at one instant.
+
+        The records are exactly the outcome of the changes up to ``sequence``: every change
+        in ``changes`` shows in ``records``, and no later one does.
         """
 
     @abc.abstractmethod
@@ -177,11 +195,25 @@ class Store(abc.ABC):
     def prune_changes(self, before_ms: int) -> int:
         """Drop changes older than ``before_ms``; how many were dropped."""
 
+    @abc.abstractmethod
+    def wait_for_change(self, after_sequence: int, timeout: float) -> int:
+        """Block until the latest sequence is above ``after_sequence``; returns the latest one.
+
+        Returns at once when a change past ``after_sequence`` is already there; else as soon
+        as one arrives (a write through this store, or a change made through another store
+        on the same database, once this one has caught up with it); else after ``timeout``
+        seconds (zero or less: at once), with the sequence unchanged. Every waiter wakes on
+        every change, and waiting holds no lock that readers or writers need, so many waiters
+        cost nothing until something changes. Heartbeats move no sequence and wake nobody.
+        Once the store is closed, every wait returns at once.
+        """
+
     def flush(self) -> None:  # noqa: B027 - optional hook, a no-op for write-through stores
         """Persist any renewals held in memory."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
-        """Flush and release what the store owns. Further calls are errors."""
+        """Flush and release what the store owns, and end every wait. Further calls are
+        errors."""
 
     def __enter__(self) -> Store:
         return self

@@ -1,14 +1,20 @@
-"""Records by application and instance id: the in-memory view every store answers reads from.
+"""The in-memory view every store answers reads from: records, the change log, its sequence.
 
-MemoryStore keeps its data here; SqlStore keeps its cache of the database here. The index does
-no locking of its own: each store guards it with the lock its own consistency needs.
+:class:`RecordIndex` holds records by application and instance id, with no locking of its own.
+:class:`IndexedStore` is the part of the Store contract that MemoryStore and SqlStore share:
+the index, the change log and the sequence number behind one lock, the reads over them, and
+the wake-up of :meth:`~eureka_embed.storage.base.Store.wait_for_change`. MemoryStore keeps its
+data there; SqlStore keeps its copy of the database there and brings it up to date.
 """
 
 from __future__ import annotations
 
-from eureka_embed.storage.base import LeaseRecord
+import threading
+from collections import deque
 
-__all__ = ["RecordIndex"]
+from eureka_embed.storage.base import Change, LeaseRecord, Snapshot, Store
+
+__all__ = ["IndexedStore", "RecordIndex"]
 
 
 class RecordIndex:
@@ -53,3 +59,95 @@ class RecordIndex:
             if not members:
                 del self._apps[app]
         return removed
+
+
+class IndexedStore(Store):
+    """Reads from memory for a store whose current state is held in this process.
+
+    Writers change ``_index`` and call :meth:`_append` while holding ``_lock``, so that the
+    records, the log and the sequence always move together (a snapshot sees all of a change or
+    none of it), then call :meth:`_notify_change` once the lock is released. Single-key reads
+    take no lock: a dict lookup is atomic under the interpreter, and records are replaced,
+    never edited (but for ``last_renewal_ms``).
+
+    Waiters for a change sleep on a condition of their own, not on ``_lock``: readers and
+    writers never queue behind them, and one notification wakes them all.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._index = RecordIndex()
+        self._log: deque[Change] = deque()
+        self._sequence = 0
+        self._change_signal = threading.Condition(threading.Lock())
+        self._waits_over = False
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, app: str, instance_id: str) -> LeaseRecord | None:
+        return self._index.get(app, instance_id)
+
+    def find(self, instance_id: str) -> list[LeaseRecord]:
+        with self._lock:
+            return self._index.find(instance_id)
+
+    def records_of(self, app: str) -> list[LeaseRecord]:
+        with self._lock:
+            return self._index.records_of(app)
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            return Snapshot(self._sequence, self._index.records())
+
+    def snapshot_since(self, since_ms: int) -> Snapshot:
+        with self._lock:
+            logged = [c for c in self._log if c.timestamp_ms >= since_ms]
+            return Snapshot(self._sequence, self._index.records(), logged)
+
+    def count(self) -> int:
+        return self._index.count
+
+    def latest_sequence(self) -> int:
+        return self._sequence
+
+    def changes_since(self, since_ms: int) -> list[Change]:
+        with self._lock:
+            return [c for c in self._log if c.timestamp_ms >= since_ms]
+
+    def changes_after(self, sequence: int) -> list[Change]:
+        with self._lock:
+            return [c for c in self._log if c.sequence > sequence]
+
+    def wait_for_change(self, after_sequence: int, timeout: float) -> int:
+        with self._change_signal:
+            self._change_signal.wait_for(
+                lambda: self._sequence > after_sequence or self._waits_over,
+                min(timeout, threading.TIMEOUT_MAX),
+            )
+        return self._sequence
+
+    # ------------------------------------------------------------------ for writers
+
+    def _append(self, change: Change) -> None:
+        """Log ``change`` as the newest one (caller holds ``_lock``)."""
+        self._log.append(change)
+        self._sequence = change.sequence
+
+    def _notify_change(self) -> None:
+        """Wake every waiter (after the sequence moved, with ``_lock`` released)."""
+        with self._change_signal:
+            self._change_signal.notify_all()
+
+    def _prune_log(self, before_ms: int) -> int:
+        with self._lock:
+            dropped = 0
+            while self._log and self._log[0].timestamp_ms < before_ms:
+                self._log.popleft()
+                dropped += 1
+            return dropped
+
+    def close(self) -> None:
+        # Whoever waits on a closed store would otherwise sleep out its whole timeout.
+        with self._change_signal:
+            self._waits_over = True
+            self._change_signal.notify_all()

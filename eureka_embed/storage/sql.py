@@ -6,11 +6,14 @@ How it keeps the contract:
   ``eureka_sequence`` (``SELECT ... FOR UPDATE``; on SQLite, ``BEGIN IMMEDIATE``), then the
   lease row. Writers, whether threads or nodes sharing the database, queue on that lock, so no
   update is lost and change sequence numbers commit in order.
-- **Reads from memory.** Every node keeps all leases in memory and catches up with the
-  database from the change log (and, for renewals made through other nodes, from the
-  ``last_renewal_ms`` column) every ``sync_interval`` seconds, and at once after its own
-  writes. Heartbeats and lookups never wait for the database; while it is down, reads keep
-  answering from memory and writes raise :class:`StorageUnavailable`.
+- **Reads from memory.** Every node keeps all leases and the recent change log in memory and
+  catches up with the database from the change log (and, for renewals made through other
+  nodes, from the ``last_renewal_ms`` column) every ``sync_interval`` seconds, and at once
+  after its own writes. A catch-up reads the log and the rows it names in one snapshot
+  (REPEATABLE READ) and applies them in one step, so the records in memory are always those
+  after exactly the changes up to the sequence in memory: a delta and the registry's hashcode
+  agree on every node. Heartbeats, lookups and deltas never wait for the database; while it
+  is down, reads keep answering from memory and writes raise :class:`StorageUnavailable`.
 - **Batched renewals.** :meth:`SqlStore.renew` only touches memory; a background thread
   writes the renewals of the last interval in one statement (and :meth:`close` writes the
   rest). A renewal is never lost to a failed flush: it is kept for the next one.
@@ -25,6 +28,7 @@ import itertools
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -35,8 +39,8 @@ from eureka_embed.codec import instance_from_dict, instance_to_dict
 from eureka_embed.errors import StorageError, StorageUnavailable
 from eureka_embed.model import ActionType, InstanceInfo, InstanceStatus
 from eureka_embed.storage import migrate
-from eureka_embed.storage.base import Change, LeaseRecord, Snapshot, Store, Write
-from eureka_embed.storage.record_index import RecordIndex
+from eureka_embed.storage.base import Change, LeaseRecord, Write
+from eureka_embed.storage.record_index import IndexedStore, RecordIndex
 from eureka_embed.storage.sql_engine import WRITE_OPTION, create_store_engine
 from eureka_embed.storage.sql_schema import SEQUENCE_NAME, changes, leases, renewals, sequence
 
@@ -81,6 +85,7 @@ _UPDATE_LEASE = sa.update(leases).where(*_THIS_LEASE)
 _INSERT_LEASE = sa.insert(leases)
 _INSERT_RENEWAL = sa.insert(renewals)
 _INSERT_CHANGE = sa.insert(changes)
+_SELECT_CHANGES = sa.select(changes).order_by(changes.c.seq)
 
 
 def _renewal_statement(dialect: str) -> sa.Update:
@@ -154,6 +159,10 @@ def _record_from_row(row: sa.Row[Any], last_renewal_ms: int | None = None) -> Le
     )
 
 
+def _change_from_row(row: sa.Row[Any]) -> Change:
+    return Change(row.seq, row.timestamp_ms, ActionType(row.action), _load_instance(row.instance))
+
+
 def _first_line(exc: sa.exc.DBAPIError) -> str:
     """The driver's message without its hints and background links, for a one-line error."""
     return str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc).__name__
@@ -167,7 +176,7 @@ def _is_lock_conflict(exc: sa.exc.DBAPIError) -> bool:
     )
 
 
-class SqlStore(Store):
+class SqlStore(IndexedStore):
     """Leases and the change log in a SQL database; see the module docstring.
 
     ``target`` is a SQLAlchemy URL (the store creates, and on close disposes, its engine) or
@@ -185,6 +194,7 @@ class SqlStore(Store):
         sync_interval: float = 0.5,
         background: bool = True,
     ) -> None:
+        super().__init__()
         self._owns_engine = not isinstance(target, sa.Engine)
         self.engine: sa.Engine = (
             target if isinstance(target, sa.Engine) else create_store_engine(target)
@@ -197,9 +207,13 @@ class SqlStore(Store):
         self._db_lock: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if self._sqlite else contextlib.nullcontext()
         )
-        self._cache_lock = threading.RLock()
-        self._index = RecordIndex()
-        self._sequence = 0
+        # Catching up reads one consistent snapshot of the log and the rows it names; SQLite
+        # transactions are snapshots already (and SQLAlchemy's SQLite takes no such level).
+        self._read_options: dict[str, Any] = (
+            {} if self._sqlite else {"isolation_level": "REPEATABLE READ"}
+        )
+        # One catch-up at a time: two applying reads of different ages could go backwards.
+        self._sync_lock = threading.Lock()
         self._renewal_watermark = 0
         self._dirty: dict[Key, int] = {}
         self._dirty_lock = threading.Lock()
@@ -237,7 +251,8 @@ class SqlStore(Store):
     @contextlib.contextmanager
     def _transaction(self, *, write: bool) -> Iterator[sa.Connection]:
         with self._db_lock, self.engine.connect() as connection:
-            conn = connection.execution_options(**{WRITE_OPTION: write})
+            options = {WRITE_OPTION: True} if write else {WRITE_OPTION: False, **self._read_options}
+            conn = connection.execution_options(**options)
             with conn.begin():
                 yield conn
 
@@ -263,29 +278,6 @@ class SqlStore(Store):
                 reason = f"the database refused the operation: {_first_line(exc)}"
                 raise StorageError(reason) from exc
 
-    # ------------------------------------------------------------------ reads (memory)
-
-    def get(self, app: str, instance_id: str) -> LeaseRecord | None:
-        return self._index.get(app, instance_id)
-
-    def find(self, instance_id: str) -> list[LeaseRecord]:
-        with self._cache_lock:
-            return self._index.find(instance_id)
-
-    def records_of(self, app: str) -> list[LeaseRecord]:
-        with self._cache_lock:
-            return self._index.records_of(app)
-
-    def snapshot(self) -> Snapshot:
-        with self._cache_lock:
-            return Snapshot(self._sequence, self._index.records())
-
-    def count(self) -> int:
-        return self._index.count
-
-    def latest_sequence(self) -> int:
-        return self._sequence
-
     # ------------------------------------------------------------------ writes
 
     def mutate(
@@ -293,7 +285,7 @@ class SqlStore(Store):
     ) -> T:
         key = (app, instance_id)
 
-        def unit(conn: sa.Connection) -> tuple[Write | None, T, int | None]:
+        def unit(conn: sa.Connection) -> tuple[Write | None, T, Change | None]:
             this = {"b_app": app, "b_id": instance_id}
             seq = conn.execute(_LOCK_SEQUENCE).scalar_one()
             row = conn.execute(_LOCK_LEASE, this).first()
@@ -308,13 +300,12 @@ class SqlStore(Store):
             self._write_lease(conn, key, write.record, exists=row is not None)
             if write.change is None:
                 return write, result, None
-            seq += 1
-            self._log_change(conn, seq, key, write, current)
-            return write, result, seq
+            change = self._log_change(conn, seq + 1, key, write, current)
+            return write, result, change
 
-        write, result, seq = self._run(unit, write=True)
+        write, result, change = self._run(unit, write=True)
         if write is not None:
-            self._apply_own_write(key, write.record, seq)
+            self._apply_own_write(key, write.record, change)
         return result
 
     def _write_lease(
@@ -342,7 +333,7 @@ class SqlStore(Store):
 
     def _log_change(
         self, conn: sa.Connection, seq: int, key: Key, write: Write, current: LeaseRecord | None
-    ) -> None:
+    ) -> Change:
         instance = write.logged_instance(current)
         assert write.change is not None
         conn.execute(
@@ -357,21 +348,33 @@ class SqlStore(Store):
             },
         )
         conn.execute(_SET_SEQUENCE, {"b_seq": seq})
+        return Change(seq, write.change_ms, write.change, instance)
 
-    def _apply_own_write(self, key: Key, record: LeaseRecord | None, seq: int | None) -> None:
-        with self._cache_lock:
-            self._put(key, record)
-            if seq is None:
+    def _apply_own_write(self, key: Key, record: LeaseRecord | None, change: Change | None) -> None:
+        with self._lock:
+            if change is None:
+                self._put(key, record)
                 return
-            if seq == self._sequence + 1:
-                self._sequence = seq
-                return
-        # Another node wrote in between: catch up now, so this node's next read sees both.
-        with contextlib.suppress(StorageUnavailable):
+            caught_up = change.sequence == self._sequence + 1
+            if caught_up:
+                self._put(key, record)
+                self._append(change)
+        if caught_up:
+            self._notify_change()
+            return
+        # Another node wrote in between: catch up now (this write with it), so this node's
+        # next read sees both, and its records never run ahead of its log.
+        try:
             self._sync_changes()
+        except StorageUnavailable:
+            # The write is committed: show it now rather than after the outage, at the cost
+            # of a delta whose hashcode disagrees until the next catch-up.
+            with self._lock:
+                if self._sequence < change.sequence:
+                    self._put(key, record)
 
     def _put(self, key: Key, record: LeaseRecord | None) -> None:
-        """Set or drop one cached record (caller holds the cache lock)."""
+        """Set or drop one cached record (caller holds ``_lock``)."""
         if record is None:
             self._index.remove(*key)
             return
@@ -421,35 +424,42 @@ class SqlStore(Store):
         self._sync_renewals()
 
     def _sync_changes(self) -> None:
+        with self._sync_lock:
+            moved = self._catch_up()
+        if moved:
+            self._notify_change()
+
+    def _catch_up(self) -> bool:
+        """Apply the changes other writers logged since our sequence; whether it moved."""
         local = self._sequence
 
-        def unit(conn: sa.Connection) -> tuple[int, int | None, set[Key], list[sa.Row[Any]]]:
+        def unit(conn: sa.Connection) -> tuple[int, list[sa.Row[Any]], list[sa.Row[Any]]]:
             head = conn.execute(_READ_SEQUENCE).scalar_one()
             if head == local:
-                return head, None, set(), []
-            first = conn.execute(
-                sa.select(sa.func.min(changes.c.seq)).where(changes.c.seq > local)
-            ).scalar()
-            found = conn.execute(
-                sa.select(changes.c.app, changes.c.instance_id)
-                .where(changes.c.seq > local, changes.c.seq <= head)
-                .distinct()
-            ).all()
-            keys = {(k.app, k.instance_id) for k in found}
-            return head, first, keys, list(self._lease_rows(conn, sorted(keys)))
+                return head, [], []
+            logged = list(
+                conn.execute(_SELECT_CHANGES.where(changes.c.seq > local, changes.c.seq <= head))
+            )
+            keys = sorted({(row.app, row.instance_id) for row in logged})
+            return head, logged, list(self._lease_rows(conn, keys))
 
-        head, first, keys, rows = self._run(unit, write=False)
+        head, logged, rows = self._run(unit, write=False)
         if head == local:
-            return
-        if first is None or first != local + 1:
+            return False
+        if not logged or logged[0].seq != local + 1:
             # The changes we missed were pruned (this node was away too long): start over.
-            self._reload()
-            return
+            return self._reload()
         fresh = {(row.app, row.instance_id): _record_from_row(row) for row in rows}
-        with self._cache_lock:
-            for key in keys:
+        with self._lock:
+            # Own writes may have moved on meanwhile, each the next in sequence: skip those.
+            if head <= self._sequence:
+                return False
+            for key in {(row.app, row.instance_id) for row in logged}:
                 self._put(key, fresh.get(key))
-            self._sequence = max(self._sequence, head)
+            for row in logged:
+                if row.seq > self._sequence:
+                    self._append(_change_from_row(row))
+        return True
 
     def _lease_rows(self, conn: sa.Connection, keys: Sequence[Key]) -> Iterable[sa.Row[Any]]:
         by_app: dict[str, list[str]] = {}
@@ -484,13 +494,19 @@ class SqlStore(Store):
             newest = max(newest, row.last_renewal_ms)
         self._renewal_watermark = newest
 
-    def _reload(self) -> None:
-        def unit(conn: sa.Connection) -> tuple[int, list[LeaseRecord]]:
-            head = conn.execute(_READ_SEQUENCE).scalar_one()
-            return head, [_record_from_row(row) for row in conn.execute(_SELECT_LEASES)]
+    def _reload(self) -> bool:
+        """Read every record and the whole log afresh; whether the sequence moved."""
 
-        head, records = self._run(unit, write=False)
-        with self._cache_lock:
+        def unit(conn: sa.Connection) -> tuple[int, list[LeaseRecord], list[Change]]:
+            head = conn.execute(_READ_SEQUENCE).scalar_one()
+            records = [_record_from_row(row) for row in conn.execute(_SELECT_LEASES)]
+            logged = [_change_from_row(row) for row in conn.execute(_SELECT_CHANGES)]
+            return head, records, logged
+
+        head, records, logged = self._run(unit, write=False)
+        with self._lock:
+            moved = head != self._sequence
+            self._log = deque(logged)
             previous, self._index = self._index, RecordIndex()
             for record in records:
                 old = previous.get(record.app, record.instance_id)
@@ -499,31 +515,19 @@ class SqlStore(Store):
                 self._index.put(record)
                 self._renewal_watermark = max(self._renewal_watermark, record.last_renewal_ms)
             self._sequence = head
+        return moved
 
     # ------------------------------------------------------------------ change log
 
-    def changes_since(self, since_ms: int) -> list[Change]:
-        return self._read_changes(changes.c.timestamp_ms >= since_ms)
-
-    def changes_after(self, sequence_number: int) -> list[Change]:
-        return self._read_changes(changes.c.seq > sequence_number)
-
-    def _read_changes(self, condition: sa.ColumnElement[bool]) -> list[Change]:
-        def unit(conn: sa.Connection) -> list[sa.Row[Any]]:
-            query = sa.select(changes).where(condition).order_by(changes.c.seq)
-            return list(conn.execute(query))
-
-        return [
-            Change(row.seq, row.timestamp_ms, ActionType(row.action), _load_instance(row.instance))
-            for row in self._run(unit, write=False)
-        ]
-
     def prune_changes(self, before_ms: int) -> int:
-        def unit(conn: sa.Connection) -> int:
-            result = conn.execute(sa.delete(changes).where(changes.c.timestamp_ms < before_ms))
-            return int(result.rowcount or 0)
+        """Drop old changes from memory, then from the database (any node's prune will do)."""
+        dropped = self._prune_log(before_ms)
 
-        return self._run(unit, write=True)
+        def unit(conn: sa.Connection) -> None:
+            conn.execute(sa.delete(changes).where(changes.c.timestamp_ms < before_ms))
+
+        self._run(unit, write=True)
+        return dropped
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -555,6 +559,7 @@ class SqlStore(Store):
         if self._closed:
             return
         self._closed = True
+        super().close()
         if getattr(self, "_worker", None) is not None:
             self._stop.set()
             assert self._worker is not None

@@ -3,6 +3,7 @@ durability of the default SQLite file."""
 
 from __future__ import annotations
 
+import itertools
 import signal
 import sqlite3
 import threading
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from eureka_embed.client import DiscoveryClient, DiscoveryConfig
 from eureka_embed.storage import migrate
 from eureka_embed.storage.sql_schema import changes
 from tests.databases import server_database_url
@@ -126,6 +128,64 @@ def test_an_expired_lease_is_evicted_once_not_once_per_node(
     finally:
         engine.dispose()
     assert deleted == 1
+
+
+def test_a_client_following_the_other_node_sees_every_delta_agree_and_nothing_vanish(
+    cluster: tuple[ServeProcess, ServeProcess],
+) -> None:
+    """Registrations through A, read through B by a DiscoveryClient polling deltas.
+
+    A delta and its apps hashcode must come from one view of B's registry: when they did not
+    (the delta read the database, the hashcode B's memory), nearly every delta mismatched, the
+    client fetched everything, and instances it had seen vanished until B synced.
+    """
+    node_a, node_b = cluster
+    a, b = node_a.base_url, node_b.base_url
+    # A client with an empty cache always fetches everything: give it something first.
+    assert register(a, "FLICKER", "seed") == 204
+    seen_within(b, "FLICKER", "seed", lambda found: found is not None, 5.0)
+    config = DiscoveryConfig(
+        "watcher",
+        service_urls=b,
+        register_with_eureka=False,
+        registry_fetch_interval_s=0.1,
+    )
+    # The instances the client shows, sampled in one thread so the list is in time order.
+    views: list[frozenset[str]] = []
+    done = threading.Event()
+
+    def sample(client: DiscoveryClient) -> None:
+        while not done.is_set():
+            members = client.get_instances("FLICKER", include_all=True)
+            current = frozenset(i.instance_id for i in members)
+            if not views or views[-1] != current:
+                views.append(current)
+            done.wait(0.002)
+
+    registrations = 60
+    wanted = {"seed", *(f"f{n}" for n in range(registrations))}
+    with DiscoveryClient(config) as client:
+        sampler = threading.Thread(target=sample, args=(client,))
+        sampler.start()
+        try:
+            for n in range(registrations):
+                assert register(a, "FLICKER", f"f{n}") == 204
+                time.sleep(0.03)  # spread over several of B's syncs and the client's refreshes
+            wait_for(
+                lambda: bool(views) and views[-1] >= wanted,
+                timeout=20,
+                what="every registration on the client following node B",
+            )
+        finally:
+            done.set()
+            sampler.join(10)
+        stats = client.stats()
+    vanished = [sorted(before - after) for before, after in itertools.pairwise(views)]
+    vanished = [ids for ids in vanished if ids]
+    assert stats.reconcile_mismatches == 0
+    assert vanished == [], "instances the client had seen disappeared again"
+    assert stats.full_fetches == 1  # the first one only
+    assert stats.delta_fetches > 10
 
 
 # -- the standalone server's default SQLite file

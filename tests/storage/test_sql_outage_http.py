@@ -64,3 +64,25 @@ def test_outage_gives_503_on_writes_and_keeps_reads_and_recovers(flaky: FlakyDat
     after = client.simulate_get("/eureka/apps/ORDERS", headers=JSON).json
     assert {i["instanceId"] for i in after["application"]["instance"]} == {"o1", "o2"}
     store.close()
+
+
+def test_the_delta_is_served_from_memory_while_the_database_is_down(
+    flaky: FlakyDatabase,
+) -> None:
+    store = SqlStore(flaky.engine, migrate_schema=True, background=False)
+    client = testing.TestClient(create_app(Registry(store)))
+    try:
+        for instance_id in ("o1", "o2"):
+            body = register_body("ORDERS", instance_id)
+            answer = client.simulate_post("/eureka/apps/ORDERS", body=body, headers=JSON)
+            assert answer.status_code == 204
+        # No delta read before the outage: the answer cannot come from the payload cache.
+        flaky.down = True
+        during = client.simulate_get("/eureka/apps/delta", headers=JSON)
+        assert during.status_code == 200, during.text
+        delta = during.json["applications"]
+        assert delta["apps__hashcode"] == "UP_2_"
+        assert {i["instanceId"] for i in delta["application"][0]["instance"]} == {"o1", "o2"}
+    finally:
+        flaky.down = False
+        store.close()

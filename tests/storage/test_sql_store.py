@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 
 from eureka_embed.config import RegistryConfig
 from eureka_embed.errors import StorageError, StorageUnavailable
-from eureka_embed.model import ActionType, InstanceStatus
+from eureka_embed.model import ActionType, InstanceStatus, apps_hashcode
 from eureka_embed.registry import Registry, RenewOutcome
 from eureka_embed.storage import migrate
 from eureka_embed.storage.sql import SqlStore
@@ -96,12 +96,21 @@ def test_store_refuses_an_out_of_date_schema(url: str) -> None:
 
 
 def test_store_disposes_only_the_engine_it_created(tmp_path: Path) -> None:
+    # An engine can connect again after dispose(), so what shows is its pool: disposing
+    # replaces it, dropping the connections its owner had pooled.
     engine = sa.create_engine(sqlite_file_url(tmp_path))
     migrate.upgrade(engine)
+    pool = engine.pool
     SqlStore(engine, background=False).close()
-    with engine.connect() as conn:  # still usable: not ours to dispose
+    assert engine.pool is pool, "the store disposed an engine it was given"
+    with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(leases)).scalar_one() == 0
     engine.dispose()
+
+    made = SqlStore(sqlite_file_url(tmp_path), background=False)
+    its_pool = made.engine.pool
+    made.close()
+    assert made.engine.pool is not its_pool, "the store left its own engine undisposed"
 
 
 def test_sqlite_file_runs_in_wal_mode_with_a_busy_timeout(tmp_path: Path) -> None:
@@ -166,7 +175,9 @@ def test_a_flush_larger_than_one_chunk_writes_every_renewal(
     store = open_store()
     registry = Registry(store)
     stored = [registry.register(instance(n)) for n in range(1_200)]
-    base = stored[0].lease_info.registration_timestamp
+    # After the last registration: on a loaded machine registering takes more than 10 s, and
+    # a renewal older than its registration is (rightly) not written.
+    base = max(info.lease_info.registration_timestamp for info in stored)
     for n, info in enumerate(stored):
         store.renew(info.app, info.instance_id, base + 10_000 + n)
     store.flush()
@@ -219,6 +230,37 @@ def test_own_write_after_a_foreign_one_catches_up_at_once(
     names = {r.instance_id for r in node_b.snapshot().records}
     assert names == {instance(1).instance_id, instance(2).instance_id}
     assert node_b.latest_sequence() == node_a.latest_sequence() + 1
+
+
+def test_the_other_nodes_delta_agrees_with_its_hashcode_before_and_after_it_syncs(
+    open_store: Callable[..., SqlStore],
+) -> None:
+    node_a, node_b = open_store(), open_store()
+    registry_a, registry_b = Registry(node_a), Registry(node_b)
+    registry_a.register(instance(1))
+    node_b.sync()
+    registry_a.register(instance(2))  # node b has not caught up with this one yet
+
+    # Every change is inside the window: the delta's instances are the whole registry.
+    behind = registry_b.get_delta()
+    assert behind.apps_hashcode == apps_hashcode(behind.instances()) == "UP_1_"
+    assert behind.version == str(registry_b.sequence)
+    node_b.sync()
+    caught_up = registry_b.get_delta()
+    assert caught_up.apps_hashcode == apps_hashcode(caught_up.instances()) == "UP_2_"
+
+
+def test_a_node_that_starts_over_a_database_serves_its_recent_changes(
+    open_store: Callable[..., SqlStore],
+) -> None:
+    registry_a = Registry(open_store())
+    registry_a.register(instance(1))
+    registry_a.cancel("ORDERS", instance(1).instance_id)
+    registry_a.register(instance(2))
+    started_later = Registry(open_store())
+    actions = [(i.host_name, i.action_type) for i in started_later.get_delta().instances()]
+    assert sorted(actions) == [("host1", ActionType.DELETED), ("host2", ActionType.ADDED)]
+    assert started_later.get_delta().apps_hashcode == "UP_1_"
 
 
 def test_renewals_through_one_node_keep_the_lease_alive_on_the_other(
