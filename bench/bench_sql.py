@@ -1,10 +1,11 @@
 """SQL store benchmarks: renew throughput, flush of dirty leases, write-through register/cancel.
 
-Run: ``python bench/bench_sql.py [--postgres URL] [--mariadb URL]`` (one to three minutes with
-both databases). Every store is filled first (10k instances); then, in interleaved rounds
-(``bench/rounds.py``), each store in turn renews every lease (three passes), flushes the
-dirty leases, and writes ``--writes`` register+cancel pairs through. Figures are medians
-(min-max) over the rounds; renew is also a ratio to the memory store in the same rounds.
+Run: ``python bench/bench_sql.py [--postgres URL] [--mariadb URL]`` (two minutes with both
+databases on an idle machine). Every store is filled first (10k instances, written through one
+at a time); then, in interleaved rounds (``bench/rounds.py``), each store in turn renews every
+lease (three passes), flushes the dirty leases, and writes ``--writes`` register+cancel pairs
+through. Figures are medians (min-max) over the rounds; renew is also a ratio to the memory
+store in the same rounds.
 PostgreSQL and MariaDB are measured when reachable (default: the test suite's
 ``EUREKA_EMBED_TEST_POSTGRES`` / ``EUREKA_EMBED_TEST_MARIADB``, else this machine's ``test``
 databases); their tables are dropped and recreated.
@@ -139,7 +140,7 @@ def report(name: str, figures: Filled, baseline: Filled) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instances", type=int, default=10_000)
-    parser.add_argument("--writes", type=int, default=500, help="register+cancel pairs a round")
+    parser.add_argument("--writes", type=int, default=200, help="register+cancel pairs a round")
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES)
     parser.add_argument("--mariadb", default=DEFAULT_MARIADB)
     rounds_argument(parser)
