@@ -13,7 +13,8 @@ Every figure is the median (min-max) of interleaved rounds (``bench/rounds.py``)
 (b) **Registry reads with 10k instances**, in-process through the WSGI app (falcon.testing) and
     over HTTP (keep-alive, loopback): the cached gzipped full registry (p50 < 2 ms), the full
     registry rebuilt after a change (<= 40 ms), a delta of 100 changes (p50 < 1 ms). Each round
-    takes the p50 of a batch of reads of each kind.
+    takes the p50 of a batch of reads of each kind. The baseline of a cached read: a bare Falcon
+    route answering the same gzipped bytes, through the same falcon.testing client.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from a source tree
@@ -272,6 +274,24 @@ def minimal_server() -> None:
 # ---------------------------------------------------------------------- (b) reads
 
 
+BARE = "bare Falcon route, same gzipped bytes (baseline)"
+
+
+def constant_app(body: bytes) -> Any:
+    """The baseline of a cached read: a Falcon app answering GET apps with fixed gzipped bytes."""
+    import falcon
+
+    class Constant:
+        def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+            resp.content_type = "application/json"
+            resp.set_header("Content-Encoding", "gzip")
+            resp.data = body
+
+    app = falcon.App()
+    app.add_route("/eureka/apps", Constant())
+    return app
+
+
 def bench_reads(instances: int, rounds: int) -> None:
     import falcon.testing
 
@@ -295,7 +315,13 @@ def bench_reads(instances: int, rounds: int) -> None:
         return call
 
     full, delta = get("/eureka/apps/", gzip_json), get("/eureka/apps/delta", gzip_json)
-    size = len(full())
+    gzipped = full()
+    size = len(gzipped)
+    bare = falcon.testing.TestClient(constant_app(gzipped))
+
+    def bare_read() -> None:
+        assert bare.simulate_get("/eureka/apps", headers=gzip_json).status_code == 200
+
     plain_size = len(get("/eureka/apps/", {"Accept": "application/json"})())
     dirty = iter(range(2 * DIRTY_BASE, 3 * DIRTY_BASE))
 
@@ -355,6 +381,7 @@ def bench_reads(instances: int, rounds: int) -> None:
         # label: (one round's p50, target, whether a p50 meets it)
         kinds: dict[str, tuple[Callable[[], float], str, Callable[[float], bool] | None]] = {
             "full, cached, JSON gzip (WSGI)": (lambda: cached(full), "< 2 ms", under(2)),
+            BARE: (lambda: cached(bare_read), "", None),
             "full, cached, JSON gzip (HTTP)": (lambda: cached(read_full), "", None),
             "full, rebuilt after a change, JSON gzip": (
                 lambda: rebuilt(full),
@@ -390,6 +417,8 @@ def bench_reads(instances: int, rounds: int) -> None:
             p50.show(".3f", scale=1000),
             "" if meets is None else target(goal, meets(p50.median)),
         )
+    cached_vs_bare = ratio(p50s["full, cached, JSON gzip (WSGI)"], p50s[BARE])
+    row("full, cached (WSGI) / bare route (baseline)", cached_vs_bare.show(".2f"))
 
 
 def main() -> None:
