@@ -1,21 +1,27 @@
 """Client benchmarks: applying registries and deltas to the local cache, CPU per heartbeat.
 
-Run: ``python bench/bench_client.py``. Prints, best of ``--trials``:
+Run: ``python bench/bench_client.py`` (about a minute). Every figure is the median (min-max) of
+interleaved rounds (``bench/rounds.py``); each group of figures runs in its own rounds, with
+its baseline in the same rounds:
 
-- full registry of ``--instances`` (10k): decoding the JSON payload, and applying the decoded
-  registry to the client cache (first time, and again unchanged, which includes the change
-  detection); then a whole ``DiscoveryClient.refresh()`` through the HTTP client stack over a
-  mock transport (decode + apply, no sockets);
-- a delta of ``--changes`` (100) status changes: decoding it, and merging it into the 10k cache
-  (with the hashcode check);
+- full registry of ``--instances`` (10k): decoding the JSON payload (against the baseline of
+  a bare ``orjson.loads`` of the same bytes, the least any client must spend), applying the
+  decoded registry to the client cache (first time, and again unchanged, which includes the
+  change detection); then a whole ``DiscoveryClient.refresh()`` through the HTTP client stack
+  over a mock transport (decode + apply, no sockets);
+- a delta of ``--changes`` (100) status changes: decoding it (against a bare ``orjson.loads``),
+  and merging it into the 10k cache (with the hashcode check);
 - client CPU (``time.process_time``) per heartbeat: through the in-process client, and through
   the full HTTP stack (sessioned, retrying, redirecting, metrics, REST, urllib3) against an
-  ``eureka-embed serve`` child process, so the server's CPU is not counted.
+  ``eureka-embed serve`` child process, so the server's CPU is not counted; against the
+  baseline of the same PUT sent by a bare ``http.client`` keep-alive connection.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import http.client
 import re
 import subprocess
 import sys
@@ -23,7 +29,19 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
+import orjson
+
+from bench.rounds import (
+    Spread,
+    heading,
+    interleaved,
+    median_time,
+    ratio,
+    rounds_argument,
+    row,
+)
 from eureka_embed.client import (
     DiscoveryClient,
     DiscoveryConfig,
@@ -71,34 +89,14 @@ def make_instance(n: int) -> InstanceInfo:
     )
 
 
-def best_ms(run: Callable[[], object], trials: int) -> float:
-    best = float("inf")
-    for _ in range(trials):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best * 1000
+def ms(spread: Spread) -> str:
+    return spread.show(".2f", scale=1000)
 
 
-def report(label: str, value: float, unit: str, note: str = "") -> None:
-    print(f"  {label:<32}{value:9.2f} {unit}" + (f"  ({note})" if note else ""))
-
-
-def decode_ms(payload: bytes, trials: int) -> float:
-    return best_ms(lambda: decode_applications(payload, WireFormat.JSON), trials)
-
-
-def bench_full_registry(instances: list[InstanceInfo], trials: int) -> Applications:
+def bench_full_registry(instances: list[InstanceInfo], rounds: int) -> None:
     apps = Applications.of(instances)
     payload = encode_applications(apps, WireFormat.JSON)
-    print(f"full registry: {len(instances)} instances, {len(payload) / 1e6:.1f} MB of JSON")
     decoded = decode_applications(payload, WireFormat.JSON)
-    report("decode JSON", decode_ms(payload, trials), "ms")
-
-    def apply_fresh() -> None:
-        RegistryCache().replace(decoded)
-
-    report("apply to an empty cache", best_ms(apply_fresh, trials), "ms")
     cache = RegistryCache()
     cache.replace(decoded)
     # Equal registries made of other objects, alternated: each apply compares every instance.
@@ -108,9 +106,6 @@ def bench_full_registry(instances: list[InstanceInfo], trials: int) -> Applicati
     def apply_unchanged() -> None:
         applied.append(cache.replace(copies[0]))
         copies.reverse()
-
-    report("apply again, unchanged", best_ms(apply_unchanged, trials), "ms", "compares all")
-    assert not any(applied), "an equal registry is no change"
 
     def answer(request: HttpRequest) -> HttpResponse:
         return HttpResponse(200, {"content-type": "application/json"}, payload)
@@ -123,28 +118,43 @@ def bench_full_registry(instances: list[InstanceInfo], trials: int) -> Applicati
             config,
             scheduler=ManualScheduler(clock),
             clock=clock,
-            transport_factory=lambda: MockTransport(answer),
+            transport_factory=lambda _endpoint: MockTransport(answer),
         )
         client.refresh()
         client.shutdown()
 
-    report(
-        "DiscoveryClient full fetch",
-        best_ms(refresh_over_http_stack, trials),
-        "ms",
-        "HTTP stack over a mock transport: decode + apply",
+    subjects: dict[str, Callable[[], object]] = {
+        "decode JSON": lambda: decode_applications(payload, WireFormat.JSON),
+        "bare orjson.loads (baseline)": lambda: orjson.loads(payload),
+        "apply to an empty cache": lambda: RegistryCache().replace(decoded),
+        "apply again, unchanged (compares all)": apply_unchanged,
+        "DiscoveryClient full fetch (mock transport)": refresh_over_http_stack,
+    }
+    times = interleaved({name: _timer(run, 1) for name, run in subjects.items()}, rounds)
+    assert not any(applied), "an equal registry is no change"
+
+    heading(
+        f"full registry: {len(instances)} instances, {len(payload) / 1e6:.1f} MB of JSON", rounds
     )
-    return decoded
+    for name in subjects:
+        row(f"{name}, ms", ms(Spread.of(times[name])))
+    decode_vs_bare = ratio(times["decode JSON"], times["bare orjson.loads (baseline)"])
+    row("decode / bare orjson.loads (cost, x)", decode_vs_bare.show(".1f"))
 
 
-def bench_delta(instances: list[InstanceInfo], changes: int, trials: int) -> None:
+def _timer(run: Callable[[], object], repeat: int) -> Callable[[], float]:
+    return lambda: median_time(run, repeat)
+
+
+def bench_delta(instances: list[InstanceInfo], changes: int, rounds: int) -> None:
     cache = RegistryCache()
     cache.replace(Applications.of(instances))
     current = {i.instance_id: i for i in instances}
     step = len(instances) // changes
+    merges_per_round = 4
     deltas: list[Applications] = []
     # Alternate DOWN and UP so every delta really changes the cache.
-    for round_ in range(trials * 2):
+    for round_ in range(rounds * merges_per_round):
         status = InstanceStatus.DOWN if round_ % 2 == 0 else InstanceStatus.UP
         # Spread over many applications: n x (step + 1) lands in a different app each time.
         changed = [
@@ -159,25 +169,36 @@ def bench_delta(instances: list[InstanceInfo], changes: int, trials: int) -> Non
             Applications.of(changed, version=str(round_), hashcode=apps_hashcode(current.values()))
         )
     payload = encode_applications(deltas[0], WireFormat.JSON)
-    print(f"delta: {changes} changes, {len(payload) / 1e3:.0f} kB of JSON")
-    report("decode JSON", decode_ms(payload, trials), "ms")
     pending: Iterator[Applications] = iter(deltas)
     consistent: list[bool] = []
 
     def merge() -> None:
         consistent.append(cache.apply_delta(next(pending)).consistent)
 
-    report("merge + hashcode check", best_ms(merge, trials * 2), "ms", f"into {len(instances)}")
+    subjects = {
+        "decode JSON": _timer(lambda: decode_applications(payload, WireFormat.JSON), 20),
+        "bare orjson.loads (baseline)": _timer(lambda: orjson.loads(payload), 20),
+        f"merge + hashcode check, into {len(instances)}": _timer(merge, merges_per_round),
+    }
+    times = interleaved(subjects, rounds)
     assert all(consistent), "every merge must reconcile"
 
+    heading(f"delta: {changes} changes, {len(payload) / 1e3:.0f} kB of JSON", rounds)
+    for name in subjects:
+        row(f"{name}, ms", ms(Spread.of(times[name])))
+    decode_vs_bare = ratio(times["decode JSON"], times["bare orjson.loads (baseline)"])
+    row("decode / bare orjson.loads (cost, x)", decode_vs_bare.show(".1f"))
 
-def cpu_per_heartbeat_us(heartbeat: Callable[[], object], beats: int) -> float:
-    for _ in range(min(beats, 200)):  # warm up: connections, caches
-        heartbeat()
-    start = time.process_time()
+
+def per_heartbeat_us(heartbeat: Callable[[], object], beats: int) -> tuple[float, float]:
+    """Client CPU and wall time per heartbeat, in microseconds, over ``beats`` heartbeats."""
+    cpu, wall = time.process_time(), time.perf_counter()
     for _ in range(beats):
         heartbeat()
-    return (time.process_time() - start) / beats * 1e6
+    return (
+        (time.process_time() - cpu) / beats * 1e6,
+        (time.perf_counter() - wall) / beats * 1e6,
+    )
 
 
 @contextmanager
@@ -208,43 +229,74 @@ def serve_child() -> Iterator[str]:
             process.stderr.close()
 
 
-def bench_heartbeats(beats: int) -> None:
+def bench_heartbeats(beats: int, rounds: int) -> None:
     me = make_instance(0)
     registry = Registry()
     in_process = InProcessEurekaClient(registry)
     in_process.register(me)
-    cpu = cpu_per_heartbeat_us(
-        lambda: in_process.send_heartbeat(me.app, me.instance_id, instance=me), beats
-    )
-    print(f"heartbeats: {beats}, client CPU (process_time) per heartbeat")
-    report("in-process client", cpu, "us", "client and registry: same process")
 
-    with serve_child() as base_url, registration_client(base_url) as http:
-        http.register(me)
+    with serve_child() as base_url, registration_client(base_url) as client:
+        client.register(me)
 
-        def beat() -> None:
-            if http.send_heartbeat(me.app, me.instance_id, instance=me).status != 200:
+        def stack_beat() -> None:
+            if client.send_heartbeat(me.app, me.instance_id, instance=me).status != 200:
                 raise RuntimeError("heartbeat refused")
 
-        cpu = cpu_per_heartbeat_us(beat, beats)
-        wall_start = time.perf_counter()
-        for _ in range(200):
-            beat()
-        wall_us = (time.perf_counter() - wall_start) / 200 * 1e6
-        report("HTTP stack, server elsewhere", cpu, "us", f"round trip {wall_us:.0f} us")
+        parts = urlsplit(base_url)
+        assert parts.hostname is not None and parts.port is not None
+        bare = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        bare_path = (
+            f"{parts.path.rstrip('/')}/apps/{me.app}/{quote(me.instance_id, safe='')}"
+            f"?status=UP&lastDirtyTimestamp={me.last_dirty_timestamp}"
+        )
+
+        def bare_beat() -> None:
+            bare.request("PUT", bare_path, headers={"Accept": "application/json"})
+            answer = bare.getresponse()
+            answer.read()
+            if answer.status != 200:
+                raise RuntimeError(f"heartbeat refused: {answer.status}")
+
+        subjects: dict[str, Callable[[], object]] = {
+            "in-process client": lambda: in_process.send_heartbeat(
+                me.app, me.instance_id, instance=me
+            ),
+            "HTTP stack, server elsewhere": stack_beat,
+            "bare http.client keep-alive (baseline)": bare_beat,
+        }
+        for beat in subjects.values():  # warm up: connections, caches
+            for _ in range(100):
+                beat()
+        found = interleaved(
+            {
+                name: functools.partial(per_heartbeat_us, beat, beats)
+                for name, beat in subjects.items()
+            },
+            rounds,
+        )
+        bare.close()
+
+    heading(f"heartbeats: {beats} a round, client CPU (process_time) per heartbeat", rounds)
+    cpu = {name: [c for c, _ in figures] for name, figures in found.items()}
+    for name in subjects:
+        row(f"{name}, us CPU", Spread.of(cpu[name]).show(".1f"))
+    stack, baseline = "HTTP stack, server elsewhere", "bare http.client keep-alive (baseline)"
+    row("HTTP stack / bare http.client (CPU, x)", ratio(cpu[stack], cpu[baseline]).show(".2f"))
+    for name in (stack, baseline):
+        row(f"{name}, round trip us", Spread.of(w for _, w in found[name]).show())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--instances", type=int, default=10_000)
     parser.add_argument("--changes", type=int, default=100)
-    parser.add_argument("--heartbeats", type=int, default=2_000)
-    parser.add_argument("--trials", type=int, default=5)
+    parser.add_argument("--heartbeats", type=int, default=1_000, help="per round and client")
+    rounds_argument(parser)
     args = parser.parse_args()
     instances = [make_instance(n) for n in range(args.instances)]
-    bench_full_registry(instances, args.trials)
-    bench_delta(instances, args.changes, args.trials)
-    bench_heartbeats(args.heartbeats)
+    bench_full_registry(instances, args.rounds)
+    bench_delta(instances, args.changes, args.rounds)
+    bench_heartbeats(args.heartbeats, args.rounds)
 
 
 if __name__ == "__main__":

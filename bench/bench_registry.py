@@ -1,8 +1,10 @@
 """In-process registry benchmarks: renew throughput and memory per registered instance.
 
-Run: ``python bench/bench_registry.py``. Prints figures, and the ratio against a baseline
-measured in the same run: a bare dict-plus-lock renew (look the lease up under a lock and
-stamp the clock), which is the least any thread-safe registry must do per heartbeat.
+Run: ``python bench/bench_registry.py`` (about 15 s). Prints figures, and the ratio against a
+baseline measured in the same rounds: a bare dict-plus-lock renew (look the lease up under a
+lock and stamp the clock), which is the least any thread-safe registry must do per heartbeat.
+Renew figures are medians (min-max) over interleaved rounds (``bench/rounds.py``); memory is
+counted by tracemalloc, the same in every run, so it is measured once.
 
 Targets (issue 2): >= 300k renews/s, >= 40 % of the bare baseline, <= 1.5 KB per instance.
 """
@@ -16,6 +18,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 
+from bench.rounds import Spread, heading, interleaved, ratio, rounds_argument, row, target
 from eureka_embed.clock import system_clock
 from eureka_embed.model import InstanceInfo, LeaseInfo, PortInfo
 from eureka_embed.registry import Registry
@@ -64,30 +67,34 @@ def bare_renew_fn(keys: list[tuple[str, str]]) -> Callable[[str, str], bool]:
 
 
 def renews_per_second(renew: Callable[[str, str], object], keys: list[tuple[str, str]]) -> float:
-    rounds = 5
+    passes = 5
     start = time.perf_counter()
-    for _ in range(rounds):
+    for _ in range(passes):
         for app, instance_id in keys:
             renew(app, instance_id)
-    return rounds * len(keys) / (time.perf_counter() - start)
+    return passes * len(keys) / (time.perf_counter() - start)
 
 
-def bench_renew(store_factory: Callable[[], Store], instances: int, trials: int) -> None:
+def bench_renew(store_factory: Callable[[], Store], instances: int, rounds: int) -> None:
     registry = Registry(store_factory())
     keys = []
     for n in range(instances):
         stored = registry.register(make_instance(n))
         keys.append((stored.app, stored.instance_id))
     bare = bare_renew_fn(keys)
-    ours_best = bare_best = 0.0
-    for _ in range(trials):  # interleaved, best of each: both see the same machine noise
-        ours_best = max(ours_best, renews_per_second(registry.renew, keys))
-        bare_best = max(bare_best, renews_per_second(bare, keys))
+    rates = interleaved(
+        {
+            "ours": lambda: renews_per_second(registry.renew, keys),
+            "bare": lambda: renews_per_second(bare, keys),
+        },
+        rounds,
+    )
     registry.store.close()  # made here, given to the registry: not the registry's to close
-    print(f"renew, {instances} instances, {type(registry.store).__name__}:")
-    print(f"  ours             {ours_best:12,.0f} renews/s   (target >= 300,000)")
-    print(f"  bare dict+lock   {bare_best:12,.0f} renews/s")
-    print(f"  ratio            {ours_best / bare_best:12.2f}          (target >= 0.40)")
+    ours, against_bare = Spread.of(rates["ours"]), ratio(rates["ours"], rates["bare"])
+    heading(f"renew, {instances} instances, {type(registry.store).__name__}", rounds)
+    row("ours (renews/s)", ours.show(), target(">= 300,000", ours.median >= 300_000))
+    row("bare dict+lock, the baseline (renews/s)", Spread.of(rates["bare"]).show())
+    row("ours / bare", against_bare.show(".2f"), target(">= 0.40", against_bare.median >= 0.40))
 
 
 def bench_memory(instances: int) -> None:
@@ -102,8 +109,8 @@ def bench_memory(instances: int) -> None:
     after, _ = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     per_instance = (after - before) / instances
-    print(f"memory, {instances} instances (instances, leases, change log, indexes):")
-    print(f"  per instance     {per_instance:12,.0f} bytes      (target <= 1,536)")
+    print(f"memory, {instances} instances (instances, leases, change log, indexes), measured once:")
+    row("per instance (bytes)", f"{per_instance:,.0f}", target("<= 1,536", per_instance <= 1536))
     registry.close()
 
 
@@ -111,9 +118,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instances", type=int, default=10_000)
     parser.add_argument("--memory-instances", type=int, default=50_000)
-    parser.add_argument("--trials", type=int, default=5)
+    rounds_argument(parser, default=7)
     args = parser.parse_args()
-    bench_renew(MemoryStore, args.instances, args.trials)
+    bench_renew(MemoryStore, args.instances, args.rounds)
     bench_memory(args.memory_instances)
 
 
