@@ -60,7 +60,7 @@ class SqlTimeouts:
 
     connect: float = 3.0
     statement: float = 5.0
-    lock: float = 3.0
+    lock: float = 5.0
 
     def __post_init__(self) -> None:
         for name in ("connect", "statement", "lock"):
