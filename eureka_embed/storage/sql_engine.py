@@ -163,10 +163,25 @@ def _postgresql_engine(url: sa.URL, timeouts: SqlTimeouts) -> sa.Engine:
             "keepalives_idle": 10,
             "keepalives_interval": 5,
             "keepalives_count": 2,
-            "tcp_user_timeout": round(timeouts.client_deadline * 1000),
         },
     )
+    if _libpq_version(url) >= 120000:  # older libpq refuses the option
+        connect_args |= _unset(url, {"tcp_user_timeout": round(timeouts.client_deadline * 1000)})
     return sa.create_engine(url, connect_args=connect_args, **_server_options(timeouts))
+
+
+def _libpq_version(url: sa.URL) -> int:
+    """The version of the libpq the URL's driver uses, as libpq spells it (0 if unknown)."""
+    try:
+        if url.get_driver_name() == "psycopg2":
+            import psycopg2.extensions  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+            return int(psycopg2.extensions.libpq_version())
+        import psycopg
+
+        return int(psycopg.pq.version())
+    except Exception:  # no driver (the engine reports that itself) or an unusual one
+        return 0
 
 
 def _mysql_engine(url: sa.URL, timeouts: SqlTimeouts) -> sa.Engine:
@@ -190,8 +205,11 @@ def _mysql_engine(url: sa.URL, timeouts: SqlTimeouts) -> sa.Engine:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute("SELECT VERSION()")
-            mariadb = "mariadb" in str(cursor.fetchone()[0]).lower()
+            version = getattr(dbapi_connection, "get_server_info", lambda: None)()
+            if not isinstance(version, str):
+                cursor.execute("SELECT VERSION()")
+                version = str(cursor.fetchone()[0])
+            mariadb = "mariadb" in version.lower()
             settings = [f"innodb_lock_wait_timeout = {lock_s}"]
             if mariadb:
                 settings += [

@@ -9,11 +9,13 @@ was gone. Its ``utf8mb4_bin`` is no cure for the last pair: it is a PAD SPACE co
 from __future__ import annotations
 
 import orjson
+import pytest
 import sqlalchemy as sa
 
+from eureka_embed.cli import main
 from eureka_embed.codec import instance_to_dict
 from eureka_embed.registry import Registry
-from eureka_embed.storage import Store, migrate
+from eureka_embed.storage import Store, migrate, store_from_url
 from eureka_embed.storage.sql import SqlStore
 from eureka_embed.storage.sql_engine import create_store_engine
 from eureka_embed.storage.sql_schema import changes, leases, renewals, sequence
@@ -120,5 +122,25 @@ def test_the_migration_makes_an_existing_mariadb_database_compare_exactly() -> N
             assert_holds_each(reopened, hosts)
         finally:
             reopened.close()
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("how", ["db upgrade", "serve --auto-migrate"])
+def test_the_usual_ways_to_migrate_reach_the_exact_collation(
+    how: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = server_database_url("mariadb")
+    engine = create_store_engine(url)
+    try:
+        migrate.upgrade(engine, "0001")
+        if how == "db upgrade":
+            assert main(["db", "upgrade", "--store", url]) == 0
+            assert f"revision {migrate.head_revision()}" in capsys.readouterr().out
+        else:  # what serve does with --auto-migrate
+            store_from_url(url, auto_migrate=True).close()
+        assert migrate.current_revision(engine) == migrate.head_revision() == "0002"
+        with engine.connect() as conn:
+            assert set(key_collations(conn).values()) == {"utf8mb4_nopad_bin"}
     finally:
         engine.dispose()
