@@ -135,7 +135,12 @@ def _on_statement(*_args: Any) -> None:
 
 
 def watch_statements(engine: sa.Engine) -> None:
-    """Let each statement on ``engine`` move its unit's deadline on (once per engine)."""
+    """Let each statement on ``engine`` move its unit's deadline on (once per engine).
+
+    Only PostgreSQL's drivers need it: SQLite has no socket and pymysql times out by itself.
+    """
+    if engine.dialect.name != "postgresql":
+        return
     for name in ("before_cursor_execute", "after_cursor_execute"):
         if not event.contains(engine, name, _on_statement):
             event.listen(engine, name, _on_statement)
