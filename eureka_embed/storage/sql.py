@@ -307,6 +307,9 @@ class SqlStore(Store):
                         time.sleep(0.01 * attempt)
                         continue
                 raise self._failure(exc, timed_out=timed_out) from exc
+            except sa.exc.TimeoutError as exc:  # every pooled connection stayed in use
+                reason = f"the database is busy: no free connection ({exc})"
+                raise StorageUnavailable(reason) from exc
             self._health.succeeded()
             return result
 

@@ -124,7 +124,7 @@ def create_store_engine(url: str | sa.URL, *, timeouts: SqlTimeouts | None = Non
     elif backend == "postgresql":
         engine = _postgresql_engine(parsed, chosen)
     else:
-        engine = sa.create_engine(parsed, pool_timeout=chosen.connect)
+        engine = sa.create_engine(parsed)
     _ENGINE_TIMEOUTS[engine] = chosen
     return engine
 
@@ -134,9 +134,10 @@ def _unset(url: sa.URL, options: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in options.items() if key not in url.query}
 
 
-def _server_options(timeouts: SqlTimeouts) -> dict[str, Any]:
-    # Waiting for a pooled connection is waiting for the database too.
-    return {"isolation_level": "READ COMMITTED", "pool_timeout": timeouts.connect}
+#: The pool keeps SQLAlchemy's 30 s wait for a free connection: that is a wait for this
+#: process's own units of work (each bounded by the time-outs), and the pool is not fair, so
+#: with more threads than connections a thread can lose the race for several seconds.
+_SERVER_OPTIONS: dict[str, Any] = {"isolation_level": "READ COMMITTED"}
 
 
 def _postgresql_engine(url: sa.URL, timeouts: SqlTimeouts) -> sa.Engine:
@@ -167,7 +168,7 @@ def _postgresql_engine(url: sa.URL, timeouts: SqlTimeouts) -> sa.Engine:
     )
     if _libpq_version(url) >= 120000:  # older libpq refuses the option
         connect_args |= _unset(url, {"tcp_user_timeout": round(timeouts.client_deadline * 1000)})
-    return sa.create_engine(url, connect_args=connect_args, **_server_options(timeouts))
+    return sa.create_engine(url, connect_args=connect_args, **_SERVER_OPTIONS)
 
 
 def _libpq_version(url: sa.URL) -> int:
@@ -197,7 +198,7 @@ def _mysql_engine(url: sa.URL, timeouts: SqlTimeouts) -> sa.Engine:
     )
     if url.get_driver_name() not in ("pymysql", "mysqldb"):
         connect_args = {}  # other drivers name these differently; the server settings still apply
-    engine = sa.create_engine(url, connect_args=connect_args, **_server_options(timeouts))
+    engine = sa.create_engine(url, connect_args=connect_args, **_SERVER_OPTIONS)
     lock_s = max(1, math.ceil(timeouts.lock))
     idle_s = max(1, math.ceil(timeouts.client_deadline * 2))
 
