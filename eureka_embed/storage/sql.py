@@ -17,8 +17,12 @@ How it keeps the contract:
 - **Batched renewals.** :meth:`SqlStore.renew` only touches memory; a background thread
   writes the renewals of the last interval in one statement (and :meth:`close` writes the
   rest). A renewal is never lost to a failed flush: it is kept for the next one.
-- **Connection loss.** Pre-ping replaces dead pooled connections; a unit of work that still
-  fails on a lost connection is retried once, then reported as StorageUnavailable.
+- **Connection loss.** A unit of work that fails on a lost connection (a database restart
+  kills the pooled ones) is retried once on a fresh one, then reported as StorageUnavailable.
+- **A database that does not answer.** Every call has a time-out (:class:`SqlTimeouts`); a
+  write that runs into one answers StorageUnavailable and is not applied, and further writes
+  fail at once until a read or the background thread reaches the database again
+  (:mod:`~eureka_embed.storage.sql_health`), so no worker thread waits on a dead database.
 """
 
 from __future__ import annotations
@@ -41,7 +45,14 @@ from eureka_embed.model import ActionType, InstanceInfo, InstanceStatus
 from eureka_embed.storage import migrate
 from eureka_embed.storage.base import Change, LeaseRecord, Write
 from eureka_embed.storage.record_index import IndexedStore, RecordIndex
-from eureka_embed.storage.sql_engine import WRITE_OPTION, create_store_engine
+from eureka_embed.storage.sql_deadline import Deadline, watch_statements, watcher
+from eureka_embed.storage.sql_engine import (
+    WRITE_OPTION,
+    SqlTimeouts,
+    create_store_engine,
+    timeouts_of,
+)
+from eureka_embed.storage.sql_health import DatabaseHealth
 from eureka_embed.storage.sql_schema import SEQUENCE_NAME, changes, leases, renewals, sequence
 
 __all__ = ["SqlStore"]
@@ -168,12 +179,17 @@ def _first_line(exc: sa.exc.DBAPIError) -> str:
     return str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc).__name__
 
 
-def _is_lock_conflict(exc: sa.exc.DBAPIError) -> bool:
+def _has(exc: sa.exc.DBAPIError, markers: tuple[str, ...]) -> bool:
     text = str(exc.orig).lower()
-    return any(
-        marker in text
-        for marker in ("deadlock", "lock wait timeout", "could not serialize", "database is locked")
-    )
+    return any(marker in text for marker in markers)
+
+
+#: A conflict the database resolved at once by failing one side: worth trying again.
+_LOCK_CONFLICTS = ("deadlock", "could not serialize", "database is locked")
+#: The client gave up waiting (psycopg's connect, pymysql's socket time-outs).
+_CLIENT_TIMEOUTS = ("timed out", "timeout expired")
+#: The database answered that a statement or lock wait ran out of time: it is alive but busy.
+_SERVER_TIMEOUTS = ("statement timeout", "lock timeout", "lock wait timeout", "max_statement_time")
 
 
 class SqlStore(IndexedStore):
@@ -183,7 +199,9 @@ class SqlStore(IndexedStore):
     an existing Engine (left for its owner to dispose). The schema must be current: pass
     ``migrate=True`` to upgrade it here, or run ``eureka-embed db upgrade`` first.
     ``background=False`` leaves flushing and syncing to explicit :meth:`flush` and
-    :meth:`sync` calls (for tests that need determinism).
+    :meth:`sync` calls (for tests that need determinism). ``timeouts`` bound every wait on the
+    database (by default the URL's ``connect_timeout``, ``statement_timeout`` and
+    ``lock_timeout`` options, else :class:`SqlTimeouts`' defaults).
     """
 
     def __init__(
@@ -193,20 +211,25 @@ class SqlStore(IndexedStore):
         migrate_schema: bool = False,
         sync_interval: float = 0.5,
         background: bool = True,
+        timeouts: SqlTimeouts | None = None,
     ) -> None:
         super().__init__()
         self._owns_engine = not isinstance(target, sa.Engine)
         self.engine: sa.Engine = (
-            target if isinstance(target, sa.Engine) else create_store_engine(target)
+            target
+            if isinstance(target, sa.Engine)
+            else create_store_engine(target, timeouts=timeouts)
         )
+        self._timeouts = timeouts_of(self.engine) if timeouts is None else timeouts
+        self._health = DatabaseHealth(log)
+        self._worker: threading.Thread | None = None
+        watch_statements(self.engine)
         self._sqlite = self.engine.dialect.name == "sqlite"
         self._renew_one = _renewal_statement(self.engine.dialect.name)
         self._flush_renewals = _RenewalFlush(self.engine.dialect)
         # SQLite has one writer at a time anyway; queueing here keeps threads of this process
         # from spinning on the database's busy lock (and shares one in-memory connection).
-        self._db_lock: contextlib.AbstractContextManager[Any] = (
-            threading.RLock() if self._sqlite else contextlib.nullcontext()
-        )
+        self._db_lock = threading.RLock() if self._sqlite else None
         # Catching up reads one consistent snapshot of the log and the rows it names; SQLite
         # transactions are snapshots already (and SQLAlchemy's SQLite takes no such level).
         self._read_options: dict[str, Any] = (
@@ -225,7 +248,6 @@ class SqlStore(IndexedStore):
             self._dispose()
             raise
         self._stop = threading.Event()
-        self._worker: threading.Thread | None = None
         if background:
             self._worker = threading.Thread(
                 target=self._background, args=(sync_interval,), name="eureka-sql-store", daemon=True
@@ -249,34 +271,80 @@ class SqlStore(IndexedStore):
     # ------------------------------------------------------------------ database access
 
     @contextlib.contextmanager
-    def _transaction(self, *, write: bool) -> Iterator[sa.Connection]:
-        with self._db_lock, self.engine.connect() as connection:
-            options = {WRITE_OPTION: True} if write else {WRITE_OPTION: False, **self._read_options}
-            conn = connection.execution_options(**options)
-            with conn.begin():
-                yield conn
+    def _transaction(self, *, write: bool, deadline: Deadline) -> Iterator[sa.Connection]:
+        with self._locked_database(), self.engine.connect() as connection:
+            with watcher.watch(connection, deadline):
+                options = (
+                    {WRITE_OPTION: True} if write else {WRITE_OPTION: False, **self._read_options}
+                )
+                conn = connection.execution_options(**options)
+                with conn.begin():
+                    yield conn
+            if deadline.fired:  # cut off just as it finished: never pool the dead socket
+                connection.invalidate()
+
+    @contextlib.contextmanager
+    def _locked_database(self) -> Iterator[None]:
+        if self._db_lock is None:
+            yield
+            return
+        if not self._db_lock.acquire(timeout=self._timeouts.lock):
+            raise StorageUnavailable(
+                f"the database is busy: no turn to use it within {self._timeouts.lock:g} s"
+            )
+        try:
+            yield
+        finally:
+            self._db_lock.release()
 
     def _run(self, unit: Callable[[sa.Connection], T], *, write: bool) -> T:
-        """Run ``unit`` in one transaction; retry lost connections once and lock conflicts."""
+        """Run ``unit`` in one transaction; retry lost connections once and lock conflicts.
+
+        Every wait is bounded (see :class:`SqlTimeouts`); retries happen only within the
+        client deadline. While the database is not answering, writes from request threads fail
+        at once; reads and the background thread still try, and close the breaker on success.
+        """
+        self._health.admit(may_probe=not write or threading.current_thread() is self._worker)
+        budget_ends = time.monotonic() + self._timeouts.client_deadline
         lost_connection_retried = False
         attempt = 0
         while True:
             attempt += 1
+            deadline = Deadline(self._timeouts.client_deadline)
             try:
-                with self._transaction(write=write) as conn:
-                    return unit(conn)
+                with self._transaction(write=write, deadline=deadline) as conn:
+                    result = unit(conn)
             except sa.exc.DBAPIError as exc:
-                if exc.connection_invalidated and not lost_connection_retried:
-                    lost_connection_retried = True
-                    continue
-                if _is_lock_conflict(exc) and attempt <= _LOCK_RETRIES:
-                    time.sleep(0.01 * attempt)
-                    continue
-                if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
-                    reason = f"the database cannot be reached: {_first_line(exc)}"
-                    raise StorageUnavailable(reason) from exc
-                reason = f"the database refused the operation: {_first_line(exc)}"
-                raise StorageError(reason) from exc
+                timed_out = deadline.fired or _has(exc, _CLIENT_TIMEOUTS)
+                if not timed_out and time.monotonic() < budget_ends:
+                    if exc.connection_invalidated and not lost_connection_retried:
+                        lost_connection_retried = True
+                        continue
+                    if _has(exc, _LOCK_CONFLICTS) and attempt <= _LOCK_RETRIES:
+                        time.sleep(0.01 * attempt)
+                        continue
+                raise self._failure(exc, timed_out=timed_out) from exc
+            except sa.exc.TimeoutError as exc:  # every pooled connection stayed in use
+                reason = f"the database is busy: no free connection ({exc})"
+                raise StorageUnavailable(reason) from exc
+            self._health.succeeded()
+            return result
+
+    def _failure(self, exc: sa.exc.DBAPIError, *, timed_out: bool) -> StorageError:
+        if timed_out:
+            reason = (
+                f"the database did not answer within {self._timeouts.client_deadline:g} s"
+                f" ({_first_line(exc)})"
+            )
+            self._health.failed(reason, not_answering=True)
+            return StorageUnavailable(reason)
+        if _has(exc, _SERVER_TIMEOUTS):
+            return StorageUnavailable(f"the database is busy: {_first_line(exc)}")
+        if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+            reason = f"the database cannot be reached: {_first_line(exc)}"
+            self._health.failed(reason, not_answering=False)
+            return StorageUnavailable(reason)
+        return StorageError(f"the database refused the operation: {_first_line(exc)}")
 
     # ------------------------------------------------------------------ writes
 
@@ -544,15 +612,15 @@ class SqlStore(IndexedStore):
                 self._sync_changes()
                 if tick % renewals_every == 0:
                     self._sync_renewals()
+            except StorageUnavailable:
+                pass  # the database's health logs an outage once, when it starts and ends
             except StorageError as exc:
-                if not failing:  # one line per outage, not one per tick
-                    log.warning("SQL store cannot reach its database (will retry): %s", exc)
+                if not failing:  # one line per streak of failures, not one per tick
+                    log.warning("SQL store background sync failed (will retry): %s", exc)
                 failing = True
             except Exception:
                 log.exception("SQL store background sync failed")
             else:
-                if failing:
-                    log.warning("SQL store reached its database again")
                 failing = False
 
     def close(self) -> None:
