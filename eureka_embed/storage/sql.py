@@ -57,6 +57,9 @@ from eureka_embed.storage.sql_schema import SEQUENCE_NAME, changes, leases, rene
 
 __all__ = ["SqlStore"]
 
+#: PostgreSQL and MariaDB: the next (this) transaction reads one snapshot.
+_SNAPSHOT_READ = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -231,10 +234,11 @@ class SqlStore(IndexedStore):
         # from spinning on the database's busy lock (and shares one in-memory connection).
         self._db_lock = threading.RLock() if self._sqlite else None
         # Catching up reads one consistent snapshot of the log and the rows it names; SQLite
-        # transactions are snapshots already (and SQLAlchemy's SQLite takes no such level).
-        self._read_options: dict[str, Any] = (
-            {} if self._sqlite else {"isolation_level": "REPEATABLE READ"}
-        )
+        # transactions are snapshots already. Said as the transaction's first statement, not
+        # as a connection option: setting an option on a connection the database dropped
+        # fails outside SQLAlchemy's error handling, so the lost connection would not be
+        # recognised and retried.
+        self._snapshot_reads = not self._sqlite
         # One catch-up at a time: two applying reads of different ages could go backwards.
         self._sync_lock = threading.Lock()
         self._renewal_watermark = 0
@@ -274,11 +278,10 @@ class SqlStore(IndexedStore):
     def _transaction(self, *, write: bool, deadline: Deadline) -> Iterator[sa.Connection]:
         with self._locked_database(), self.engine.connect() as connection:
             with watcher.watch(connection, deadline):
-                options = (
-                    {WRITE_OPTION: True} if write else {WRITE_OPTION: False, **self._read_options}
-                )
-                conn = connection.execution_options(**options)
+                conn = connection.execution_options(**{WRITE_OPTION: write})
                 with conn.begin():
+                    if self._snapshot_reads and not write:
+                        conn.exec_driver_sql(_SNAPSHOT_READ)
                     yield conn
             if deadline.fired:  # cut off just as it finished: never pool the dead socket
                 connection.invalidate()
