@@ -28,15 +28,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-# waitress ships no type hints; its objects are used as Any (see server.py).
+# waitress ships no type hints, and types-waitress mistypes attributes used here
+# (active_channels, the channel's locks): whether the stubs are installed or not, waitress's
+# classes are used as Any.
+from waitress import adjustments as _adjustments  # type: ignore[import-untyped, unused-ignore]
+from waitress import channel as _channel  # type: ignore[import-untyped, unused-ignore]
+from waitress import server as _server  # type: ignore[import-untyped, unused-ignore]
 from waitress import wasyncore  # type: ignore[import-untyped, unused-ignore]
-from waitress.adjustments import Adjustments  # type: ignore[import-untyped, unused-ignore]
-from waitress.channel import HTTPChannel  # type: ignore[import-untyped, unused-ignore]
-from waitress.server import TcpWSGIServer  # type: ignore[import-untyped, unused-ignore]
 
 from eureka_embed.clock import Clock
 
 __all__ = ["ConnectionLimits", "DeadlineChannel", "GuardedServer", "IntervalCount"]
+
+_HTTPChannel: Any = _channel.HTTPChannel
+_TcpWSGIServer: Any = _server.TcpWSGIServer
+_Dispatcher: Any = wasyncore.dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -115,12 +121,13 @@ class IntervalCount:
         self._last_told_ms = now
 
 
-class DeadlineChannel(HTTPChannel):  # type: ignore[misc]
+class DeadlineChannel(_HTTPChannel):  # type: ignore[misc]
     """waitress's HTTP connection, noting when the request being received began to arrive."""
 
     #: time.monotonic() of the first byte of the request still being received, else None.
     receiving_since: float | None = None
     _receiving: object = None  # the parser of that request
+    close_when_flushed: bool  # waitress's: set here too, declared for the type checker
 
     def received(self, data: bytes) -> bool:
         arrived = time.monotonic()
@@ -154,7 +161,7 @@ class DeadlineChannel(HTTPChannel):  # type: ignore[misc]
         return True
 
 
-class _Refusal(wasyncore.dispatcher):  # type: ignore[misc]
+class _Refusal(_Dispatcher):  # type: ignore[misc]
     """A refused connection: writes the 503, then reads and drops what the client sends.
 
     Closing at once would throw away the request the client is sending, and a socket closed
@@ -196,7 +203,7 @@ class _Refusal(wasyncore.dispatcher):  # type: ignore[misc]
         super().close()
 
 
-class GuardedServer(TcpWSGIServer):  # type: ignore[misc]
+class GuardedServer(_TcpWSGIServer):  # type: ignore[misc]
     """waitress's TCP server on a socket bound by the caller, with :class:`ConnectionLimits`.
 
     The serving loop calls :meth:`tick` after each poll. ``adj`` must leave waitress's own
@@ -220,17 +227,21 @@ class GuardedServer(TcpWSGIServer):  # type: ignore[misc]
         self.lingering: set[_Refusal] = set()
         limit = limits.connection_limit
         self.refusals = IntervalCount(
-            lambda count, since: f"refused {count} connection(s)"
-            + (f" in the last {since:.0f} s" if since is not None else "")
-            + f" with 503: the node holds {limit} (--connection-limit)",
+            lambda count, since: (
+                f"refused {count} connection(s)"
+                + (f" in the last {since:.0f} s" if since is not None else "")
+                + f" with 503: the node holds {limit} (--connection-limit)"
+            ),
             clock,
             limits.log_interval_s,
         )
         self.timeouts = IntervalCount(
-            lambda count, since: f"closed {count} connection(s)"
-            + (f" in the last {since:.0f} s" if since is not None else "")
-            + " whose request did not arrive within "
-            + f"{limits.request_timeout_s:g} s (--request-timeout)",
+            lambda count, since: (
+                f"closed {count} connection(s)"
+                + (f" in the last {since:.0f} s" if since is not None else "")
+                + " whose request did not arrive within "
+                + f"{limits.request_timeout_s:g} s (--request-timeout)"
+            ),
             clock,
             limits.log_interval_s,
         )
@@ -239,9 +250,7 @@ class GuardedServer(TcpWSGIServer):  # type: ignore[misc]
         self._scan_every = min(1.0, limits.request_timeout_s / 4)
         self._next_scan = 0.0
         sockinfo = (sock.family, sock.type, sock.proto, sock.getsockname())
-        super().__init__(
-            app, socket_map, _sock=sock, adj=adj, bind_socket=False, sockinfo=sockinfo
-        )
+        super().__init__(app, socket_map, _sock=sock, adj=adj, bind_socket=False, sockinfo=sockinfo)
 
     def readable(self) -> bool:
         # waitress's readable() also runs its idle-connection clean-up: keep that, but accept
@@ -290,4 +299,4 @@ def adjustments(**settings: Any) -> Any:
     """waitress's Adjustments for a :class:`GuardedServer`: its own connection limit disabled."""
     # waitress stops accepting when its socket map reaches connection_limit; GuardedServer
     # refuses past its own limit instead, so waitress's must never be reached.
-    return Adjustments(**settings, connection_limit=1 << 30)
+    return _adjustments.Adjustments(**settings, connection_limit=1 << 30)

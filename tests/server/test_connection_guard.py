@@ -15,7 +15,7 @@ import pytest
 
 from eureka_embed.clock import ManualClock
 from eureka_embed.server import EurekaServer
-from tests.server.support import request, wait_for
+from tests.server.support import request, serve_process, wait_for
 
 #: Generous for a loaded machine, far below the time-outs that hid the bug (waitress's 120 s).
 PROMPT_S = 2.5
@@ -155,22 +155,41 @@ def test_refusals_are_logged_once_per_interval_with_their_count(
 ) -> None:
     caplog.set_level(logging.INFO, logger="eureka_embed")
     clock = ManualClock()
-    with EurekaServer(connection_limit=2, clock=clock, shutdown_timeout=2.0) as server:
-        with _idle_connections(server.port, 2):
-            statuses = [request(f"{server.base_url}apps").status for _ in range(5)]
+    server = EurekaServer(connection_limit=2, clock=clock, shutdown_timeout=2.0)
+    with server, _idle_connections(server.port, 2):
+        statuses = [request(f"{server.base_url}apps").status for _ in range(5)]
 
-            assert statuses == [503] * 5
-            # The first refusal is told at once, the rest wait for the interval to end.
-            assert len(_refusal_lines(caplog)) == 1
-            assert "refused 1 connection" in _refusal_lines(caplog)[0]
-            assert "--connection-limit" in _refusal_lines(caplog)[0]
+        assert statuses == [503] * 5
+        # The first refusal is told at once, the rest wait for the interval to end.
+        assert len(_refusal_lines(caplog)) == 1
+        assert "refused 1 connection" in _refusal_lines(caplog)[0]
+        assert "--connection-limit" in _refusal_lines(caplog)[0]
 
-            clock.advance(seconds=61)
-            wait_for(lambda: len(_refusal_lines(caplog)) == 2, timeout=10, what="the count")
+        clock.advance(seconds=61)
+        wait_for(lambda: len(_refusal_lines(caplog)) == 2, timeout=10, what="the count")
 
-            assert "refused 4 connection(s) in the last 61 s" in _refusal_lines(caplog)[1]
-            # After a quiet interval, the next refusal is told at once again.
-            clock.advance(seconds=61)
-            wait_for(lambda: request(f"{server.base_url}apps").status == 503, what="a refusal")
-            assert len(_refusal_lines(caplog)) == 3
-            assert "refused 1 connection" in _refusal_lines(caplog)[2]
+        assert "refused 4 connection(s) in the last 61 s" in _refusal_lines(caplog)[1]
+        # After a quiet interval, the next refusal is told at once again.
+        clock.advance(seconds=61)
+        wait_for(lambda: request(f"{server.base_url}apps").status == 503, what="a refusal")
+        assert len(_refusal_lines(caplog)) == 3
+        assert "refused 1 connection" in _refusal_lines(caplog)[2]
+
+
+def test_serve_takes_both_limits_from_flag_or_environment() -> None:
+    env = {"EUREKA_EMBED_REQUEST_TIMEOUT": "1"}
+    with serve_process(["--connection-limit", "2"], env=env) as node:
+        host, port = node.address
+        with ExitStack() as stack:
+            for _ in range(2):
+                sock = stack.enter_context(socket.create_connection((host, port), timeout=10))
+                sock.sendall(b"GET /eureka/apps HTTP/1.1\r\n")  # and never the rest
+
+            assert _timed_status(f"{node.base_url}apps")[0] == 503
+            node.stderr.wait_for(r"refused 1 connection\(s\) with 503: the node holds 2", 10)
+            # The two requests that never finish are closed after a second: room again.
+            wait_for(
+                lambda: request(f"{node.base_url}apps").status == 200,
+                timeout=10,
+                what="the half-sent requests to be closed",
+            )
