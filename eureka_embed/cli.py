@@ -174,8 +174,10 @@ class ServeOptions:
         metavar="URL",
         repeat=True,
     )
+    #: The same as the server's DEFAULT_CONNECTION_LIMIT (a test checks); not imported from
+    #: there, so --help and bad input need no waitress.
     connection_limit: int = _option(
-        1000,
+        10_000,
         "--connection-limit",
         "EUREKA_EMBED_CONNECTION_LIMIT",
         values.whole_number(1),

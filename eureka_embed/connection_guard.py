@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 # Refused connections are kept open for a moment (see _Refusal), at most this many at a time;
 # past that they are closed at once. The file descriptors they hold are budgeted in server.py.
 MAX_LINGERING_REFUSALS = 64
+_ACCEPT_BATCH = 64
 _LINGER_S = 2.0
 
 
@@ -259,16 +260,32 @@ class GuardedServer(_TcpWSGIServer):  # type: ignore[misc]
         return bool(self.accepting)
 
     def handle_accept(self) -> None:
-        if len(self.active_channels) < self.limits.connection_limit:
-            super().handle_accept()
-            return
+        # waitress accepts one connection per turn of the loop, and each turn walks every open
+        # connection: after a restart, when every client reconnects at once, accepting them
+        # took minutes (O(n^2)). Take what the backlog holds, a bounded batch per turn.
+        for _ in range(_ACCEPT_BATCH):
+            try:
+                accepted = self.accept()
+            except OSError:  # the client gave up already, or no descriptor is left
+                return
+            if accepted is None:  # the backlog is empty
+                return
+            conn, addr = accepted
+            if len(self.active_channels) < self.limits.connection_limit:
+                self._serve_connection(conn, addr)
+            else:
+                self._refuse(conn)
+
+    def _serve_connection(self, conn: socket.socket, addr: Any) -> None:
+        # What waitress's handle_accept does with a connection it accepted.
         try:
-            accepted = self.accept()
-        except OSError:  # the client gave up already, or no descriptor is left
+            self.set_socket_options(conn)
+        except OSError:  # the client closed it already
+            conn.close()
             return
-        if accepted is None:
-            return
-        conn, _ = accepted
+        self.channel_class(self, conn, self.fix_addr(addr), self.adj, map=self._map)
+
+    def _refuse(self, conn: socket.socket) -> None:
         self.refusals.add()
         if len(self.lingering) < MAX_LINGERING_REFUSALS:
             _Refusal(self, conn)

@@ -49,8 +49,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_THREADS = 8
-#: Open connections a node holds; a DiscoveryClient keeps two (registration and query).
-DEFAULT_CONNECTION_LIMIT = 1000
+#: Open connections a node holds; a DiscoveryClient keeps two (registration and query). At
+#: Eureka's 30 s intervals, 5,000 clients is about what waitress's single loop thread keeps up
+#: with (measured, see the README); past it a refusal that makes clients fail over is better
+#: than every client's answer slowing down.
+DEFAULT_CONNECTION_LIMIT = 10_000
 #: Seconds a request may take to arrive whole, headers and body, from its first byte.
 DEFAULT_REQUEST_TIMEOUT_S = 30.0
 

@@ -18,7 +18,7 @@ def test_defaults() -> None:
     assert options == ServeOptions()
     assert (options.host, options.port, options.store) == ("127.0.0.1", 8761, "sqlite:///eureka.db")
     assert options.auto_migrate is False
-    assert (options.connection_limit, options.request_timeout_s) == (1000, 30.0)
+    assert (options.connection_limit, options.request_timeout_s) == (10_000, 30.0)
     config = options.registry_config()
     assert config.self_preservation is True
     assert config.renewal_percent_threshold == 0.85
@@ -265,3 +265,12 @@ def test_a_missing_server_extra_is_named_not_a_traceback(
     err = capsys.readouterr().err
     assert err.startswith("eureka-embed: error: the server needs the 'server' extra: ")
     assert "pip install 'eureka_embed[server]'" in err
+
+
+def test_serve_defaults_are_the_servers_own() -> None:
+    from eureka_embed import server
+
+    options = ServeOptions()
+
+    assert options.connection_limit == server.DEFAULT_CONNECTION_LIMIT
+    assert options.request_timeout_s == server.DEFAULT_REQUEST_TIMEOUT_S

@@ -10,10 +10,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from typing import Any
 
 import pytest
+from waitress import wasyncore  # type: ignore[import-untyped, unused-ignore]
 
 from eureka_embed.clock import ManualClock
+from eureka_embed.connection_guard import ConnectionLimits, GuardedServer, adjustments
 from eureka_embed.server import EurekaServer
 from tests.server.support import request, serve_process, wait_for
 
@@ -193,3 +196,32 @@ def test_serve_takes_both_limits_from_flag_or_environment() -> None:
                 timeout=10,
                 what="the half-sent requests to be closed",
             )
+
+
+def test_one_turn_of_the_loop_accepts_every_waiting_connection() -> None:
+    # After a restart every client reconnects at once; one accept per turn of the loop (each
+    # turn walks all connections) made that take minutes for thousands of clients.
+    listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+    socket_map: dict[int, Any] = {}
+    limits = ConnectionLimits(connection_limit=6, request_timeout_s=30.0)
+    guarded = GuardedServer(
+        lambda environ, start_response: [],
+        listener,
+        socket_map=socket_map,
+        adj=adjustments(threads=1),
+        limits=limits,
+        clock=ManualClock(),
+    )
+    port = listener.getsockname()[1]
+    try:
+        with _idle_connections(port, 10) as clients:
+            guarded.handle_accept()
+
+            assert len(guarded.active_channels) == 6
+            assert guarded.refusals.total == 4
+            refused = clients[6:]
+            for sock in refused:
+                assert sock.recv(4096).startswith(b"HTTP/1.1 503 ")
+    finally:
+        guarded.task_dispatcher.shutdown(cancel_pending=True, timeout=1.0)
+        wasyncore.close_all(socket_map)
