@@ -94,7 +94,7 @@ def _fd_bounded(connection_limit: int) -> int:
     Past the open-file limit every accept fails, so neither a connection nor its 503 could be
     answered. The soft limit is raised towards the hard one first (as Go's runtime does at
     start: the soft default of 1024 is a relic of select()); what still does not fit lowers the
-    connection limit, with a warning.
+    connection limit, and says so in the log.
     """
     try:
         import resource
@@ -112,7 +112,9 @@ def _fd_bounded(connection_limit: int) -> int:
     if soft == resource.RLIM_INFINITY or soft >= needed:
         return connection_limit
     bounded = max(int(soft) - _FD_RESERVE, 1)
-    log.warning(
+    # INFO, not WARNING: test suites start many servers with the default limit, and serve
+    # shows INFO at start, where an operator looks.
+    log.info(
         "connection limit lowered from %d to %d: the process may open only %d files",
         connection_limit,
         bounded,
