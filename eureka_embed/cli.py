@@ -3,6 +3,10 @@
 Every ``serve`` option can also come from an environment variable (``EUREKA_EMBED_PORT`` for
 ``--port``, ...), as containers are usually configured; a flag beats the variable, which beats
 the default. Bad input of either kind is one line on stderr and exit status 2, never a traceback.
+
+Each option is declared once, as a field of :class:`ServeOptions`: its default, flag,
+environment variable, parser and help (see :func:`_option`). The parser, the environment
+lookup, ``--help`` and the precedence all read that declaration.
 """
 
 from __future__ import annotations
@@ -10,14 +14,14 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
-import math
 import os
 import socket
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import NoReturn, TypeVar
+from dataclasses import Field, dataclass, field, fields
+from typing import Any, NoReturn, TypeVar
 
+from eureka_embed import option_values as values
 from eureka_embed.config import RegistryConfig
 from eureka_embed.errors import InvalidInput, StorageError
 
@@ -31,8 +35,6 @@ EXIT_USAGE = 2
 #: The packages of the ``server`` extra, top-level names as ModuleNotFoundError reports them.
 _SERVER_EXTRA = frozenset({"falcon", "waitress", "prometheus_client"})
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
 
 T = TypeVar("T")
 
@@ -41,84 +43,41 @@ class UsageError(Exception):
     """Bad command-line or environment input; the message is shown as is."""
 
 
+# ---------------------------------------------------------------------- declaring options
+
+
 @dataclass(frozen=True, slots=True)
-class ServeOptions:
-    """What ``eureka-embed serve`` runs with, after flags, environment and defaults."""
+class _Option:
+    """How one :class:`ServeOptions` field is given: flag, environment variable, parser, help."""
 
-    host: str = "127.0.0.1"
-    port: int = 8761
-    store: str = "sqlite:///eureka.db"
-    eviction_interval_s: float = 60.0
-    self_preservation: bool = True
-    renewal_percent_threshold: float = 0.85
-    log_level: str = "info"
-    #: Upgrade a server database's schema at start (SQLite files are always upgraded).
-    auto_migrate: bool = False
-    #: Service URLs of the other nodes of a replicating cluster (this node's own is skipped).
-    peers: tuple[str, ...] = ()
-
-    def registry_config(self) -> RegistryConfig:
-        return RegistryConfig(
-            self_preservation=self.self_preservation,
-            renewal_percent_threshold=self.renewal_percent_threshold,
-            eviction_interval_ms=max(round(self.eviction_interval_s * 1000), 1),
-        )
+    flag: str
+    env: str
+    #: Text to value, raising ValueError with the reason (see :mod:`eureka_embed.option_values`).
+    parse: Callable[[str], Any]
+    help: str
+    #: The flag's argument in ``--help``; none makes a switch: ``--flag`` / ``--no-flag``.
+    metavar: str | None = None
+    #: The flag may be repeated and its values add up (each is a tuple).
+    repeat: bool = False
 
 
-# ---------------------------------------------------------------------- value parsers
-# Each takes the raw text and returns the value or raises ValueError with the reason.
+_OPTION = "eureka_embed.cli.option"
 
 
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise ValueError(f"must be a whole number, got {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise ValueError(f"must be in 0..65535 (0 picks a free port), got {port}")
-    return port
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"must be a number of seconds, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"must be a positive number of seconds, got {text!r}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"must be a number in (0, 1], got {text!r}") from None
-    if not 0.0 < value <= 1.0:  # also false for NaN
-        raise ValueError(f"must be in (0, 1], got {text!r}")
-    return value
-
-
-def _level(text: str) -> str:
-    level = text.strip().lower()
-    if level not in _LOG_LEVELS:
-        raise ValueError(f"must be one of {', '.join(_LOG_LEVELS)}, got {text!r}")
-    return level
-
-
-def _boolean(text: str) -> bool:
-    value = text.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(f"must be true or false, got {text!r}")
-
-
-def _text(text: str) -> str:
-    if not text.strip():
-        raise ValueError("must not be empty")
-    return text.strip()
+def _option(
+    default: T,
+    flag: str,
+    env: str,
+    parse: Callable[[str], T],
+    help: str,
+    *,
+    metavar: str | None = None,
+    repeat: bool = False,
+) -> T:
+    """A :class:`ServeOptions` field with its default, and how it is given (:class:`_Option`)."""
+    declared = _Option(flag, env, parse, help, metavar, repeat)
+    # field() is typed to return T for the type checker; at run time it is the Field.
+    return field(default=default, metadata={_OPTION: declared})
 
 
 def _peer_urls(text: str) -> tuple[str, ...]:
@@ -134,6 +93,122 @@ def _peer_urls(text: str) -> tuple[str, ...]:
         except InvalidInput as exc:
             raise ValueError(exc.reason) from None
     return urls
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    """What ``eureka-embed serve`` runs with, after flags, environment and defaults."""
+
+    host: str = _option(
+        "127.0.0.1",
+        "--host",
+        "EUREKA_EMBED_HOST",
+        values.non_empty,
+        "address to listen on",
+        metavar="HOST",
+    )
+    port: int = _option(
+        8761,
+        "--port",
+        "EUREKA_EMBED_PORT",
+        values.port,
+        "port to listen on, 0 for any free one",
+        metavar="PORT",
+    )
+    store: str = _option(
+        "sqlite:///eureka.db",
+        "--store",
+        "EUREKA_EMBED_STORE",
+        values.non_empty,
+        "where the registry is kept",
+        metavar="URL",
+    )
+    eviction_interval_s: float = _option(
+        60.0,
+        "--eviction-interval",
+        "EUREKA_EMBED_EVICTION_INTERVAL",
+        values.positive_seconds,
+        "seconds between evictions of expired leases",
+        metavar="SECONDS",
+    )
+    self_preservation: bool = _option(
+        True,
+        "--self-preservation",
+        "EUREKA_EMBED_SELF_PRESERVATION",
+        values.boolean,
+        "keep expired leases while too few renewals arrive, as Eureka does",
+    )
+    renewal_percent_threshold: float = _option(
+        0.85,
+        "--renewal-percent-threshold",
+        "EUREKA_EMBED_RENEWAL_PERCENT_THRESHOLD",
+        values.fraction,
+        "self-preservation engages when renewals fall to this fraction of the expected ones",
+        metavar="F",
+    )
+    log_level: str = _option(
+        "info",
+        "--log-level",
+        "EUREKA_EMBED_LOG_LEVEL",
+        values.one_of(_LOG_LEVELS),
+        f"one of {', '.join(_LOG_LEVELS)}",
+        metavar="LEVEL",
+    )
+    #: Upgrade a server database's schema at start (SQLite files are always upgraded).
+    auto_migrate: bool = _option(
+        False,
+        "--auto-migrate",
+        "EUREKA_EMBED_AUTO_MIGRATE",
+        values.boolean,
+        "upgrade an out-of-date PostgreSQL/MariaDB schema at start instead of refusing to "
+        "start (SQLite files are always upgraded)",
+    )
+    #: Service URLs of the other nodes of a replicating cluster (this node's own is skipped).
+    peers: tuple[str, ...] = _option(
+        (),
+        "--peer",
+        "EUREKA_EMBED_PEERS",
+        _peer_urls,
+        "another node of a replicating cluster, e.g. http://eureka-b:8761/eureka/; repeat it "
+        "or give a comma-separated list (this node's own URL is recognised and skipped)",
+        metavar="URL",
+        repeat=True,
+    )
+    #: The same as the server's DEFAULT_CONNECTION_LIMIT (a test checks); not imported from
+    #: there, so --help and bad input need no waitress.
+    connection_limit: int = _option(
+        10_000,
+        "--connection-limit",
+        "EUREKA_EMBED_CONNECTION_LIMIT",
+        values.whole_number(1),
+        "open connections the node holds, idle keep-alive ones included (two per "
+        "DiscoveryClient); one more is answered 503 at once, so its client tries another node",
+        metavar="N",
+    )
+    request_timeout_s: float = _option(
+        30.0,
+        "--request-timeout",
+        "EUREKA_EMBED_REQUEST_TIMEOUT",
+        values.positive_seconds,
+        "seconds a request may take to arrive whole from its first byte; a slower one is "
+        "answered 408 and closed",
+        metavar="SECONDS",
+    )
+
+    def registry_config(self) -> RegistryConfig:
+        return RegistryConfig(
+            self_preservation=self.self_preservation,
+            renewal_percent_threshold=self.renewal_percent_threshold,
+            eviction_interval_ms=max(round(self.eviction_interval_s * 1000), 1),
+        )
+
+
+def _declared(name: str) -> tuple[Field[Any], _Option]:
+    found = next(f for f in fields(ServeOptions) if f.name == name)
+    return found, found.metadata[_OPTION]
+
+
+_SERVE_FIELDS = tuple(f.name for f in fields(ServeOptions))
 
 
 # ---------------------------------------------------------------------- parsing
@@ -156,21 +231,53 @@ def _argparse_type(name: str, parse: Callable[[str], T]) -> Callable[[str], T]:
     return convert
 
 
-#: (dest, flag, environment variable, parser) of each valued ``serve`` option, for argparse;
-#: _serve_options reads the same variables.
-_SERVE_OPTIONS: tuple[tuple[str, str, str, Callable[[str], object]], ...] = (
-    ("host", "--host", "EUREKA_EMBED_HOST", _text),
-    ("port", "--port", "EUREKA_EMBED_PORT", _port),
-    ("store", "--store", "EUREKA_EMBED_STORE", _text),
-    ("eviction_interval_s", "--eviction-interval", "EUREKA_EMBED_EVICTION_INTERVAL", _seconds),
-    (
-        "renewal_percent_threshold",
-        "--renewal-percent-threshold",
-        "EUREKA_EMBED_RENEWAL_PERCENT_THRESHOLD",
-        _fraction,
-    ),
-    ("log_level", "--log-level", "EUREKA_EMBED_LOG_LEVEL", _level),
-)
+def _shown_default(default: object) -> str | None:
+    if isinstance(default, bool):
+        return "on" if default else "off"
+    if isinstance(default, tuple):
+        return None  # nothing to show for "none"
+    if isinstance(default, float):
+        return f"{default:g}"
+    return str(default)
+
+
+def _add_option(parser: argparse.ArgumentParser, name: str) -> None:
+    """Add the flag of the :class:`ServeOptions` field ``name`` to ``parser``."""
+    declared_field, option = _declared(name)
+    shown = _shown_default(declared_field.default)
+    text = option.help + (f" (default {shown})" if shown is not None else "")
+    if option.metavar is None:
+        parser.add_argument(
+            option.flag,
+            dest=name,
+            action=argparse.BooleanOptionalAction,
+            help=f"{text} [env {option.env}=true|false]",
+        )
+        return
+    parser.add_argument(
+        option.flag,
+        dest=name,
+        metavar=option.metavar,
+        type=_argparse_type(option.flag, option.parse),
+        action="append" if option.repeat else "store",
+        help=f"{text} [env {option.env}{', comma-separated' if option.repeat else ''}]",
+    )
+
+
+def _pick(args: argparse.Namespace, environ: Mapping[str, str], name: str) -> Any:
+    """The value of option ``name``: its flag, else its environment variable, else its default."""
+    declared_field, option = _declared(name)
+    given = getattr(args, name, None)
+    if given is not None:
+        # A repeated flag gives one tuple per use.
+        return tuple(item for part in given for item in part) if option.repeat else given
+    raw = environ.get(option.env, "")
+    if not raw:  # an empty variable means unset, as in most shells' ${VAR:-default}
+        return declared_field.default
+    try:
+        return option.parse(raw)
+    except ValueError as exc:
+        raise UsageError(f"environment variable {option.env} {exc}") from None
 
 
 def _version() -> str:
@@ -185,7 +292,6 @@ def _version() -> str:
 
 
 def _build_parser() -> _Parser:
-    defaults = ServeOptions()
     parser = _Parser(prog=PROG, description="An embeddable, Netflix-Eureka-compatible registry.")
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -196,56 +302,8 @@ def _build_parser() -> _Parser:
         description="Run a standalone Eureka server until SIGTERM or SIGINT. Each option can "
         "also be set by the environment variable shown; a flag wins over the variable.",
     )
-    helps = {
-        "host": f"address to listen on (default {defaults.host})",
-        "port": f"port to listen on, 0 for any free one (default {defaults.port})",
-        "store": f"where the registry is kept (default {defaults.store})",
-        "eviction_interval_s": "seconds between evictions of expired leases "
-        f"(default {defaults.eviction_interval_s:g})",
-        "renewal_percent_threshold": "self-preservation engages when renewals fall to this "
-        f"fraction of the expected ones (default {defaults.renewal_percent_threshold})",
-        "log_level": f"one of {', '.join(_LOG_LEVELS)} (default {defaults.log_level})",
-    }
-    metavars = {
-        "host": "HOST",
-        "port": "PORT",
-        "store": "URL",
-        "eviction_interval_s": "SECONDS",
-        "renewal_percent_threshold": "F",
-        "log_level": "LEVEL",
-    }
-    for dest, flag, env, parse in _SERVE_OPTIONS:
-        serve.add_argument(
-            flag,
-            dest=dest,
-            metavar=metavars[dest],
-            type=_argparse_type(flag, parse),
-            help=f"{helps[dest]} [env {env}]",
-        )
-    serve.add_argument(
-        "--peer",
-        dest="peers",
-        metavar="URL",
-        action="append",
-        type=_argparse_type("--peer", _peer_urls),
-        help="another node of a replicating cluster, e.g. http://eureka-b:8761/eureka/; repeat "
-        "it or give a comma-separated list (this node's own URL is recognised and skipped) "
-        "[env EUREKA_EMBED_PEERS, comma-separated]",
-    )
-    serve.add_argument(
-        "--auto-migrate",
-        dest="auto_migrate",
-        action=argparse.BooleanOptionalAction,
-        help="upgrade an out-of-date PostgreSQL/MariaDB schema at start instead of refusing "
-        "to start (SQLite files are always upgraded) [env EUREKA_EMBED_AUTO_MIGRATE=true|false]",
-    )
-    serve.add_argument(
-        "--self-preservation",
-        dest="self_preservation",
-        action=argparse.BooleanOptionalAction,
-        help="keep expired leases while too few renewals arrive, as Eureka does "
-        "(default on) [env EUREKA_EMBED_SELF_PRESERVATION=true|false]",
-    )
+    for name in _SERVE_FIELDS:
+        _add_option(serve, name)
     db = commands.add_parser(
         "db",
         help="manage the schema of a SQL store",
@@ -257,14 +315,7 @@ def _build_parser() -> _Parser:
         ("upgrade", "upgrade the schema to the newest revision"),
         ("current", "show the schema's revision and whether it is current"),
     ):
-        sub = db_commands.add_parser(action, help=text, description=text)
-        sub.add_argument(
-            "--store",
-            dest="store",
-            metavar="URL",
-            type=_argparse_type("--store", _text),
-            help=f"the SQL store (default {defaults.store}) [env EUREKA_EMBED_STORE]",
-        )
+        _add_option(db_commands.add_parser(action, help=text, description=text), "store")
     return parser
 
 
@@ -280,45 +331,7 @@ def parse_serve_options(
 
 
 def _serve_options(args: argparse.Namespace, environ: Mapping[str, str]) -> ServeOptions:
-    d = ServeOptions()
-    if args.peers is not None:  # one tuple per --peer flag
-        args.peers = tuple(url for urls in args.peers for url in urls)
-
-    def pick(dest: str, env: str, parse: Callable[[str], T], default: T) -> T:
-        flag_value: T | None = getattr(args, dest)
-        if flag_value is not None:
-            return flag_value
-        raw = environ.get(env, "")
-        if not raw:
-            return default
-        try:
-            return parse(raw)
-        except ValueError as exc:
-            raise UsageError(f"environment variable {env} {exc}") from None
-
-    return ServeOptions(
-        host=pick("host", "EUREKA_EMBED_HOST", _text, d.host),
-        port=pick("port", "EUREKA_EMBED_PORT", _port, d.port),
-        store=pick("store", "EUREKA_EMBED_STORE", _text, d.store),
-        eviction_interval_s=pick(
-            "eviction_interval_s",
-            "EUREKA_EMBED_EVICTION_INTERVAL",
-            _seconds,
-            d.eviction_interval_s,
-        ),
-        self_preservation=pick(
-            "self_preservation", "EUREKA_EMBED_SELF_PRESERVATION", _boolean, d.self_preservation
-        ),
-        renewal_percent_threshold=pick(
-            "renewal_percent_threshold",
-            "EUREKA_EMBED_RENEWAL_PERCENT_THRESHOLD",
-            _fraction,
-            d.renewal_percent_threshold,
-        ),
-        log_level=pick("log_level", "EUREKA_EMBED_LOG_LEVEL", _level, d.log_level),
-        auto_migrate=pick("auto_migrate", "EUREKA_EMBED_AUTO_MIGRATE", _boolean, d.auto_migrate),
-        peers=pick("peers", "EUREKA_EMBED_PEERS", _peer_urls, d.peers),
-    )
+    return ServeOptions(**{name: _pick(args, environ, name) for name in _SERVE_FIELDS})
 
 
 # ---------------------------------------------------------------------- running
@@ -358,7 +371,14 @@ def _serve(options: ServeOptions) -> int:
         return EXIT_FAILURE
     registry = Registry(store, options.registry_config())
     try:
-        server = EurekaServer(registry, host=options.host, port=options.port, peers=options.peers)
+        server = EurekaServer(
+            registry,
+            host=options.host,
+            port=options.port,
+            peers=options.peers,
+            connection_limit=options.connection_limit,
+            request_timeout=options.request_timeout_s,
+        )
         try:
             server.listen()
         except OSError as exc:
@@ -390,7 +410,7 @@ def _error(message: str) -> None:
 
 def _db(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """``eureka-embed db upgrade|current``: one line on stdout, errors as for ``serve``."""
-    url = args.store or environ.get("EUREKA_EMBED_STORE", "").strip() or ServeOptions().store
+    url: str = _pick(args, environ, "store")
     try:
         import sqlalchemy as sa
 

@@ -30,14 +30,14 @@ the fixtures that need them, so installing the plugin costs other test suites no
 from __future__ import annotations
 
 import argparse
-import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
+from eureka_embed import option_values as values
 from eureka_embed import testing
 from eureka_embed.config import RegistryConfig
 from eureka_embed.registry import Registry
@@ -56,8 +56,8 @@ __all__ = [
 ]
 
 STORES = ("memory", "sqlite")
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,31 +109,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _read_options(config: pytest.Config) -> _Options:
-    def raw(name: str) -> str:
-        flag = config.getoption(name)
-        if flag is not None:
-            return str(flag)
-        value = config.getini(name)
-        return str(value).strip()
+    def read(name: str, parse: Callable[[str], T]) -> T:
+        flag = config.getoption(name)  # a --x/--no-x switch gives True or False, which parse
+        raw = str(flag) if flag is not None else str(config.getini(name))
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            raise pytest.UsageError(f"{name} {exc}") from None
 
-    store = raw("eureka_store").lower()
-    if store not in STORES:
-        raise pytest.UsageError(f"eureka_store must be one of {', '.join(STORES)}, got {store!r}")
-    preservation = raw("eureka_self_preservation").lower()
-    if preservation not in _TRUE | _FALSE:
-        raise pytest.UsageError(
-            f"eureka_self_preservation must be true or false, got {preservation!r}"
-        )
-    interval = raw("eureka_eviction_interval")
-    try:
-        seconds = float(interval)
-    except ValueError:
-        seconds = math.nan
-    if not (seconds > 0 and math.isfinite(seconds)):
-        raise pytest.UsageError(
-            f"eureka_eviction_interval must be a positive number of seconds, got {interval!r}"
-        )
-    return _Options(store, preservation in _TRUE, seconds)
+    return _Options(
+        store=read("eureka_store", values.one_of(STORES)),
+        self_preservation=read("eureka_self_preservation", values.boolean),
+        eviction_interval_s=read("eureka_eviction_interval", values.positive_seconds),
+    )
 
 
 def _time_of(request: pytest.FixtureRequest) -> testing.RegistryTime | None:

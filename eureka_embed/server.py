@@ -26,18 +26,36 @@ from typing import Any
 # waitress ships no type hints; whether types-waitress is installed or not, its objects are
 # used as Any here (the stubs mistype some attributes this module reads).
 from waitress import wasyncore  # type: ignore[import-untyped, unused-ignore]
-from waitress.server import create_server  # type: ignore[import-untyped, unused-ignore]
 
+from eureka_embed.clock import Clock, system_clock
+from eureka_embed.connection_guard import (
+    MAX_LINGERING_REFUSALS,
+    ConnectionLimits,
+    GuardedServer,
+    adjustments,
+)
 from eureka_embed.maintenance import MaintenanceRunner
 from eureka_embed.registry import Registry
 from eureka_embed.replication import NodeAddress, PeerReplicator, ReplicationSettings
 from eureka_embed.wsgi import create_app
 
-__all__ = ["DEFAULT_THREADS", "EurekaServer"]
+__all__ = [
+    "DEFAULT_CONNECTION_LIMIT",
+    "DEFAULT_REQUEST_TIMEOUT_S",
+    "DEFAULT_THREADS",
+    "EurekaServer",
+]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_THREADS = 8
+#: Open connections a node holds; a DiscoveryClient keeps two (registration and query). At
+#: Eureka's 30 s intervals, 5,000 clients is about what waitress's single loop thread keeps up
+#: with (measured, see the README); past it a refusal that makes clients fail over is better
+#: than every client's answer slowing down.
+DEFAULT_CONNECTION_LIMIT = 10_000
+#: Seconds a request may take to arrive whole, headers and body, from its first byte.
+DEFAULT_REQUEST_TIMEOUT_S = 30.0
 
 # How long one poll of the loop may block. Stops wake the loop at once through the trigger pipe,
 # so this only bounds how late waitress's idle-connection cleanup (run from the poll) can be.
@@ -45,7 +63,7 @@ _POLL_TIMEOUT_S = 1.0
 _DRAIN_POLL_S = 0.05
 
 
-def _waitress_settings(threads: int, max_body_bytes: int, connection_limit: int) -> dict[str, Any]:
+def _waitress_settings(threads: int, max_body_bytes: int) -> dict[str, Any]:
     return {
         "threads": threads,
         # A full registry of 10k instances is about 10 MB of JSON. waitress spools any response
@@ -59,30 +77,50 @@ def _waitress_settings(threads: int, max_body_bytes: int, connection_limit: int)
         # Keep reading a few requests ahead while one runs, so waitress notices a client that
         # went away; Eureka clients do not pipeline, so this never queues much.
         "channel_request_lookahead": 4,
-        # Every instance of every service keeps a connection for its heartbeats; waitress's
-        # default of 100 would leave the 101st instance unserved until an idle one is closed.
-        "connection_limit": connection_limit,
         # select() cannot watch descriptors above 1024; poll() can.
         "asyncore_use_poll": True,
         "ident": "eureka-embed",
     }
 
 
-def _fd_bounded(connection_limit: int) -> int:
-    """``connection_limit``, lowered below the process's open-file limit when that is smaller.
+# Descriptors besides the connections: the store, log files, the trigger pipe, spooled buffers,
+# and the refused connections kept open a moment to deliver their 503.
+_FD_RESERVE = 64 + MAX_LINGERING_REFUSALS
 
-    waitress keeps accepting while under its limit; past the file limit every accept fails and
-    it logs a warning per poll, so the limit must be the smaller of the two.
+
+def _fd_bounded(connection_limit: int) -> int:
+    """``connection_limit``, or less when the process cannot open that many files.
+
+    Past the open-file limit every accept fails, so neither a connection nor its 503 could be
+    answered. The soft limit is raised towards the hard one first (as Go's runtime does at
+    start: the soft default of 1024 is a relic of select()); what still does not fit lowers the
+    connection limit, and says so in the log.
     """
     try:
         import resource
     except ImportError:  # not on Windows
         return connection_limit
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
+    needed = connection_limit + _FD_RESERVE
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        raised = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+        except (OSError, ValueError):
+            pass
+    if soft == resource.RLIM_INFINITY or soft >= needed:
         return connection_limit
-    # Leave room for the store, log files, the trigger pipe and spooled buffers.
-    return max(min(connection_limit, int(soft) - 64), 1)
+    bounded = max(int(soft) - _FD_RESERVE, 1)
+    # INFO, not WARNING: test suites start many servers with the default limit, and serve
+    # shows INFO at start, where an operator looks.
+    log.info(
+        "connection limit lowered from %d to %d: the process may open only %d files",
+        connection_limit,
+        bounded,
+        soft,
+    )
+    return bounded
 
 
 def _listen_socket(host: str, port: int) -> socket.socket:
@@ -116,6 +154,13 @@ class EurekaServer:
     A server serves once: start (or serve_forever), then stop. ``shutdown_timeout`` bounds how
     long a stop waits for requests in flight.
 
+    ``connection_limit`` bounds the open connections, idle keep-alive ones included (each
+    DiscoveryClient keeps two); a connection past it is answered 503 at once, so its client
+    asks another node. ``request_timeout`` bounds the seconds from a request's first byte until
+    it has arrived whole; a slower one is answered 408 and closed. Refusals and time-outs are
+    logged at most once a minute of ``clock`` time, with their count (see
+    :mod:`eureka_embed.connection_guard`).
+
     ``peers`` (service URLs, comma-separated or not; this node's own is recognised and skipped)
     make it a node of a replicating cluster: before it listens, it copies the registry from the
     first peer that answers, then forwards the writes its clients make to every peer while it
@@ -132,21 +177,30 @@ class EurekaServer:
         threads: int = DEFAULT_THREADS,
         maintenance: bool = True,
         max_body_bytes: int = 1 << 20,
-        connection_limit: int = 1000,
+        connection_limit: int = DEFAULT_CONNECTION_LIMIT,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT_S,
         shutdown_timeout: float = 10.0,
         peers: Sequence[str] = (),
         replication: ReplicationSettings | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {port}")
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
+        if connection_limit < 1:
+            raise ValueError(f"connection_limit must be at least 1, got {connection_limit}")
+        if not request_timeout > 0:
+            raise ValueError(f"request_timeout must be a positive number, got {request_timeout}")
         self._owns_registry = registry is None
         self.registry = registry if registry is not None else Registry()
         self._app = app
         self._host = host
         self._port = port
-        self._settings = _waitress_settings(threads, max_body_bytes, _fd_bounded(connection_limit))
+        self._settings = _waitress_settings(threads, max_body_bytes)
+        self._connection_limit = connection_limit
+        self._request_timeout = request_timeout
+        self._clock = clock
         self._max_body_bytes = max_body_bytes
         self._maintenance = MaintenanceRunner(self.registry) if maintenance else None
         self.replicator: PeerReplicator | None = None
@@ -222,7 +276,15 @@ class EurekaServer:
                 app = create_app(
                     self.registry, max_body_bytes=self._max_body_bytes, peers_status=peers_status
                 )
-            self._server = create_server(app, map=self._map, sockets=[sock], **self._settings)
+            limits = ConnectionLimits(_fd_bounded(self._connection_limit), self._request_timeout)
+            self._server = GuardedServer(
+                app,
+                sock,
+                socket_map=self._map,
+                adj=adjustments(**self._settings),
+                limits=limits,
+                clock=self._clock,
+            )
         except BaseException:
             if sock is not None:
                 sock.close()
@@ -312,6 +374,7 @@ class EurekaServer:
         try:
             while not self._stop_requested:
                 wasyncore.loop(timeout=_POLL_TIMEOUT_S, map=self._map, use_poll=True, count=1)
+                self._server.tick()
             if self._stop_signal is not None:
                 log.info("%s received, stopping", self._stop_signal)
             self._drain()
@@ -341,6 +404,7 @@ class EurekaServer:
                 log.warning("stopping with %d request(s) unfinished", running)
                 return
             wasyncore.loop(timeout=_DRAIN_POLL_S, map=self._map, use_poll=True, count=1)
+            server.tick()  # a request trickling in must not hold the stop either
 
     def _close(self) -> None:
         try:

@@ -18,6 +18,7 @@ def test_defaults() -> None:
     assert options == ServeOptions()
     assert (options.host, options.port, options.store) == ("127.0.0.1", 8761, "sqlite:///eureka.db")
     assert options.auto_migrate is False
+    assert (options.connection_limit, options.request_timeout_s) == (10_000, 30.0)
     config = options.registry_config()
     assert config.self_preservation is True
     assert config.renewal_percent_threshold == 0.85
@@ -35,11 +36,18 @@ def test_every_flag() -> None:
             "--renewal-percent-threshold=0.5",
             "--log-level=DEBUG",
             "--auto-migrate",
+            "--peer=http://b:8761/eureka/,http://c:8761/eureka/",
+            "--peer=http://d:8761/eureka/",
+            "--connection-limit=20",
+            "--request-timeout=2.5",
         ],
         environ={},
     )
 
-    assert options == ServeOptions("0.0.0.0", 9000, "memory://", 0.5, False, 0.5, "debug", True)
+    peers = ("http://b:8761/eureka/", "http://c:8761/eureka/", "http://d:8761/eureka/")
+    assert options == ServeOptions(
+        "0.0.0.0", 9000, "memory://", 0.5, False, 0.5, "debug", True, peers, 20, 2.5
+    )
     assert options.registry_config().eviction_interval_ms == 500
 
 
@@ -52,18 +60,34 @@ ENVIRONMENT = {
     "EUREKA_EMBED_RENEWAL_PERCENT_THRESHOLD": "0.7",
     "EUREKA_EMBED_LOG_LEVEL": "warning",
     "EUREKA_EMBED_AUTO_MIGRATE": "yes",
+    "EUREKA_EMBED_PEERS": "http://b:8761/eureka/, http://c:8761/eureka/",
+    "EUREKA_EMBED_CONNECTION_LIMIT": "5000",
+    "EUREKA_EMBED_REQUEST_TIMEOUT": "10",
 }
 
 
 def test_environment_sets_every_option() -> None:
     options = parse_serve_options([], environ=ENVIRONMENT)
 
-    assert options == ServeOptions("::1", 9100, "memory://", 5.0, False, 0.7, "warning", True)
+    peers = ("http://b:8761/eureka/", "http://c:8761/eureka/")
+    assert options == ServeOptions(
+        "::1", 9100, "memory://", 5.0, False, 0.7, "warning", True, peers, 5000, 10.0
+    )
 
 
 def test_flags_beat_the_environment() -> None:
     options = parse_serve_options(
-        ["--host", "127.0.0.2", "--port", "9200", "--self-preservation", "--log-level", "error"],
+        [
+            "--host",
+            "127.0.0.2",
+            "--port",
+            "9200",
+            "--self-preservation",
+            "--log-level",
+            "error",
+            "--connection-limit",
+            "7",
+        ],
         environ=ENVIRONMENT,
     )
 
@@ -73,8 +97,10 @@ def test_flags_beat_the_environment() -> None:
         True,
         "error",
     )
+    assert options.connection_limit == 7
     # What no flag set still comes from the environment.
     assert (options.eviction_interval_s, options.renewal_percent_threshold) == (5.0, 0.7)
+    assert options.request_timeout_s == 10.0
 
 
 @pytest.mark.parametrize(
@@ -108,6 +134,15 @@ def test_port_zero_asks_for_a_free_port() -> None:
         (["--eviction-interval", "inf"], {}, "--eviction-interval must be a positive number"),
         (["--log-level", "loud"], {}, "--log-level must be one of debug, info, warning"),
         (["--host", " "], {}, "--host must not be empty"),
+        (["--connection-limit", "0"], {}, "--connection-limit must be at least 1, got 0"),
+        (["--connection-limit", "many"], {}, "--connection-limit must be a whole number"),
+        (["--request-timeout", "-1"], {}, "--request-timeout must be a positive number"),
+        (
+            [],
+            {"EUREKA_EMBED_CONNECTION_LIMIT": "1.5"},
+            "EUREKA_EMBED_CONNECTION_LIMIT must be a whole number, got '1.5'",
+        ),
+        ([], {"EUREKA_EMBED_REQUEST_TIMEOUT": "soon"}, "EUREKA_EMBED_REQUEST_TIMEOUT must be"),
         ([], {"EUREKA_EMBED_PORT": "99999"}, "environment variable EUREKA_EMBED_PORT must be in"),
         (
             [],
@@ -230,3 +265,12 @@ def test_a_missing_server_extra_is_named_not_a_traceback(
     err = capsys.readouterr().err
     assert err.startswith("eureka-embed: error: the server needs the 'server' extra: ")
     assert "pip install 'eureka_embed[server]'" in err
+
+
+def test_serve_defaults_are_the_servers_own() -> None:
+    from eureka_embed import server
+
+    options = ServeOptions()
+
+    assert options.connection_limit == server.DEFAULT_CONNECTION_LIMIT
+    assert options.request_timeout_s == server.DEFAULT_REQUEST_TIMEOUT_S

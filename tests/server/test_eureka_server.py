@@ -37,6 +37,10 @@ def _refuses_connections(port: int) -> bool:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
     except ConnectionRefusedError:
         return True
+    except ConnectionResetError:
+        # The listening socket closed during the handshake: the kernel resets the half-made
+        # connection. It is closing, not closed yet; ask again (a loaded machine hit this).
+        return False
     return False
 
 
