@@ -91,7 +91,9 @@ def error_response(req: EndpointRequest, exc: BaseException) -> EndpointResponse
     """The answer to an endpoint that raised ``exc``, logged as it deserves."""
     outcome = error_outcome(exc)
     if outcome.status == 503:
-        log.warning("%s %s: store unavailable: %s", req.method, req.path, outcome.reason)
+        # The store logs an outage once when it starts and once when it ends; a line per
+        # refused request would bury those two under thousands.
+        log.debug("%s %s: store unavailable: %s", req.method, req.path, outcome.reason)
     elif outcome.status >= 500:
         if isinstance(exc, EurekaError):  # raised on purpose: its reason is the story
             log.error("%s %s failed: %s", req.method, req.path, outcome.reason, exc_info=exc)
