@@ -516,3 +516,32 @@ def test_a_lease_renewed_during_the_eviction_scan_is_kept(clock: ManualClock) ->
     clock.advance(seconds=91)
     assert registry.evict() == []
     assert registry.get_instance("ORDERS", ID) is not None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda r: r.update_status("ORDERS", ID, DOWN),
+        lambda r: r.delete_status_override("ORDERS", ID, UP),
+    ],
+    ids=["update_status", "delete_status_override"],
+)
+def test_a_status_change_without_a_timestamp_lets_the_next_registration_win(
+    registry: Registry, change: Callable[[Registry], object]
+) -> None:
+    # In-process instances default to lastDirtyTimestamp 0; a status change that names no
+    # timestamp must not make the stored instance look newer than the client's next one.
+    registry.register(instance(ldt=0, overridden_status=OOS))
+    change(registry)
+    stored = registry.register(instance(ldt=0, metadata={"zone": "b"}))
+    assert stored.metadata == {"zone": "b"}
+
+
+def test_the_maintenance_roll_closes_the_renewal_minute(
+    registry: Registry, clock: ManualClock
+) -> None:
+    registry.register(instance())
+    registry.renew("ORDERS", ID)
+    clock.advance(seconds=60)
+    registry.roll_renewal_rate()
+    assert registry.renews_last_minute() == 1
