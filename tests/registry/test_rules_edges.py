@@ -18,7 +18,7 @@ import pytest
 
 from eureka_embed.clock import ManualClock
 from eureka_embed.config import RegistryConfig
-from eureka_embed.errors import InstanceNotFound
+from eureka_embed.errors import InstanceNotFound, ValidationError
 from eureka_embed.events import RegistryEvent, WriteAction
 from eureka_embed.model import ActionType, InstanceStatus, LeaseInfo
 from eureka_embed.registry import Registry, RenewOutcome
@@ -545,3 +545,13 @@ def test_the_maintenance_roll_closes_the_renewal_minute(
     clock.advance(seconds=60)
     registry.roll_renewal_rate()
     assert registry.renews_last_minute() == 1
+
+
+def test_a_registration_under_another_application_is_refused_and_stores_nothing(
+    registry: Registry,
+) -> None:
+    # The URL's application (POST apps/BILLING) must be the instance's own, in any case.
+    with pytest.raises(ValidationError, match="BILLING"):
+        registry.register(instance(), expected_app="billing")
+    assert registry.get_instance("ORDERS", ID) is None
+    assert registry.register(instance(), expected_app="orders").app == "ORDERS"

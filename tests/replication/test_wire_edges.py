@@ -15,6 +15,8 @@ import pytest
 from eureka_embed.codec import instance_to_dict
 from eureka_embed.errors import DecodeError
 from eureka_embed.events import WriteAction
+from eureka_embed.registry import Registry
+from eureka_embed.replication.receiver import ReplicationReceiver
 from eureka_embed.replication.wire import InvalidItem, ReplicationItem, decode_batch, decode_results
 from tests.replication.helpers import instance
 
@@ -96,6 +98,28 @@ def test_a_register_in_the_wrapped_form_is_accepted() -> None:
     assert decoded.instance.host_name == ONE.host_name
 
 
+def test_an_unreadable_registered_instance_is_refused_with_its_path() -> None:
+    info = instance_to_dict(ONE)
+    info["port"] = {"$": "eighty"}
+    bad = invalid(register_item(instanceInfo=info))
+    assert bad.action is WriteAction.REGISTER
+    assert "replicationList[0].instanceInfo" in bad.reason
+
+
+def test_a_replicated_registration_without_a_data_center_is_refused_by_the_rules() -> None:
+    # The peer's instance is read as a registration: nothing is filled in for the register
+    # rules to accept, so it is refused here as it would be from a client.
+    info = instance_to_dict(ONE)
+    info.pop("dataCenterInfo")
+    registry = Registry()
+    receiver = ReplicationReceiver(registry)
+    answer = orjson.loads(
+        receiver.handle(orjson.dumps({"replicationList": [register_item(instanceInfo=info)]}))
+    )
+    assert [r["statusCode"] for r in answer["responseList"]] == [400]
+    assert registry.get_instance("ORDERS", ONE.instance_id) is None
+
+
 def test_a_registered_instance_without_timestamps_is_stamped_with_the_receive_time() -> None:
     info = instance_to_dict(ONE)
     info.pop("lastDirtyTimestamp", None)
@@ -163,3 +187,16 @@ def test_a_conflict_entity_is_adopted_leniently_and_stamped_with_the_receive_tim
     assert result.entity is not None
     assert result.entity.instance_id == ONE.instance_id
     assert result.entity.last_dirty_timestamp == NOW
+
+
+def test_a_conflict_entity_without_a_data_center_is_adopted_as_a_default_one() -> None:
+    # A server's answer is read as a server's payload, not as a registration: what it leaves
+    # out is filled in, so the adopted copy can be registered locally.
+    entity = instance_to_dict(ONE)
+    entity.pop("dataCenterInfo")
+    [result] = decode_results(
+        results_body({"statusCode": 409, "responseEntity": entity}), now_ms=NOW
+    )
+    assert result.entity is not None
+    assert result.entity.data_center_info.name == ONE.data_center_info.name
+    Registry().register(result.entity, replication=True)
