@@ -111,7 +111,12 @@ def test_a_refused_connection_is_a_503_with_the_drivers_first_line(
     assert failing_write(store) == "the database cannot be reached: OperationalError"
     database.failure = None
     register(store)  # a refused connection does not stop the next write from trying
-    assert len(outage_lines(caplog)) == 2  # down once (not once per failure), back once
+    lines = outage_lines(caplog)
+    assert len(lines) == 2  # down once (not once per failure), back once
+    assert lines[0].startswith(
+        "SQL store: the database is unreachable (the database cannot be reached: connection "
+        "refused); "
+    )
 
 
 def test_a_busy_database_is_a_503_that_leaves_writes_open(
