@@ -50,7 +50,7 @@ def _sql_store(url: _StoreUrl, auto_migrate: bool | None) -> Store:
         ) from None
     try:
         sa.make_url(url.url)
-    except sa.exc.ArgumentError as exc:
+    except (sa.exc.ArgumentError, ValueError) as exc:  # a non-numeric port is a ValueError
         raise InvalidInput(f"store URL {shown!r} is not a valid database URL: {exc}") from None
     migrate = url.dialect == "sqlite" if auto_migrate is None else auto_migrate
     try:
