@@ -101,8 +101,7 @@ class IndexedStore(Store):
 
     def snapshot_since(self, since_ms: int) -> Snapshot:
         with self._lock:
-            logged = [c for c in self._log if c.timestamp_ms >= since_ms]
-            return Snapshot(self._sequence, self._index.records(), logged)
+            return Snapshot(self._sequence, self._index.records(), self._logged_since(since_ms))
 
     def count(self) -> int:
         return self._index.count
@@ -112,7 +111,11 @@ class IndexedStore(Store):
 
     def changes_since(self, since_ms: int) -> list[Change]:
         with self._lock:
-            return [c for c in self._log if c.timestamp_ms >= since_ms]
+            return self._logged_since(since_ms)
+
+    def _logged_since(self, since_ms: int) -> list[Change]:
+        """The logged changes from ``since_ms`` on (caller holds ``_lock``)."""
+        return [c for c in self._log if c.timestamp_ms >= since_ms]
 
     def changes_after(self, sequence: int) -> list[Change]:
         with self._lock:
