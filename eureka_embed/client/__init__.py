@@ -18,6 +18,7 @@ Or talk to a server operation by operation::
 
 from __future__ import annotations
 
+from eureka_embed.client.abort import AbortSignal
 from eureka_embed.client.cache import CacheView
 from eureka_embed.client.config import DiscoveryConfig, TransportConfig
 from eureka_embed.client.contract import ClientLayer, EurekaHttpClient
@@ -66,6 +67,7 @@ from eureka_embed.client.transport import (
 from eureka_embed.client.urllib3_transport import Urllib3Transport, urllib3_transports
 
 __all__ = [
+    "AbortSignal",
     "CacheRefreshed",
     "CacheView",
     "ClientLayer",

@@ -19,7 +19,10 @@ from eureka_embed.model import (
     frozen_metadata,
 )
 
-__all__ = ["DiscoveryConfig", "TransportConfig"]
+__all__ = ["MAX_WATCH_WAIT_S", "DiscoveryConfig", "TransportConfig"]
+
+#: The longest wait a server grants a watch.
+MAX_WATCH_WAIT_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,13 @@ class DiscoveryConfig:
     filter_only_up_instances: bool = True
     #: Remote regions to include in fetches (sent as ``?regions=``).
     fetch_regions: tuple[str, ...] = ()
+    #: *ours*: when the server's answers carry ``X-Eureka-Index`` (eureka-embed servers), hold
+    #: a watch on the delta instead of polling it, so changes arrive as they happen. Against a
+    #: plain Eureka server the client polls, found out from each answer.
+    watch: bool = True
+    #: How long the server may hold one watch (at most 5 minutes, the server's bound). The read
+    #: time-out of a watch is this plus ``transport.read_timeout_s``.
+    watch_wait_s: float = 30.0
     transport: TransportConfig = field(default_factory=TransportConfig)
 
     def __post_init__(self) -> None:
@@ -130,6 +140,8 @@ class DiscoveryConfig:
             value = getattr(self, name)
             if not (value > 0 and math.isfinite(value)):
                 raise ValueError(f"{name} must be a positive number of seconds")
+        if not (0 < self.watch_wait_s <= MAX_WATCH_WAIT_S):
+            raise ValueError(f"watch_wait_s must be in (0, {MAX_WATCH_WAIT_S:g}] seconds")
         if self.initial_delay_s < 0:
             raise ValueError("initial_delay_s must not be negative")
         if self.heartbeat_backoff_bound < 1 or self.fetch_backoff_bound < 1:

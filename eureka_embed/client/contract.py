@@ -81,8 +81,20 @@ class EurekaHttpClient(ABC):
         """GET apps/: the full registry."""
 
     @abstractmethod
-    def get_delta(self, regions: Sequence[str] = ()) -> EurekaResponse[Applications]:
-        """GET apps/delta: recent changes, with the full registry's hashcode."""
+    def get_delta(
+        self,
+        regions: Sequence[str] = (),
+        *,
+        index: int | None = None,
+        wait_s: float | None = None,
+    ) -> EurekaResponse[Applications]:
+        """GET apps/delta: recent changes, with the full registry's hashcode.
+
+        With ``index`` (the :attr:`~EurekaResponse.index` of an earlier answer) it is a watch:
+        a server that offers watches holds the answer until its index moves past ``index`` or
+        ``wait_s`` (default the server's, 30 s) ends; a plain Eureka server ignores both and
+        answers at once. A client that cannot watch answers at once too, with no index.
+        """
 
     @abstractmethod
     def get_vip(self, vip: str, regions: Sequence[str] = ()) -> EurekaResponse[Applications]:
@@ -198,8 +210,15 @@ class ClientLayer(EurekaHttpClient):
     def get_applications(self, regions: Sequence[str] = ()) -> EurekaResponse[Applications]:
         return self._execute(RequestKind.GET_APPLICATIONS, lambda c: c.get_applications(regions))
 
-    def get_delta(self, regions: Sequence[str] = ()) -> EurekaResponse[Applications]:
-        return self._execute(RequestKind.GET_DELTA, lambda c: c.get_delta(regions))
+    def get_delta(
+        self,
+        regions: Sequence[str] = (),
+        *,
+        index: int | None = None,
+        wait_s: float | None = None,
+    ) -> EurekaResponse[Applications]:
+        kind = RequestKind.GET_DELTA if index is None else RequestKind.GET_DELTA_WATCH
+        return self._execute(kind, lambda c: c.get_delta(regions, index=index, wait_s=wait_s))
 
     def get_vip(self, vip: str, regions: Sequence[str] = ()) -> EurekaResponse[Applications]:
         return self._execute(RequestKind.GET_VIP, lambda c: c.get_vip(vip, regions))

@@ -7,6 +7,12 @@ The life cycle Eureka's own client has (SPEC section 6):
   instance, so the client registers again;
 * a registry refresh every ``registry_fetch_interval_s``: a delta merged into the cache, whose
   hashcode must then equal the server's, else (or when the delta fails) a full fetch;
+* *ours*: a watch instead of that refresh when the server's answers carry ``X-Eureka-Index``
+  (eureka-embed servers): the delta is asked for with ``?index=N&wait=``, the server holds it
+  until the registry changes, and the client merges it (same hashcode check) and tells its
+  listeners at once, then watches again. No index in an answer (a plain Eureka server, another
+  server after a failover): the client polls, and watches again as soon as an answer has one.
+  A failed watch falls back to polling with the refresh's back-off;
 * a periodic instance check (the health check, pending status changes) that re-registers when
   the instance changed; status changes also trigger it at once, within a rate limit;
 * shutdown: status DOWN, cancel, every thread stopped.
@@ -20,17 +26,20 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
+from eureka_embed.client.abort import AbortSignal
 from eureka_embed.client.cache import CacheView, RegistryCache
 from eureka_embed.client.config import DiscoveryConfig
 from eureka_embed.client.contract import EurekaHttpClient
 from eureka_embed.client.factory import EurekaTransport, TransportFactory, eureka_transport
 from eureka_embed.client.inprocess import InProcessEurekaClient
 from eureka_embed.client.rate_limit import TokenBucket
+from eureka_embed.client.response import EurekaResponse
 from eureka_embed.client.scheduling import Scheduler, ThreadScheduler
 from eureka_embed.client.supervision import SupervisedTask
 from eureka_embed.clock import Clock, system_clock
@@ -66,7 +75,15 @@ class DiscoveryStats:
     heartbeats: int
     heartbeat_failures: int
     full_fetches: int
+    #: Deltas merged, polled or brought by a watch.
     delta_fetches: int
+    #: Watches the server answered with a change (each also counts as a delta fetch).
+    watch_wakeups: int
+    #: Watches held to the end of their wait with nothing new.
+    watch_timeouts: int
+    #: Watches answered at once with nothing new (a server at its cap of watchers): the client
+    #: then waits one refresh interval before the next.
+    watch_refusals: int
     reconcile_mismatches: int
     fetch_failures: int
     status_pushes_rate_limited: int
@@ -117,7 +134,9 @@ class DiscoveryClient:
         self._registration: EurekaHttpClient = registration_client
         self._query: EurekaHttpClient = query_client
         self._owns_scheduler = scheduler is None
-        self._scheduler = scheduler if scheduler is not None else ThreadScheduler()
+        # A held watch keeps one worker busy; the third keeps heartbeat and instance check
+        # from queueing behind each other.
+        self._scheduler = scheduler if scheduler is not None else ThreadScheduler(workers=3)
 
         now = self._clock.now_ms()
         self._lock = threading.Lock()
@@ -138,6 +157,12 @@ class DiscoveryClient:
         self._told: CacheView = self._cache.view
         self._last_change_full = True
         self._fetched_once = False
+        # The index of the last registry answer when its server offers watches: the next
+        # refresh watches from it. None (a plain Eureka server, an in-process registry, a
+        # failed fetch): the next refresh polls.
+        self._watch_index: int | None = None
+        # Given on shutdown: ends a watch (or fetch) in flight instead of waiting for it.
+        self._abort = AbortSignal()
         self._listeners: list[CacheListener] = []
         self._round_robin: dict[str, itertools.count[int]] = {}
         self._started = False
@@ -151,6 +176,9 @@ class DiscoveryClient:
                 "heartbeat_failures",
                 "full_fetches",
                 "delta_fetches",
+                "watch_wakeups",
+                "watch_timeouts",
+                "watch_refusals",
                 "reconcile_mismatches",
                 "fetch_failures",
                 "status_pushes_rate_limited",
@@ -166,10 +194,11 @@ class DiscoveryClient:
         )
         self._refresh_task = SupervisedTask(
             "refresh",
-            self.refresh,
+            self._refresh_round,
             interval_s=config.registry_fetch_interval_s,
             backoff_bound=config.fetch_backoff_bound,
             scheduler=self._scheduler,
+            timeout_s=_refresh_timeout_s(config),
         )
         # Not backed off: it is cheap when nothing changed, and must push changes promptly.
         self._instance_task = SupervisedTask(
@@ -216,7 +245,7 @@ class DiscoveryClient:
             self._register()
         if config.fetch_registry:
             self.refresh()
-            self._refresh_task.start()
+            self._refresh_task.start(0 if self._watching() else None)
         if config.register_with_eureka:
             self._heartbeat_task.start()
             self._instance_task.start(config.initial_delay_s or None)
@@ -226,6 +255,8 @@ class DiscoveryClient:
         if self._closed:
             return
         self._closed = True
+        # A watch in flight would hold the scheduler's shutdown for up to its wait.
+        self._abort.abort()
         for task in (self._heartbeat_task, self._refresh_task, self._instance_task):
             task.stop()
         if self._owns_scheduler:
@@ -365,7 +396,8 @@ class DiscoveryClient:
     # ------------------------------------------------------------------ registry cache
 
     def refresh(self) -> bool:
-        """Bring the local registry copy up to date now; whether that worked."""
+        """Bring the local registry copy up to date now (a poll, never a watch); whether that
+        worked."""
         with self._fetch_lock:
             try:
                 if self.config.disable_delta or not self._fetched_once or not self._cache.view.apps:
@@ -375,6 +407,7 @@ class DiscoveryClient:
             except TransportError as exc:
                 self._count("fetch_failures")
                 log.warning("registry fetch failed: %s", exc.reason)
+                self._watch_index = None
                 done = False
             # Even a failed full fetch after a merged delta leaves a changed copy to tell of.
             self._tell_listeners()
@@ -385,9 +418,11 @@ class DiscoveryClient:
         if answer.status != 200 or answer.entity is None:
             self._count("fetch_failures")
             log.warning("full registry fetch answered %d", answer.status)
+            self._watch_index = None
             return False
         self._count("full_fetches")
         self._cache.replace(answer.entity)
+        self._watch_index = answer.index
         # Whether or not it changed the copy, the copy is now the whole registry as fetched.
         self._last_change_full = True
         self._fetched_once = True
@@ -399,10 +434,16 @@ class DiscoveryClient:
         except TransportError as exc:
             log.info("delta fetch failed (%s); fetching the full registry", exc.reason)
             return self._full_fetch()
+        return self._merge_delta(answer)
+
+    def _merge_delta(self, answer: EurekaResponse[Applications]) -> bool:
+        """Merge a delta answer (polled or watched), with a full fetch when it is refused or
+        the merge disagrees with the server's hashcode. Called with ``_fetch_lock`` held."""
         if answer.status != 200 or answer.entity is None:
             log.info("delta fetch answered %d; fetching the full registry", answer.status)
             return self._full_fetch()
         self._count("delta_fetches")
+        self._watch_index = answer.index
         outcome = self._cache.apply_delta(answer.entity)
         if outcome.changed:
             self._last_change_full = False
@@ -415,6 +456,70 @@ class DiscoveryClient:
             )
             return self._full_fetch()
         return True
+
+    # ------------------------------------------------------------------ watches
+
+    def _watching(self) -> bool:
+        """Whether the next refresh is a watch: allowed, and the last answer had an index."""
+        config = self.config
+        return (
+            config.watch
+            and not config.disable_delta
+            and self._fetched_once
+            and self._watch_index is not None
+        )
+
+    def _refresh_round(self) -> bool:
+        """One run of the refresh task: a watch when the server offers them, else a poll.
+
+        After a watch that brought or awaited a change, or a poll that found the server
+        offers watches, the task runs again at once (the watch is what waits); otherwise it
+        waits its interval, or its back-off after a failure.
+        """
+        index = self._watch_index
+        with self._abort.armed():
+            if index is not None and self._watching():
+                done, again = self._watch(index)
+            else:
+                done = self.refresh()
+                again = done and self._watching()
+        if again and not self._closed:
+            self._refresh_task.trigger()
+        return done
+
+    def _watch(self, index: int) -> tuple[bool, bool]:
+        """Hold a watch on the delta from ``index``; (it worked, watch again at once).
+
+        The request goes out without ``_fetch_lock``, so a :meth:`refresh` called meanwhile
+        does not wait for the watch; its answer is merged under the lock.
+        """
+        wait_s = self.config.watch_wait_s
+        started_ms = self._clock.now_ms()
+        try:
+            answer = self._query.get_delta(self.config.fetch_regions, index=index, wait_s=wait_s)
+        except TransportError as exc:
+            if self._closed:  # aborted by shutdown: nothing failed
+                return True, False
+            self._count("fetch_failures")
+            log.warning("registry watch failed (%s); polling until a fetch succeeds", exc.reason)
+            self._watch_index = None
+            return False, False
+        with self._fetch_lock:
+            if answer.status == 200 and answer.index == index:
+                held_ms = self._clock.now_ms() - started_ms
+                # Held for less than half its wait yet unchanged: the server would not hold
+                # it (at its cap of watchers). Watching again at once would spin on it.
+                if held_ms < wait_s * 500:
+                    self._count("watch_refusals")
+                    log.debug("watch answered at once with index %d; polling pace", index)
+                    return True, False
+                self._count("watch_timeouts")
+                return True, True
+            if answer.status == 200:
+                self._count("watch_wakeups")
+            done = self._merge_delta(answer)
+            self._tell_listeners()
+        return done, done and self._watching()
 
     def add_listener(self, listener: CacheListener) -> None:
         """Call ``listener`` (on the refresh thread) after each refresh that changed the copy."""
@@ -483,3 +588,13 @@ class DiscoveryClient:
             heartbeat_delay_s=self._heartbeat_task.delay_s,
             fetch_delay_s=self._refresh_task.delay_s,
         )
+
+
+def _refresh_timeout_s(config: DiscoveryConfig) -> float:
+    """How long one refresh may run: a poll's interval, or, watching, the longest a watch may
+    legitimately take (its wait, then the connect and read time-outs)."""
+    if not config.watch:
+        return config.registry_fetch_interval_s
+    transport = config.transport
+    held = config.watch_wait_s + transport.connect_timeout_s + transport.read_timeout_s
+    return max(config.registry_fetch_interval_s, math.ceil(held))

@@ -141,7 +141,15 @@ class InProcessEurekaClient(EurekaHttpClient):
     def get_applications(self, regions: Sequence[str] = ()) -> EurekaResponse[Applications]:
         return self._answer(lambda: EurekaResponse(200, self.registry.get_applications()))
 
-    def get_delta(self, regions: Sequence[str] = ()) -> EurekaResponse[Applications]:
+    def get_delta(
+        self,
+        regions: Sequence[str] = (),
+        *,
+        index: int | None = None,
+        wait_s: float | None = None,
+    ) -> EurekaResponse[Applications]:
+        # No watch here: the answer carries no index, so a DiscoveryClient in this process
+        # polls the registry, which costs it a function call per refresh.
         def run() -> EurekaResponse[Applications]:
             if not self.registry.config.delta_enabled:
                 raise HttpRefusal(DELTA_DISABLED)

@@ -8,11 +8,16 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Generic, TypeVar
 
-__all__ = ["EMPTY_HEADERS", "EurekaResponse", "RequestKind"]
+__all__ = ["EMPTY_HEADERS", "INDEX_HEADER", "EurekaResponse", "RequestKind"]
 
 T = TypeVar("T")
 
 EMPTY_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+#: Sent by servers that offer watches with every registry read: a number that grows with each
+#: change of what the answer shows. A plain Eureka server sends none.
+INDEX_HEADER = "X-Eureka-Index"
+_INDEX_KEY = INDEX_HEADER.lower()
 
 
 class RequestKind(str, enum.Enum):
@@ -25,6 +30,9 @@ class RequestKind(str, enum.Enum):
     DELETE_STATUS_OVERRIDE = "delete_status_override"
     GET_APPLICATIONS = "get_applications"
     GET_DELTA = "get_delta"
+    #: A delta asked for with ``?index=&wait=``: the server may hold it until a change, so its
+    #: time is counted apart from the polled delta's.
+    GET_DELTA_WATCH = "get_delta_watch"
     GET_VIP = "get_vip"
     GET_SECURE_VIP = "get_secure_vip"
     GET_APPLICATION = "get_application"
@@ -55,6 +63,19 @@ class EurekaResponse(Generic[T]):
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
+
+    @property
+    def index(self) -> int | None:
+        """The answer's ``X-Eureka-Index``; None when the server sent none (or garbage), which
+        is how a client tells a plain Eureka server from one it can watch."""
+        raw = self.headers.get(_INDEX_KEY)
+        if raw is None:
+            return None
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            return None
+        return value if value >= 0 else None
 
     @property
     def location(self) -> str | None:

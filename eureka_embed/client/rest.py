@@ -41,6 +41,8 @@ T = TypeVar("T")
 USER_AGENT = f"eureka-embed/{__version__}"
 # Enough of an error body to show the server's reason without holding a whole HTML page.
 _MAX_ERROR_TEXT = 2000
+# How long a server holds a watch that names no wait.
+_SERVER_DEFAULT_WAIT_S = 30.0
 
 
 class RestEurekaHttpClient(EurekaHttpClient):
@@ -154,8 +156,27 @@ class RestEurekaHttpClient(EurekaHttpClient):
     def get_applications(self, regions: Sequence[str] = ()) -> EurekaResponse[Applications]:
         return self._read("apps/", self._read_applications, regions)
 
-    def get_delta(self, regions: Sequence[str] = ()) -> EurekaResponse[Applications]:
-        return self._read("apps/delta", self._read_applications, regions)
+    def get_delta(
+        self,
+        regions: Sequence[str] = (),
+        *,
+        index: int | None = None,
+        wait_s: float | None = None,
+    ) -> EurekaResponse[Applications]:
+        if index is None:
+            return self._read("apps/delta", self._read_applications, regions)
+        if index < 0:
+            raise ValueError("a watch index is never negative")
+        if wait_s is not None and not wait_s > 0:
+            raise ValueError("a watch wait must be positive")
+        watch = {"index": str(index)}
+        if wait_s is not None:
+            watch["wait"] = _duration(wait_s)
+        # Without a wait the server holds the answer for its default, 30 s.
+        hold_s = wait_s if wait_s is not None else _SERVER_DEFAULT_WAIT_S
+        return self._read(
+            "apps/delta", self._read_applications, regions, watch=watch, hold_s=hold_s
+        )
 
     def get_vip(self, vip: str, regions: Sequence[str] = ()) -> EurekaResponse[Applications]:
         return self._read(f"vips/{_segment(vip)}", self._read_applications, regions)
@@ -188,6 +209,7 @@ class RestEurekaHttpClient(EurekaHttpClient):
         *,
         query: Mapping[str, str] | None = None,
         body: bytes | None = None,
+        hold_s: float = 0.0,
     ) -> HttpResponse:
         url = self.endpoint.url + path
         if query:
@@ -196,7 +218,7 @@ class RestEurekaHttpClient(EurekaHttpClient):
         if body is not None:
             headers = {**headers, "Content-Type": self.wire_format.content_type}
         started = time.perf_counter()
-        answer = self.transport.send(HttpRequest(method, url, headers, body))
+        answer = self.transport.send(HttpRequest(method, url, headers, body, hold_s))
         if log.isEnabledFor(logging.DEBUG):
             elapsed_ms = (time.perf_counter() - started) * 1000
             log.debug("%s %s -> %d (%.1f ms)", method, url, answer.status, elapsed_ms)
@@ -207,9 +229,14 @@ class RestEurekaHttpClient(EurekaHttpClient):
         path: str,
         reader: Callable[[bytes, WireFormat], T],
         regions: Sequence[str] = (),
+        *,
+        watch: Mapping[str, str] | None = None,
+        hold_s: float = 0.0,
     ) -> EurekaResponse[T]:
-        query = {"regions": ",".join(regions)} if regions else None
-        answer = self._send("GET", path, query=query)
+        query = {"regions": ",".join(regions)} if regions else {}
+        if watch:
+            query.update(watch)
+        answer = self._send("GET", path, query=query, hold_s=hold_s)
         if answer.status != 200:
             return self._without_entity(answer)
         return self._decoded(answer, reader)
@@ -259,6 +286,13 @@ def _query(**params: str | int | InstanceStatus | None) -> dict[str, str]:
         for name, value in params.items()
         if value is not None
     }
+
+
+def _duration(seconds: float) -> str:
+    """A watch's wait as servers read it: ``30s`` when whole, else milliseconds (``1500ms``)."""
+    if seconds == int(seconds):
+        return f"{int(seconds)}s"
+    return f"{max(1, round(seconds * 1000))}ms"
 
 
 def _body_format(answer: HttpResponse) -> WireFormat:

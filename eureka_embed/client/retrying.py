@@ -45,13 +45,16 @@ def try_elsewhere(kind: RequestKind, status: int) -> bool:
 
     Server errors (5xx) and 429 do. So does 403 to a registry read: a server that has not
     finished copying the registry from its peers refuses reads (SPEC section 5) while another
-    can answer. A 403 to the delta means deltas are disabled; the client falls back to a full
-    fetch instead. Every other status is the answer (404 included: the server does not know
-    the instance, and the client registers again).
+    can answer. A 403 to the delta (polled or watched) means deltas are disabled; the client
+    falls back to a full fetch instead. Every other status is the answer (404 included: the
+    server does not know the instance, and the client registers again).
     """
     if status >= 500 or status == 429:
         return True
-    return status == 403 and kind.is_read and kind is not RequestKind.GET_DELTA
+    return status == 403 and kind.is_read and kind not in _DELTAS
+
+
+_DELTAS = (RequestKind.GET_DELTA, RequestKind.GET_DELTA_WATCH)
 
 
 class RetryingClient(ClientLayer):

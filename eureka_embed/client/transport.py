@@ -30,12 +30,17 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
-    """``url`` is absolute and free of credentials; they travel in ``headers`` only."""
+    """``url`` is absolute and free of credentials; they travel in ``headers`` only.
+
+    ``hold_s`` is how long the server may hold the answer on purpose (a watch's wait): the
+    transport waits that much longer than its read time-out for this request only.
+    """
 
     method: str
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes | None = None
+    hold_s: float = 0.0
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()

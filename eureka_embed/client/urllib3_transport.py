@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import http.client
 import ssl
+from collections.abc import Callable
 
 import urllib3
 import urllib3.exceptions as u3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.response import BaseHTTPResponse
 
+from eureka_embed.client.abort import current_abort_signal
 from eureka_embed.client.endpoints import EurekaEndpoint
 from eureka_embed.client.errors import (
     ConnectError,
@@ -30,11 +35,46 @@ DEFAULT_CONNECT_TIMEOUT_S = 5.0
 DEFAULT_READ_TIMEOUT_S = 8.0
 
 
+class _AbortableHTTPConnection(HTTPConnection):
+    """Waits for its answer attached to the caller's armed
+    :class:`~eureka_embed.client.abort.AbortSignal`, if any, so a stopping client can end it."""
+
+    # urllib3 narrows http.client's return type the same way, and ignores it the same way.
+    def getresponse(self) -> urllib3.HTTPResponse:  # type: ignore[override]
+        return _abortably(self, super().getresponse)
+
+
+class _AbortableHTTPSConnection(HTTPSConnection):
+    def getresponse(self) -> urllib3.HTTPResponse:  # type: ignore[override]
+        return _abortably(self, super().getresponse)
+
+
+def _abortably(
+    connection: HTTPConnection, getresponse: Callable[[], urllib3.HTTPResponse]
+) -> urllib3.HTTPResponse:
+    signal = current_abort_signal()
+    if signal is None:
+        return getresponse()
+    with signal.attached(connection):
+        return getresponse()
+
+
+class _AbortableHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _AbortableHTTPConnection
+
+
+class _AbortableHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _AbortableHTTPSConnection
+
+
 class Urllib3Transport(Transport):
     """HTTP(S) over a urllib3 ``PoolManager``: keep-alive pools per host, time-outs per request.
 
     ``max_connections_per_host`` bounds idle connections kept per server; more concurrent
-    requests still go out, on connections that are closed afterwards.
+    requests still go out, on connections that are closed afterwards. A request that holds
+    (``hold_s``) gets that much more read time-out. An exchange made under an armed
+    :class:`~eureka_embed.client.abort.AbortSignal` ends as a lost connection when the signal
+    is given.
     """
 
     def __init__(
@@ -46,6 +86,8 @@ class Urllib3Transport(Transport):
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.timeout = urllib3.Timeout(connect=connect_timeout_s, read=read_timeout_s)
+        self._connect_timeout_s = connect_timeout_s
+        self._read_timeout_s = read_timeout_s
         self._pool = urllib3.PoolManager(
             num_pools=8,
             maxsize=max_connections_per_host,
@@ -55,10 +97,21 @@ class Urllib3Transport(Transport):
             retries=False,
             ssl_context=ssl_context,
         )
+        # The pool manager's own table of pool classes per scheme, replaced (not edited: the
+        # default one is shared by every manager) by pools of abortable connections.
+        self._pool.pool_classes_by_scheme = {
+            "http": _AbortableHTTPConnectionPool,
+            "https": _AbortableHTTPSConnectionPool,
+        }
 
     def send(self, request: HttpRequest) -> HttpResponse:
+        timeout = self.timeout
+        if request.hold_s > 0:
+            timeout = urllib3.Timeout(
+                connect=self._connect_timeout_s, read=self._read_timeout_s + request.hold_s
+            )
         try:
-            answer = self._pool.request(
+            answer: BaseHTTPResponse = self._pool.request(
                 request.method,
                 request.url,
                 body=request.body,
@@ -67,6 +120,7 @@ class Urllib3Transport(Transport):
                 retries=False,
                 preload_content=True,
                 decode_content=True,
+                timeout=timeout,
             )
         except (u3.HTTPError, http.client.HTTPException, OSError) as exc:
             raise map_error(exc, request) from exc

@@ -203,10 +203,38 @@ def wrong_delta_hashcode_once(tap: Tap) -> None:
     """Make the next delta through ``tap`` claim a hashcode no merge can reach."""
 
     def corrupt(kind: RequestKind, response: EurekaResponse[Any]) -> EurekaResponse[Any]:
-        if kind is not RequestKind.GET_DELTA or response.entity is None:
+        watched_or_polled = (RequestKind.GET_DELTA, RequestKind.GET_DELTA_WATCH)
+        if kind not in watched_or_polled or response.entity is None:
             return response
         tap.rewrite = None
         wrong = replace(response.entity, apps_hashcode="UP_999_")
         return replace(response, entity=wrong)
 
     tap.rewrite = corrupt
+
+
+# ---------------------------------------------------------------------- a plain Eureka server
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class PlainEureka:
+    """WSGI middleware that makes an eureka-embed app answer as Netflix's server does: no
+    ``X-Eureka-Index`` in any answer, and the watch parameters dropped from every query
+    (a plain server ignores what it does not know). Keeps every query string it saw."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+        self.queries: list[str] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        query = environ.get("QUERY_STRING", "")
+        self.queries.append(query)
+        kept = [p for p in query.split("&") if p.split("=", 1)[0] not in ("index", "wait")]
+        environ = {**environ, "QUERY_STRING": "&".join(kept)}
+
+        def start_without_index(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            plain = [(k, v) for k, v in headers if k.lower() != "x-eureka-index"]
+            return start_response(status, plain, *rest)
+
+        return self.app(environ, start_without_index)

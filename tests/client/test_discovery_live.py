@@ -33,6 +33,8 @@ def _config(base_url: str) -> DiscoveryConfig:
         registry_fetch_interval_s=INTERVAL_S,
         instance_info_replication_interval_s=0.5,
         transport=TransportConfig(connect_timeout_s=1, read_timeout_s=2),
+        # These tests are about polling at INTERVAL_S; test_discovery_watch.py watches.
+        watch=False,
     )
 
 

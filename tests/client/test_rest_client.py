@@ -284,3 +284,51 @@ def test_a_heartbeat_conflict_with_an_unreadable_body_is_an_invalid_response() -
 
     with pytest.raises(InvalidResponse):
         client.send_heartbeat("ORDERS", "i-1")
+
+
+def test_a_watch_sends_index_and_wait_and_asks_the_transport_to_wait_that_much_longer() -> None:
+    def indexed(request: HttpRequest) -> HttpResponse:
+        response = apps_answer([instance(1)])
+        return HttpResponse(200, {**response.headers, "x-eureka-index": "42"}, response.body)
+
+    client, transport = _client(indexed)
+
+    watched = client.get_delta(("us-east-1",), index=41, wait_s=30)
+    client.get_delta(index=41, wait_s=1.5)
+    client.get_delta(index=0)
+    polled = client.get_delta()
+
+    urls = [r.url for r in transport.requests]
+    assert urls == [
+        BASE + "apps/delta?regions=us-east-1&index=41&wait=30s",
+        BASE + "apps/delta?index=41&wait=1500ms",
+        BASE + "apps/delta?index=0",
+        BASE + "apps/delta",
+    ]
+    # The server's default wait (30 s) when none is named; a poll holds nothing.
+    assert [r.hold_s for r in transport.requests] == [30, 1.5, 30, 0]
+    assert watched.index == 42
+    assert [i.instance_id for i in polled.require_entity().instances()] == [instance(1).instance_id]
+
+
+@pytest.mark.parametrize(
+    ("header", "index"),
+    [(None, None), ("7", 7), (" 12 ", 12), ("0", 0), ("-1", None), ("soon", None), ("", None)],
+)
+def test_the_index_of_an_answer_is_its_header_when_it_is_a_count(
+    header: str | None, index: int | None
+) -> None:
+    headers = {} if header is None else {"x-eureka-index": header}
+    client, _ = _client(lambda request: HttpResponse(200, headers, b"{}"))
+
+    assert client.get_instance("ORDERS", "a").index == index
+
+
+def test_a_watch_with_a_bad_index_or_wait_is_refused_before_sending() -> None:
+    client, transport = _client()
+
+    with pytest.raises(ValueError, match="negative"):
+        client.get_delta(index=-1)
+    with pytest.raises(ValueError, match="positive"):
+        client.get_delta(index=1, wait_s=0)
+    assert transport.requests == []

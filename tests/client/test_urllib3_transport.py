@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import logging
 import socket
+import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -22,11 +24,19 @@ from eureka_embed.client import (
     Urllib3Transport,
     registration_client,
 )
+from eureka_embed.client.abort import AbortSignal
 from eureka_embed.client.urllib3_transport import map_error
 from eureka_embed.codec import WireFormat, encode_applications
 from eureka_embed.errors import TransportError
 from eureka_embed.model import Applications
-from tests.client.support import LoopbackHandler, LoopbackServer, Reply, Seen, instance
+from tests.client.support import (
+    LoopbackHandler,
+    LoopbackServer,
+    Reply,
+    Seen,
+    instance,
+    wait_until,
+)
 
 StartServer = Callable[[LoopbackHandler], LoopbackServer]
 
@@ -148,3 +158,58 @@ def test_urllib3_errors_map_onto_the_client_error_tree(
 
     assert type(mapped) is expected
     assert "GET http://a:8761/eureka/apps/" in mapped.reason
+
+
+def test_a_held_request_waits_its_hold_beyond_the_read_timeout(loopback: StartServer) -> None:
+    def answer_after_half_a_second(seen: Seen) -> Reply:
+        server.release.wait(0.5)
+        return Reply(200, {"Content-Type": "application/json", "X-Eureka-Index": "3"}, APPS)
+
+    server = loopback(answer_after_half_a_second)
+
+    with _client(server.url, read_timeout_s=0.2) as client:
+        # The server holds the watch 0.5 s: within 0.2 s read time-out + 1 s hold.
+        watched = client.get_delta(index=2, wait_s=1)
+        assert watched.index == 3
+        # The hold is the watch's alone: the next plain read has the 0.2 s time-out again.
+        with pytest.raises(ReadTimeout):
+            client.get_applications()
+
+
+def test_an_abort_ends_an_exchange_in_flight_at_once(loopback: StartServer) -> None:
+    def hold(seen: Seen) -> Reply:
+        server.release.wait(10)
+        return Reply(200)
+
+    server = loopback(hold)
+    signal = AbortSignal()
+    outcome: list[BaseException] = []
+
+    def watch() -> None:
+        with _client(server.url) as client, signal.armed():
+            try:
+                client.get_delta(index=1, wait_s=30)
+            except TransportError as exc:
+                outcome.append(exc)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    wait_until(lambda: server.seen, what="the watch to reach the server")
+    started = time.monotonic()
+    signal.abort()
+    watcher.join(5)
+
+    assert time.monotonic() - started < 1
+    assert [type(e) for e in outcome] == [ConnectionLost]
+    # Once given, the signal fails the next exchange before it waits at all.
+    with _client(server.url) as client, signal.armed(), pytest.raises(ConnectionLost):
+        client.get_delta(index=1, wait_s=30)
+
+
+def test_an_exchange_outside_an_armed_signal_is_not_aborted(loopback: StartServer) -> None:
+    server = loopback(_gzipping)
+    signal = AbortSignal()
+    signal.abort()
+
+    with _client(server.url) as client:
+        assert client.get_applications().ok
