@@ -515,7 +515,7 @@ class DiscoveryClient:
                     return True, False
                 self._count("watch_timeouts")
                 return True, True
-            if answer.status == 200:
+            if answer.status == 200 and answer.index is not None:
                 self._count("watch_wakeups")
             done = self._merge_delta(answer)
             self._tell_listeners()

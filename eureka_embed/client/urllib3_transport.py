@@ -35,7 +35,7 @@ DEFAULT_CONNECT_TIMEOUT_S = 5.0
 DEFAULT_READ_TIMEOUT_S = 8.0
 
 
-class _AbortableHTTPConnection(HTTPConnection):
+class AbortableHTTPConnection(HTTPConnection):
     """Waits for its answer attached to the caller's armed
     :class:`~eureka_embed.client.abort.AbortSignal`, if any, so a stopping client can end it."""
 
@@ -44,7 +44,7 @@ class _AbortableHTTPConnection(HTTPConnection):
         return _abortably(self, super().getresponse)
 
 
-class _AbortableHTTPSConnection(HTTPSConnection):
+class AbortableHTTPSConnection(HTTPSConnection):
     def getresponse(self) -> urllib3.HTTPResponse:  # type: ignore[override]
         return _abortably(self, super().getresponse)
 
@@ -59,12 +59,12 @@ def _abortably(
         return getresponse()
 
 
-class _AbortableHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = _AbortableHTTPConnection
+class AbortableHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = AbortableHTTPConnection
 
 
-class _AbortableHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = _AbortableHTTPSConnection
+class AbortableHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = AbortableHTTPSConnection
 
 
 class Urllib3Transport(Transport):
@@ -100,8 +100,8 @@ class Urllib3Transport(Transport):
         # The pool manager's own table of pool classes per scheme, replaced (not edited: the
         # default one is shared by every manager) by pools of abortable connections.
         self._pool.pool_classes_by_scheme = {
-            "http": _AbortableHTTPConnectionPool,
-            "https": _AbortableHTTPSConnectionPool,
+            "http": AbortableHTTPConnectionPool,
+            "https": AbortableHTTPSConnectionPool,
         }
 
     def send(self, request: HttpRequest) -> HttpResponse:

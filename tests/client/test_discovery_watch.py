@@ -142,6 +142,19 @@ def test_each_change_is_told_once_and_status_and_cancel_arrive_by_watch(
     assert stats.reconcile_mismatches == 0
 
 
+def test_a_watch_that_ends_its_wait_unchanged_is_followed_by_the_next_at_once(
+    eureka_server: EurekaServer,
+) -> None:
+    config = _config(eureka_server.base_url, watch_wait_s=0.2)
+    with DiscoveryClient(config) as client:
+        # Three waits of 0.2 s, well within one 30 s poll interval.
+        wait_until(lambda: client.stats().watch_timeouts >= 3, timeout=SEEN_WITHIN_S)
+        stats = client.stats()
+        assert stats.watch_refusals == 0
+        assert stats.full_fetches == 1
+        assert stats.fetch_delay_s == SLOW_POLL_S
+
+
 def test_against_a_server_without_the_index_the_client_polls(told: Told) -> None:
     registry = _registry()
     plain = PlainEureka(create_app(registry))
@@ -198,6 +211,39 @@ def test_a_stopped_server_means_polling_with_back_off_then_watching_again(told: 
         first.stop()
         if second is not None:
             second.stop()
+
+
+def test_after_a_failover_to_a_server_without_the_index_the_client_polls(told: Told) -> None:
+    registry = _registry()
+    watching_node = EurekaServer(registry, maintenance=False)
+    plain_node = EurekaServer(registry, app=PlainEureka(create_app(registry)), maintenance=False)
+    watching_node.start()
+    plain_node.start()
+    urls = f"{watching_node.base_url},{plain_node.base_url}"
+    try:
+        with DiscoveryClient(_config(urls, registry_fetch_interval_s=0.3)) as client:
+            client.add_listener(told)
+            assert client.transport is not None
+            metrics = client.transport.query_metrics
+            registry.register(instance(1, app="OTHER"))
+            told.next()
+            assert client.stats().watch_wakeups == 1
+
+            watching_node.stop()
+            registry.register(instance(2, app="OTHER"))
+            assert len(_ids(told.next())) == 2
+            watches = metrics.snapshot().count(RequestKind.GET_DELTA_WATCH)
+            polls = metrics.snapshot().count(RequestKind.GET_DELTA)
+
+            # From now on the plain node's answers, without an index, make the client poll.
+            registry.register(instance(3, app="OTHER"))
+            assert len(_ids(told.next())) == 3
+            wait_until(lambda: metrics.snapshot().count(RequestKind.GET_DELTA) >= polls + 2)
+            assert metrics.snapshot().count(RequestKind.GET_DELTA_WATCH) == watches
+            assert client.stats().watch_wakeups == 1
+    finally:
+        watching_node.stop()
+        plain_node.stop()
 
 
 def test_a_server_that_holds_no_more_watches_does_not_make_the_client_spin(told: Told) -> None:
