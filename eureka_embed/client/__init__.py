@@ -30,6 +30,7 @@ from eureka_embed.client.discovery import (
 )
 from eureka_embed.client.endpoints import EurekaEndpoint, parse_service_urls
 from eureka_embed.client.errors import (
+    Aborted,
     ConnectError,
     ConnectionLost,
     ConnectTimeout,
@@ -68,6 +69,7 @@ from eureka_embed.client.urllib3_transport import Urllib3Transport, urllib3_tran
 
 __all__ = [
     "AbortSignal",
+    "Aborted",
     "CacheRefreshed",
     "CacheView",
     "ClientLayer",

@@ -161,6 +161,9 @@ class DiscoveryClient:
         # refresh watches from it. None (a plain Eureka server, an in-process registry, a
         # failed fetch): the next refresh polls.
         self._watch_index: int | None = None
+        # False since the server refused a delta (403: deltas disabled): no watch until a
+        # polled delta is answered again, as a held watch could only end refused.
+        self._deltas_answered = True
         # Given on shutdown: ends a watch (or fetch) in flight instead of waiting for it.
         self._abort = AbortSignal()
         self._listeners: list[CacheListener] = []
@@ -439,12 +442,14 @@ class DiscoveryClient:
     def _merge_delta(self, answer: EurekaResponse[Applications]) -> bool:
         """Merge a delta answer (polled or watched), with a full fetch when it is refused or
         the merge disagrees with the server's hashcode. Called with ``_fetch_lock`` held."""
-        if answer.status != 200 or answer.entity is None:
+        delta = answer.entity
+        self._deltas_answered = answer.status == 200 and delta is not None
+        if answer.status != 200 or delta is None:
             log.info("delta fetch answered %d; fetching the full registry", answer.status)
             return self._full_fetch()
         self._count("delta_fetches")
         self._watch_index = answer.index
-        outcome = self._cache.apply_delta(answer.entity)
+        outcome = self._cache.apply_delta(delta)
         if outcome.changed:
             self._last_change_full = False
         if not outcome.consistent:
@@ -466,6 +471,7 @@ class DiscoveryClient:
             config.watch
             and not config.disable_delta
             and self._fetched_once
+            and self._deltas_answered
             and self._watch_index is not None
         )
 
@@ -498,7 +504,7 @@ class DiscoveryClient:
         try:
             answer = self._query.get_delta(self.config.fetch_regions, index=index, wait_s=wait_s)
         except TransportError as exc:
-            if self._closed:  # aborted by shutdown: nothing failed
+            if self._closed:  # ended by shutdown (Aborted): nothing failed
                 return True, False
             self._count("fetch_failures")
             log.warning("registry watch failed (%s); polling until a fetch succeeds", exc.reason)

@@ -8,6 +8,7 @@ any failed request::
     │   └── ConnectTimeout      no connection within the connect time-out
     ├── ReadTimeout             connected, but no answer within the read time-out
     ├── ConnectionLost          the connection broke in the middle of the exchange
+    │   └── Aborted             ... because this client ended it (shutdown during a watch)
     ├── InvalidResponse         an answer that cannot be read (bad gzip, not Eureka JSON/XML)
     ├── RedirectError           a 302 chain that cannot be followed: loop, limit, bad Location
     ├── NoEndpoints             the resolver knows no server at all
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from eureka_embed.errors import TransportError
 
 __all__ = [
+    "Aborted",
     "ConnectError",
     "ConnectTimeout",
     "ConnectionLost",
@@ -54,6 +56,11 @@ class ReadTimeout(TransportError):
 
 class ConnectionLost(TransportError):
     """The connection broke mid-exchange; the request may or may not have applied."""
+
+
+class Aborted(ConnectionLost):
+    """This client ended the exchange (an :class:`~eureka_embed.client.abort.AbortSignal`):
+    not the server's fault, so no other server is tried and none is quarantined."""
 
 
 class InvalidResponse(TransportError):

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from eureka_embed.client.contract import ClientLayer, EurekaHttpClient, Operation
 from eureka_embed.client.endpoints import EurekaEndpoint
-from eureka_embed.client.errors import Failure, NoEndpoints, RetriesExhausted
+from eureka_embed.client.errors import Aborted, Failure, NoEndpoints, RetriesExhausted
 from eureka_embed.client.resolvers import EndpointResolver
 from eureka_embed.client.response import EurekaResponse, RequestKind
 from eureka_embed.errors import TransportError
@@ -120,6 +120,8 @@ class RetryingClient(ClientLayer):
                 client = self._factory(endpoint)
             try:
                 response = operation(client)
+            except Aborted:
+                raise  # the caller ended it: no fault of the server's, nothing to retry
             except TransportError as exc:
                 log.warning("%s on %s failed: %s", kind, endpoint.url, exc.reason)
                 failures.append(Failure(endpoint.url, None, exc))

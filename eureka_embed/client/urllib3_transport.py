@@ -20,6 +20,7 @@ from urllib3.response import BaseHTTPResponse
 from eureka_embed.client.abort import current_abort_signal
 from eureka_embed.client.endpoints import EurekaEndpoint
 from eureka_embed.client.errors import (
+    Aborted,
     ConnectError,
     ConnectionLost,
     ConnectTimeout,
@@ -123,6 +124,9 @@ class Urllib3Transport(Transport):
                 timeout=timeout,
             )
         except (u3.HTTPError, http.client.HTTPException, OSError) as exc:
+            signal = current_abort_signal()
+            if signal is not None and signal.aborted:
+                raise Aborted(f"{request.method} {request.url}: aborted by the client") from exc
             raise map_error(exc, request) from exc
         headers = {name.lower(): value for name, value in answer.headers.items()}
         return HttpResponse(answer.status, headers, answer.data)

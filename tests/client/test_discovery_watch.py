@@ -284,6 +284,31 @@ def test_a_server_that_holds_no_more_watches_does_not_make_the_client_spin(told:
     assert holder_done.is_set()
 
 
+def test_a_server_with_deltas_disabled_is_polled_whole_not_watched() -> None:
+    server = EurekaServer(
+        Registry(config=RegistryConfig(self_preservation=False, delta_enabled=False)),
+        maintenance=False,
+    )
+    server.start()
+    interval_s = 0.3
+    try:
+        # The server holds even a watch it will refuse for the whole wait: keep that short.
+        config = _config(server.base_url, registry_fetch_interval_s=interval_s, watch_wait_s=0.5)
+        with DiscoveryClient(config) as client:
+            started = time.monotonic()
+            wait_until(lambda: client.stats().full_fetches >= 4, what="full fetches")
+            elapsed = time.monotonic() - started
+            # The refused delta is replaced by a full fetch each refresh interval; no watch
+            # is held after the first refusal, none could ever succeed.
+            assert elapsed >= 2 * interval_s
+            assert client.transport is not None
+            metrics = client.transport.query_metrics.snapshot()
+            assert metrics.count(RequestKind.GET_DELTA_WATCH) <= 1
+            assert client.stats().fetch_failures == 0
+    finally:
+        server.stop()
+
+
 def test_shutdown_of_a_watching_client_ends_its_watch_at_once(
     eureka_server: EurekaServer,
 ) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from eureka_embed.client import (
+    Aborted,
     ConnectError,
     EurekaEndpoint,
     EurekaHttpClient,
@@ -207,3 +208,27 @@ def test_the_status_rule_can_be_replaced() -> None:
 
     assert client.send_heartbeat("ORDERS", "host1:orders:8080").status == 200
     assert cluster.hit() == ["a", "b"]
+
+
+def test_an_aborted_exchange_is_neither_retried_nor_held_against_the_server() -> None:
+    cluster = Cluster("a,b,c")
+    client = cluster.client()
+    client.get_applications()
+    cluster.hit()
+    cluster.behaviour["a"] = Aborted("a: aborted by the client")
+
+    with pytest.raises(Aborted):
+        client.get_delta(index=3, wait_s=30)
+
+    assert cluster.hit() == ["a"]
+    assert client.quarantined == frozenset()
+    assert client.pinned == "http://a:8761/eureka/"
+
+
+def test_a_watch_refused_with_403_is_the_answer_as_for_a_polled_delta() -> None:
+    cluster = Cluster("a,b")
+    cluster.behaviour["a"] = 403
+    client = cluster.client()
+
+    assert client.get_delta(index=3, wait_s=30).status == 403
+    assert cluster.hit() == ["a"]

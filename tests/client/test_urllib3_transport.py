@@ -13,6 +13,7 @@ import pytest
 import urllib3.exceptions as u3
 
 from eureka_embed.client import (
+    Aborted,
     ConnectError,
     ConnectionLost,
     ConnectTimeout,
@@ -200,9 +201,9 @@ def test_an_abort_ends_an_exchange_in_flight_at_once(loopback: StartServer) -> N
     watcher.join(5)
 
     assert time.monotonic() - started < 1
-    assert [type(e) for e in outcome] == [ConnectionLost]
+    assert [type(e) for e in outcome] == [Aborted]
     # Once given, the signal fails the next exchange before it waits at all.
-    with _client(server.url) as client, signal.armed(), pytest.raises(ConnectionLost):
+    with _client(server.url) as client, signal.armed(), pytest.raises(Aborted):
         client.get_delta(index=1, wait_s=30)
 
 
