@@ -342,6 +342,7 @@ def test_config_defaults_are_eurekas() -> None:
     assert (transport.max_tries, transport.max_redirects) == (3, 10)
     assert transport.reconnect_interval_s == 1200
     assert transport.quarantine_refresh_fraction == 0.66
+    assert (config.watch, config.watch_wait_s) == (True, 30)
 
 
 def test_config_refuses_nonsense() -> None:
@@ -349,3 +350,19 @@ def test_config_refuses_nonsense() -> None:
         DiscoveryConfig("orders", lease_renewal_interval_s=0)
     with pytest.raises(ValueError, match="app_name"):
         DiscoveryConfig(" ")
+    for wait_s in (0, 300.5):
+        with pytest.raises(ValueError, match="watch_wait_s"):
+            DiscoveryConfig("orders", watch_wait_s=wait_s)
+
+
+def test_in_process_the_client_polls_as_its_answers_carry_no_index(make_rig: MakeRig) -> None:
+    rig = make_rig()
+    assert rig.client.config.watch
+    rig.registry.register(instance(5, app="OTHER"))
+
+    rig.advance(30)
+
+    assert rig.client.get_instances("other")
+    assert rig.query.count(RequestKind.GET_DELTA) == 1
+    assert rig.query.count(RequestKind.GET_DELTA_WATCH) == 0
+    assert rig.client.stats().watch_wakeups == 0
