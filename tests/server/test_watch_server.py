@@ -7,7 +7,9 @@ import re
 import time
 
 from eureka_embed.cli import ServeOptions, parse_serve_options
+from eureka_embed.registry import Registry
 from eureka_embed.server import DEFAULT_THREADS, EurekaServer, default_max_watchers
+from eureka_embed.wsgi import create_app
 from tests.replication.in_process import loopback_nodes
 from tests.server.support import Response, register, request, wait_for
 from tests.wsgi.watching import INDEX, Held
@@ -100,3 +102,21 @@ def test_max_watchers_defaults_to_a_quarter_of_the_threads() -> None:
 def test_max_watchers_from_the_flag_or_the_environment() -> None:
     assert parse_serve_options(["--max-watchers", "7"]).max_watchers == 7
     assert parse_serve_options([], {"EUREKA_EMBED_MAX_WATCHERS": "0"}).max_watchers == 0
+
+
+def test_a_stop_answers_the_watches_of_an_app_given_to_the_server() -> None:
+    registry = Registry()
+    server = EurekaServer(registry, app=create_app(registry), shutdown_timeout=10.0).start()
+    try:
+        apps = f"{server.base_url}apps"
+        held = watch(apps, index_at(apps), wait="60s")
+        wait_for(lambda: watchers_waiting(server.root_url) == 1, what="the watch held")
+
+        started = time.monotonic()
+        server.stop()
+
+        assert time.monotonic() - started < 5
+        assert held.result().status == 200
+    finally:
+        server.stop()
+        registry.close()
