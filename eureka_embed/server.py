@@ -34,11 +34,11 @@ from eureka_embed.connection_guard import (
     GuardedServer,
     adjustments,
 )
-from eureka_embed.http.api import EurekaApi
+from eureka_embed.http.watches import end_watches_of
 from eureka_embed.maintenance import MaintenanceRunner
 from eureka_embed.registry import Registry
 from eureka_embed.replication import NodeAddress, PeerReplicator, ReplicationSettings
-from eureka_embed.wsgi.app import falcon_app
+from eureka_embed.wsgi import create_app
 
 __all__ = [
     "DEFAULT_CONNECTION_LIMIT",
@@ -224,8 +224,6 @@ class EurekaServer:
         self._clock = clock
         self._max_body_bytes = max_body_bytes
         self._max_watchers = default_max_watchers(threads) if max_watchers is None else max_watchers
-        #: The default app's endpoints, kept to end its watches when the server stops.
-        self._api: EurekaApi | None = None
         self._maintenance = MaintenanceRunner(self.registry) if maintenance else None
         self.replicator: PeerReplicator | None = None
         if peers:
@@ -297,13 +295,12 @@ class EurekaServer:
             app: Any = self._app
             if app is None:
                 peers_status = self.replicator.peers_status if self.replicator else None
-                self._api = EurekaApi(
+                app = create_app(
                     self.registry,
                     max_body_bytes=self._max_body_bytes,
                     peers_status=peers_status,
                     max_watchers=self._max_watchers,
                 )
-                app = falcon_app(self._api)
             limits = ConnectionLimits(_fd_bounded(self._connection_limit), self._request_timeout)
             self._server = GuardedServer(
                 app,
@@ -411,10 +408,9 @@ class EurekaServer:
 
     def _drain(self) -> None:
         server = self._server
-        if self._api is not None:
-            # Held watches answer now (with what they have), or the drain would wait out their
-            # waits, up to minutes; new ones are answered at once.
-            self._api.close()
+        # Held watches answer now (with what they have), or the drain would wait out their
+        # waits, up to minutes; new ones are answered at once. Also those of an app given in.
+        end_watches_of(self.registry.store)
         # Close the listening socket first, so new connections are refused at once instead of
         # waiting in the backlog of a server that will not read them. The base class's close:
         # waitress's own close() also closes the trigger, which the drain still needs.

@@ -28,6 +28,7 @@ import contextlib
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Final, NamedTuple
 
@@ -42,6 +43,7 @@ __all__ = [
     "MAX_WAIT_S",
     "WatchRequest",
     "Watches",
+    "end_watches_of",
     "parse_wait",
     "watch_request",
 ]
@@ -137,6 +139,7 @@ class Watches:
         self._closed = False
         #: Blocking watches answered at once because ``max_blocking`` were already held.
         self.refused = 0
+        _LIVE.add(self)
 
     @property
     def waiting(self) -> int:
@@ -265,6 +268,19 @@ class Watches:
             pump = self._pump
         if pump is not None and pump is not threading.current_thread():
             pump.join(_PUMP_SLICE_S * 4)
+
+
+#: Every Watches not yet collected, so a server can end the watches of a store it serves
+#: through an app it did not build (see :func:`end_watches_of`).
+_LIVE: weakref.WeakSet[Watches] = weakref.WeakSet()
+
+
+def end_watches_of(store: Store) -> None:
+    """:meth:`Watches.close` every Watches over ``store``: a server stopping answers the
+    watches its app holds, whoever built the app (it may be mounted inside a larger one)."""
+    for watches in list(_LIVE):
+        if watches._store is store:
+            watches.close()
 
 
 def _call_soon(
