@@ -51,6 +51,10 @@ __all__ = ["CacheRefreshed", "DiscoveryClient", "DiscoveryStats", "HealthCheck"]
 
 log = logging.getLogger(__name__)
 
+#: Watches answered at once with an index lower than the one sent (with none held between)
+#: before the next watch waits a refresh interval.
+_BACKWARD_ANSWERS_BEFORE_PACING = 2
+
 HealthCheck = Callable[[], InstanceStatus | bool]
 """Says how the service is: a status, or True for UP and False for DOWN."""
 
@@ -81,8 +85,9 @@ class DiscoveryStats:
     watch_wakeups: int
     #: Watches held to the end of their wait with nothing new.
     watch_timeouts: int
-    #: Watches answered at once with nothing new (a server at its cap of watchers): the client
-    #: then waits one refresh interval before the next.
+    #: Watches answered at once with nothing new (a server at its cap of watchers), or with
+    #: indexes going backwards again and again (servers behind one address that count
+    #: apart): the client then waits a refresh interval before the next.
     watch_refusals: int
     reconcile_mismatches: int
     fetch_failures: int
@@ -164,6 +169,8 @@ class DiscoveryClient:
         # False since the server refused a delta (403: deltas disabled): no watch until a
         # polled delta is answered again, as a held watch could only end refused.
         self._deltas_answered = True
+        # Watches answered at once with an index below the one sent, since one was held.
+        self._backward_answers = 0
         # Given on shutdown: ends a watch (or fetch) in flight instead of waiting for it.
         self._abort = AbortSignal()
         self._listeners: list[CacheListener] = []
@@ -510,21 +517,36 @@ class DiscoveryClient:
             log.warning("registry watch failed (%s); polling until a fetch succeeds", exc.reason)
             self._watch_index = None
             return False, False
+        # Answered in less than half its wait: the server did not hold it.
+        at_once = self._clock.now_ms() - started_ms < wait_s * 500
         with self._fetch_lock:
             if answer.status == 200 and answer.index == index:
-                held_ms = self._clock.now_ms() - started_ms
-                # Held for less than half its wait yet unchanged: the server would not hold
-                # it (at its cap of watchers). Watching again at once would spin on it.
-                if held_ms < wait_s * 500:
+                if at_once:
+                    # Unchanged, and not held: the server is at its cap of watchers.
+                    # Watching again at once would spin on it.
                     self._count("watch_refusals")
                     log.debug("watch answered at once with index %d; polling pace", index)
                     return True, False
                 self._count("watch_timeouts")
+                self._backward_answers = 0
                 return True, True
             if answer.status == 200 and answer.index is not None:
                 self._count("watch_wakeups")
             done = self._merge_delta(answer)
             self._tell_listeners()
+            if not at_once:
+                self._backward_answers = 0
+            elif answer.index is not None and answer.index < index:
+                self._backward_answers += 1
+        # An index that goes backwards happens once after a restart or a failover. Again and
+        # again between held watches, it is servers behind one address that count apart
+        # (peers behind a load balancer), each answering the other's index at once: watching
+        # again at once would bounce between them without end.
+        if self._backward_answers >= _BACKWARD_ANSWERS_BEFORE_PACING:
+            self._backward_answers = 0
+            self._count("watch_refusals")
+            log.info("watch indexes keep going backwards (servers counting apart?); polling pace")
+            return done, False
         return done, done and self._watching()
 
     def add_listener(self, listener: CacheListener) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
+
+import urllib3
 
 from eureka_embed.client.contract import ClientLayer, EurekaHttpClient, Operation
 from eureka_embed.client.errors import ConnectError
@@ -241,3 +244,45 @@ class PlainEureka:
             return start_response(status, plain, *rest)
 
         return self.app(environ, start_without_index)
+
+
+class RoundRobinProxy:
+    """A WSGI app that forwards each request to the next of :attr:`upstreams` in turn
+    (service URLs of real servers), as a load balancer in front of several nodes may."""
+
+    _HOP_BY_HOP = frozenset(
+        ("connection", "keep-alive", "transfer-encoding", "content-encoding", "content-length")
+    )
+
+    def __init__(self) -> None:
+        self.upstreams: list[str] = []
+        self._turn = itertools.count()
+        # No read time-out of its own: a held watch ends when its server answers it.
+        self._pool = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=2))
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        upstream = self.upstreams[next(self._turn) % len(self.upstreams)]
+        url = upstream.split("/eureka/", 1)[0] + environ["PATH_INFO"]
+        if environ.get("QUERY_STRING"):
+            url += "?" + environ["QUERY_STRING"]
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        headers = {
+            key[5:].replace("_", "-").lower(): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_") and key not in ("HTTP_HOST", "HTTP_ACCEPT_ENCODING")
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        answer = self._pool.request(
+            environ["REQUEST_METHOD"],
+            url,
+            body=environ["wsgi.input"].read(length) if length else None,
+            headers=headers,
+            redirect=False,
+        )
+        kept = [(k, v) for k, v in answer.headers.items() if k.lower() not in self._HOP_BY_HOP]
+        start_response(f"{answer.status} {answer.reason or ''}".strip(), kept)
+        return [answer.data]
+
+    def close(self) -> None:
+        self._pool.clear()

@@ -29,7 +29,7 @@ from eureka_embed.model import InstanceStatus
 from eureka_embed.registry import Registry
 from eureka_embed.server import EurekaServer
 from eureka_embed.wsgi import create_app
-from tests.client.support import PlainEureka, Tap, instance, wait_until
+from tests.client.support import PlainEureka, RoundRobinProxy, Tap, instance, wait_until
 
 SLOW_POLL_S = 30.0
 #: Far below the poll interval, far above a watch's wake-up on loopback.
@@ -282,6 +282,43 @@ def test_a_server_that_holds_no_more_watches_does_not_make_the_client_spin(told:
         server.stop()
         holder.join(10)
     assert holder_done.is_set()
+
+
+def test_servers_behind_one_address_counting_apart_do_not_make_the_client_spin() -> None:
+    nodes = [EurekaServer(_registry(), maintenance=False) for _ in range(2)]
+    shared = instance(1, app="OTHER")
+    for node in nodes:
+        node.registry.register(shared)
+    # The second node has seen two more changes: its index runs ahead of the first's.
+    nodes[1].registry.register(instance(2, app="OTHER"))
+    nodes[1].registry.cancel("OTHER", instance(2, app="OTHER").instance_id)
+    proxy = RoundRobinProxy()
+    front = EurekaServer(app=proxy, maintenance=False)
+    interval_s = 0.3
+    running: list[EurekaServer] = []
+    try:
+        for server in (*nodes, front):
+            server.start()
+            running.append(server)
+        proxy.upstreams = [node.base_url for node in nodes]
+        config = _config(front.base_url, registry_fetch_interval_s=interval_s)
+        with DiscoveryClient(config) as client:
+            started = time.monotonic()
+            wait_until(lambda: client.stats().watch_refusals >= 3, what="paced watches")
+            elapsed = time.monotonic() - started
+            assert client.transport is not None
+            watches = client.transport.query_metrics.snapshot().count(RequestKind.GET_DELTA_WATCH)
+
+            # Each node answers the other's index at once; after two answers whose index went
+            # backwards the client waits an interval, so a few watches per interval, not
+            # thousands.
+            assert elapsed >= 2 * interval_s
+            assert watches <= 4 * (elapsed / interval_s + 1)
+            assert [i.instance_id for i in client.get_instances("other")] == [shared.instance_id]
+    finally:
+        for server in reversed(running):
+            server.stop()
+        proxy.close()
 
 
 def test_a_server_with_deltas_disabled_is_polled_whole_not_watched() -> None:
