@@ -415,10 +415,11 @@ class DiscoveryClient:
                 else:
                     done = self._delta_fetch()
             except TransportError as exc:
-                self._count("fetch_failures")
-                log.warning("registry fetch failed: %s", exc.reason)
                 self._watch_index = None
                 done = False
+                if not self._closed:  # else ended by shutdown (Aborted): nothing failed
+                    self._count("fetch_failures")
+                    log.warning("registry fetch failed: %s", exc.reason)
             # Even a failed full fetch after a merged delta leaves a changed copy to tell of.
             self._tell_listeners()
             return done

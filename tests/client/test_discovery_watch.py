@@ -9,7 +9,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -29,7 +29,16 @@ from eureka_embed.model import InstanceStatus
 from eureka_embed.registry import Registry
 from eureka_embed.server import EurekaServer
 from eureka_embed.wsgi import create_app
-from tests.client.support import PlainEureka, RoundRobinProxy, Tap, instance, wait_until
+from tests.client.support import (
+    LoopbackHandler,
+    LoopbackServer,
+    PlainEureka,
+    Reply,
+    RoundRobinProxy,
+    Tap,
+    instance,
+    wait_until,
+)
 
 SLOW_POLL_S = 30.0
 #: Far below the poll interval, far above a watch's wake-up on loopback.
@@ -362,3 +371,26 @@ def test_shutdown_of_a_watching_client_ends_its_watch_at_once(
         # The server would hold the watch for 30 s.
         assert time.monotonic() - started < 2
         assert client.stats().watch_timeouts == 0
+
+
+def test_every_layer_carries_the_watch_down_and_the_index_up(
+    eureka_server: EurekaServer, loopback: Callable[[LoopbackHandler], LoopbackServer]
+) -> None:
+    # A front server that redirects every read to the real one, and a dead one before it.
+    front = loopback(lambda seen: Reply(302, {"Location": eureka_server.base_url + "apps/"}))
+    dead = "http://127.0.0.1:1/eureka/"
+    with query_client(f"{dead},{front.url}") as stack:
+        index = stack.get_applications().index
+        assert index is not None
+
+        started = time.monotonic()
+        held = stack.get_delta(index=index, wait_s=0.5)
+        assert time.monotonic() - started >= 0.4, "the server held it: index and wait arrived"
+        assert (held.status, held.index) == (200, index)
+
+        eureka_server.registry.register(instance(7, app="OTHER"))
+        moved = stack.get_delta(index=index, wait_s=30)
+        assert moved.index is not None and moved.index > index
+        assert [i.instance_id for i in moved.require_entity().instances()] == [
+            instance(7, app="OTHER").instance_id
+        ]
