@@ -322,7 +322,7 @@ def test_servers_behind_one_address_counting_apart_do_not_make_the_client_spin()
             # backwards the client waits an interval, so a few watches per interval, not
             # thousands.
             assert elapsed >= 2 * interval_s
-            assert watches <= 4 * (elapsed / interval_s + 1)
+            assert watches <= 5 * (elapsed / interval_s + 1)
             assert [i.instance_id for i in client.get_instances("other")] == [shared.instance_id]
     finally:
         for server in reversed(running):
