@@ -9,6 +9,7 @@ raises (a :class:`~eureka_embed.errors.TransportError`).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
@@ -167,8 +168,8 @@ class RestEurekaHttpClient(EurekaHttpClient):
             return self._read("apps/delta", self._read_applications, regions)
         if index < 0:
             raise ValueError("a watch index is never negative")
-        if wait_s is not None and not wait_s > 0:
-            raise ValueError("a watch wait must be positive")
+        if wait_s is not None and not 0 < wait_s < math.inf:
+            raise ValueError("a watch wait must be a positive number of seconds")
         watch = {"index": str(index)}
         if wait_s is not None:
             watch["wait"] = _duration(wait_s)

@@ -329,6 +329,7 @@ def test_a_watch_with_a_bad_index_or_wait_is_refused_before_sending() -> None:
 
     with pytest.raises(ValueError, match="negative"):
         client.get_delta(index=-1)
-    with pytest.raises(ValueError, match="positive"):
-        client.get_delta(index=1, wait_s=0)
+    for wait_s in (0, -1, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="positive"):
+            client.get_delta(index=1, wait_s=wait_s)
     assert transport.requests == []
