@@ -8,15 +8,16 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Generic, TypeVar
 
+from eureka_embed.protocol import INDEX_HEADER
+
 __all__ = ["EMPTY_HEADERS", "INDEX_HEADER", "EurekaResponse", "RequestKind"]
 
 T = TypeVar("T")
 
 EMPTY_HEADERS: Mapping[str, str] = MappingProxyType({})
 
-#: Sent by servers that offer watches with every registry read: a number that grows with each
-#: change of what the answer shows. A plain Eureka server sends none.
-INDEX_HEADER = "X-Eureka-Index"
+# INDEX_HEADER is sent by servers that offer watches with every registry read: a number that
+# grows with each change of what the answer shows. A plain Eureka server sends none.
 _INDEX_KEY = INDEX_HEADER.lower()
 
 

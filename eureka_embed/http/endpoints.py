@@ -48,7 +48,8 @@ from eureka_embed.http.responses import (
     payload,
 )
 from eureka_embed.http.server_status import PeersStatus, ServerStatus, encode_status
-from eureka_embed.http.watches import INDEX_HEADER, Watches, WatchRequest, watch_request
+from eureka_embed.http.watches import Watches, WatchRequest, watch_request
+from eureka_embed.protocol import INDEX_HEADER
 from eureka_embed.registry import Registry, RenewOutcome
 from eureka_embed.replication.receiver import ReplicationReceiver
 from eureka_embed.storage.view_index import ALL, View, app_view, vip_view
@@ -133,9 +134,14 @@ class Endpoints:
         variant = negotiate(req)
         return _indexed(cached_payload(req, self._payloads.full(variant), variant), index)
 
+    @property
+    def serves_deltas(self) -> bool:
+        """Whether ``GET apps/delta`` answers deltas (else 403, as Eureka's setting says)."""
+        return self._registry.config.delta_enabled
+
     def get_delta(self, req: EndpointRequest) -> EndpointResponse:
         """``GET apps/delta``: recent changes; 403 when the server has deltas turned off."""
-        if not self._registry.config.delta_enabled:
+        if not self.serves_deltas:
             raise HttpRefusal(DELTA_DISABLED)
         index = self._watches.index(ALL)
         variant = negotiate(req)
@@ -361,7 +367,8 @@ def eureka_routes(endpoints: Endpoints) -> list[Route]:
     post = frozenset({"POST"})
     return [
         Route("apps", {"GET": e.get_apps}, view_of=_all_view),
-        Route("apps/delta", {"GET": e.get_delta}, view_of=_all_view),
+        # With deltas off there is nothing to watch: the 403 comes at once, not after the wait.
+        Route("apps/delta", {"GET": e.get_delta}, view_of=_all_view if e.serves_deltas else None),
         Route("apps/{app}", {"GET": e.get_app, "POST": e.register}, post, _app_view),
         Route(
             "apps/{app}/{instance_id}",

@@ -34,6 +34,7 @@ from typing import Final, NamedTuple
 
 from eureka_embed.errors import InvalidInput
 from eureka_embed.http.messages import EndpointRequest
+from eureka_embed.protocol import INDEX_HEADER
 from eureka_embed.storage.base import Store
 from eureka_embed.storage.view_index import View
 
@@ -48,8 +49,6 @@ __all__ = [
     "watch_request",
 ]
 
-#: The response header naming the index of what the answer shows.
-INDEX_HEADER: Final = "X-Eureka-Index"
 DEFAULT_WAIT_S: Final = 30.0
 #: Longer waits are shortened to this: a proxy or client would time a longer one out anyway.
 MAX_WAIT_S: Final = 300.0

@@ -9,6 +9,7 @@ import falcon.testing
 import pytest
 
 from eureka_embed.clock import ManualClock
+from eureka_embed.config import RegistryConfig
 from eureka_embed.http.api import EurekaApi
 from eureka_embed.registry import Registry
 from eureka_embed.wsgi.app import falcon_app
@@ -324,6 +325,22 @@ def test_index_zero_is_answered_at_once(client: falcon.testing.TestClient, base:
     held = held_get(client, f"{base}/apps", 0, wait="30s")
 
     assert held.result(timeout=5).status_code == 200
+
+
+def test_with_deltas_off_a_delta_watch_is_refused_at_once(base: str) -> None:
+    registry = Registry(config=RegistryConfig(delta_enabled=False), clock=ManualClock())
+    api = EurekaApi(registry, max_watchers=4)
+    client = falcon.testing.TestClient(falcon_app(api))
+    try:
+        index = index_of(client, f"{base}/apps")
+
+        held = held_get(client, f"{base}/apps/delta", index, wait="30s")
+
+        assert held.result(timeout=5).status_code == 403
+        assert held.elapsed < 5
+    finally:
+        api.close()
+        registry.close()
 
 
 @pytest.mark.parametrize(
