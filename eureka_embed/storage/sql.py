@@ -14,6 +14,9 @@ How it keeps the contract:
   after exactly the changes up to the sequence in memory: a delta and the registry's hashcode
   agree on every node. Heartbeats, lookups and deltas never wait for the database; while it
   is down, reads keep answering from memory and writes raise :class:`StorageUnavailable`.
+- **Other nodes' writes at once, on PostgreSQL.** Every logged change also sends a ``NOTIFY``,
+  and a listener thread catches up as soon as another node's arrives
+  (:mod:`~eureka_embed.storage.sql_listen`); the poll above stays as the fallback.
 - **Batched renewals.** :meth:`SqlStore.renew` only touches memory; a background thread
   writes the renewals of the last interval in one statement (and :meth:`close` writes the
   rest). A renewal is never lost to a failed flush: it is kept for the next one.
@@ -656,9 +659,9 @@ class SqlStore(IndexedStore):
             return
         self._closed = True
         super().close()
-        if getattr(self, "_listener", None) is not None:
-            assert self._listener is not None
-            self._listener.stop()
+        listener = getattr(self, "_listener", None)
+        if listener is not None:
+            listener.stop()
         if getattr(self, "_worker", None) is not None:
             self._stop.set()
             assert self._worker is not None

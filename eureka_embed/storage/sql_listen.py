@@ -7,10 +7,11 @@ Without it a node sees another node's write at its next poll of the change log
   PostgreSQL delivers the notification only once the transaction commits, so a listener that
   hears of sequence N can read change N at once. The payload is ``"<sequence> <node token>"``:
   a node skips its own writes (it applied them already) and whatever it has caught up with.
-- every store runs one :class:`ChangeListener`: a thread on a connection of its own, outside
-  the store's pool, that ``LISTEN``\\ s and, on another node's notification, runs the store's
-  catch-up, which wakes :meth:`~eureka_embed.storage.base.Store.wait_for_change`. Notifications
-  that arrive together cost one catch-up.
+- every store with a background thread runs one :class:`ChangeListener`: a thread on a
+  connection of its own, outside the store's pool, that ``LISTEN``\\ s and, on another node's
+  notification, runs the store's catch-up, which wakes
+  :meth:`~eureka_embed.storage.base.Store.wait_for_change`. Notifications that arrive together
+  cost one catch-up.
 
 The poll stays: it is the fallback for a lost notification or a listener whose connection is
 down, and the only path on MariaDB and SQLite. A listener that loses its connection (a database
@@ -155,9 +156,7 @@ class ChangeListener:
         self._pgconn: pq.abc.PGconn | None = None
         self._selector: selectors.BaseSelector | None = None
         self._pending: list[str] = []
-        #: Incremented once the listener is LISTENing, on each (re)connect; for tests and logs.
-        self.connections = 0
-        #: The backend process id of the current listening connection (None while down).
+        #: The backend process id of the listening connection, once caught up (else None).
         self.backend_pid: int | None = None
         self._thread = threading.Thread(target=self._run, name="eureka-sql-listener", daemon=True)
 
@@ -175,10 +174,6 @@ class ChangeListener:
             self._wake_write.send(b"x")
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(_JOIN_S)
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
 
     # ------------------------------------------------------------------ the thread
 
@@ -198,6 +193,7 @@ class ChangeListener:
                         log.info("SQL store: listening for other nodes' writes again")
                         lost_reason = None
                     self._catch_up()
+                    self._ready()
                     self._listen()
                 except _Stopped:
                     return
@@ -231,8 +227,11 @@ class ChangeListener:
         self._selector.register(pgconn.socket, selectors.EVENT_READ)
         quoted = '"' + self.channel.replace('"', '""') + '"'
         self._command(f"LISTEN {quoted}".encode())
-        self.backend_pid = pgconn.backend_pid
-        self.connections += 1
+
+    def _ready(self) -> None:
+        """Listening, and caught up with what was sent before: say so (tests wait for it)."""
+        assert self._pgconn is not None
+        self.backend_pid = self._pgconn.backend_pid
 
     def _disconnect(self) -> None:
         self.backend_pid = None

@@ -210,6 +210,30 @@ def test_listen_false_in_the_url_leaves_only_the_poll(
     assert polling_only.wait_for_change(seen, timeout=1.0) == seen  # no notification came
 
 
+def test_a_store_does_not_catch_up_on_its_own_notifications(
+    open_store: Callable[..., SqlStore],
+) -> None:
+    store = open_store()
+    listening(store)
+    catch_ups: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        # A catch-up starts by reading the head of the log; a write locks it FOR UPDATE.
+        if "FROM eureka_sequence" in statement and "FOR UPDATE" not in statement:
+            catch_ups.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", count)
+    registry = Registry(store)
+    for n in range(10):
+        registry.register(instance(n))
+    # A marker written through another connection: once the listener has caught up on it,
+    # it has handled every notification sent before, its own ones included.
+    other = open_store(listen=False)
+    Registry(other).register(instance("marker"))
+    wait_for(lambda: shows(store, instance("marker").instance_id), what="the marker")
+    assert len(catch_ups) == 1  # the marker's, none for the store's own writes
+
+
 def test_own_writes_and_old_news_ask_for_no_catch_up() -> None:
     mine = Announcer("eureka_embed.public")
     other = Announcer(mine.channel)
