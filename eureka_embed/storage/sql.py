@@ -273,15 +273,14 @@ class SqlStore(IndexedStore):
                 target=self._background, args=(sync_interval,), name="eureka-sql-store", daemon=True
             )
             self._worker.start()
-            if listen and self._announcer is not None and sql_listen.can_listen(self.engine):
-                self._listener = sql_listen.ChangeListener(
+            if listen and self._announcer is not None:
+                self._listener = sql_listen.start_listener(
                     self.engine,
                     self._announcer,
                     self._timeouts,
                     latest=self.latest_sequence,
                     catch_up=self._sync_changes,
                 )
-                self._listener.start()
 
     def _check_schema(self, upgrade: bool) -> None:
         shown = self.engine.url.render_as_string()  # the password stays hidden

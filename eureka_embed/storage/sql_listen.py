@@ -49,7 +49,7 @@ from eureka_embed.storage.sql_engine import SqlTimeouts
 if TYPE_CHECKING:
     from psycopg import pq
 
-__all__ = ["Announcer", "ChangeListener", "can_listen", "find_channel"]
+__all__ = ["Announcer", "ChangeListener", "can_listen", "find_channel", "start_listener"]
 
 log = logging.getLogger("eureka_embed.storage.sql")
 
@@ -93,6 +93,27 @@ def find_channel(conn: sa.Connection) -> str:
 def can_listen(engine: sa.Engine) -> bool:
     """Whether a listener can run over ``engine``: PostgreSQL through psycopg 3."""
     return engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
+
+
+def start_listener(
+    engine: sa.Engine,
+    announcer: Announcer,
+    timeouts: SqlTimeouts,
+    *,
+    latest: Callable[[], int],
+    catch_up: Callable[[], None],
+) -> ChangeListener | None:
+    """A running :class:`ChangeListener` for ``engine``, or None where its driver cannot."""
+    if not can_listen(engine):
+        log.info(
+            "SQL store: not listening for other nodes' writes: that needs the psycopg driver "
+            "(postgresql+psycopg://), this URL uses %s; they show at the next poll",
+            engine.dialect.driver,
+        )
+        return None
+    listener = ChangeListener(engine, announcer, timeouts, latest=latest, catch_up=catch_up)
+    listener.start()
+    return listener
 
 
 @dataclass(frozen=True)
