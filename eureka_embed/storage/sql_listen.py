@@ -151,7 +151,9 @@ class ChangeListener:
 
     ``latest`` gives the store's current sequence (notifications up to it are old news);
     ``catch_up`` brings the store up to date and wakes its waiters. It runs on this thread,
-    after every connect too (what was sent while not listening is lost).
+    after every connect too (what was sent while not listening is lost). After
+    ``ping_after_s`` of silence the connection must answer a ``SELECT 1`` within the client
+    deadline, or it is replaced.
     """
 
     def __init__(
@@ -162,6 +164,7 @@ class ChangeListener:
         *,
         latest: Callable[[], int],
         catch_up: Callable[[], None],
+        ping_after_s: float = _PING_AFTER_S,
     ) -> None:
         # A pool of its own, with the engine's connect arguments and events: the listening
         # connection is never handed to a unit of work, nor waits for a free one.
@@ -170,6 +173,7 @@ class ChangeListener:
         self._timeouts = timeouts
         self._latest = latest
         self._catch_up_fn = catch_up
+        self._ping_after_s = ping_after_s
         self._stopping = threading.Event()
         self._wake_read, self._wake_write = socket.socketpair()
         self._wake_read.setblocking(False)
@@ -271,7 +275,7 @@ class ChangeListener:
         assert pgconn is not None
         while True:
             self._deliver()  # what came in with the last answer first
-            if not self._wait(_PING_AFTER_S):
+            if not self._wait(self._ping_after_s):
                 self._command(b"SELECT 1")  # raises _Lost if it does not answer in time
             else:
                 self._read(pgconn)

@@ -17,11 +17,12 @@ import sqlalchemy as sa
 from eureka_embed.errors import InvalidInput
 from eureka_embed.registry import Registry
 from eureka_embed.storage.sql import SqlStore
-from eureka_embed.storage.sql_engine import SqlSync, create_store_engine, sync_of
-from eureka_embed.storage.sql_listen import Announcer, channel_name, find_channel
+from eureka_embed.storage.sql_engine import SqlSync, SqlTimeouts, create_store_engine, sync_of
+from eureka_embed.storage.sql_listen import Announcer, ChangeListener, channel_name, find_channel
 from tests.databases import FlakyDatabase, server_database_url
 from tests.registry.helpers import instance
 from tests.server.support import wait_for
+from tests.storage.freezing_proxy import freezing_proxy
 
 #: Long enough that only a notification explains a prompt wake.
 NO_POLL = 60.0
@@ -166,6 +167,43 @@ def test_a_terminated_listener_connection_is_replaced_and_wakes_again(
     registry_a.register(instance(2))
     assert node_b.wait_for_change(seen, timeout=WAKE_TIMEOUT) > seen
     assert shows(node_b, instance(2).instance_id)
+
+
+def test_a_listener_behind_a_stalled_path_notices_and_reconnects_once_it_flows(
+    pg_url: str, open_store: Callable[..., SqlStore]
+) -> None:
+    """A path that swallows bytes without closing anything: only the listener's ping notices."""
+    url = sa.make_url(pg_url)
+    assert url.host is not None
+    with freezing_proxy((url.host, url.port or 5432)) as proxy:
+        proxied = url.set(host="127.0.0.1", port=proxy.port).update_query_dict(
+            {"connect_timeout": "2", "statement_timeout": "1"}
+        )
+        node_a = open_store()
+        node_b = open_store(proxied.render_as_string(hide_password=False), listen=False)
+        assert node_b._announcer is not None
+        listener = ChangeListener(
+            node_b.engine,
+            node_b._announcer,
+            SqlTimeouts(connect=2, statement=1),
+            latest=node_b.latest_sequence,
+            catch_up=node_b._sync_changes,
+            ping_after_s=0.2,
+        )
+        listener.start()
+        try:
+            pid = wait_for(lambda: listener.backend_pid, what="the listener")
+            proxy.freeze()
+            seen = node_b.latest_sequence()
+            Registry(node_a).register(instance(1))  # its notification is stuck in the proxy
+            wait_for(lambda: listener.backend_pid is None, what="the ping to fail")
+            proxy.resume()
+            assert node_b.wait_for_change(seen, timeout=WAKE_TIMEOUT) > seen
+            assert shows(node_b, instance(1).instance_id)
+            assert wait_for(lambda: listener.backend_pid, what="a new connection") != pid
+        finally:
+            proxy.resume()
+            listener.stop()
 
 
 def test_close_stops_a_listening_store_promptly(open_store: Callable[..., SqlStore]) -> None:
