@@ -14,6 +14,9 @@ How it keeps the contract:
   after exactly the changes up to the sequence in memory: a delta and the registry's hashcode
   agree on every node. Heartbeats, lookups and deltas never wait for the database; while it
   is down, reads keep answering from memory and writes raise :class:`StorageUnavailable`.
+- **Other nodes' writes at once, on PostgreSQL.** Every logged change also sends a ``NOTIFY``,
+  and a listener thread catches up as soon as another node's arrives
+  (:mod:`~eureka_embed.storage.sql_listen`); the poll above stays as the fallback.
 - **Batched renewals.** :meth:`SqlStore.renew` only touches memory; a background thread
   writes the renewals of the last interval in one statement (and :meth:`close` writes the
   rest). A renewal is never lost to a failed flush: it is kept for the next one.
@@ -42,7 +45,7 @@ import sqlalchemy as sa
 from eureka_embed.codec import instance_from_dict, instance_to_dict
 from eureka_embed.errors import StorageError, StorageUnavailable
 from eureka_embed.model import ActionType, InstanceInfo, InstanceStatus
-from eureka_embed.storage import migrate
+from eureka_embed.storage import migrate, sql_listen
 from eureka_embed.storage.base import Change, LeaseRecord, Write
 from eureka_embed.storage.record_index import IndexedStore, RecordIndex
 from eureka_embed.storage.sql_deadline import Deadline, watch_statements, watcher
@@ -50,6 +53,7 @@ from eureka_embed.storage.sql_engine import (
     WRITE_OPTION,
     SqlTimeouts,
     create_store_engine,
+    sync_of,
     timeouts_of,
 )
 from eureka_embed.storage.sql_health import DatabaseHealth
@@ -204,7 +208,9 @@ class SqlStore(IndexedStore):
     ``background=False`` leaves flushing and syncing to explicit :meth:`flush` and
     :meth:`sync` calls (for tests that need determinism). ``timeouts`` bound every wait on the
     database (by default the URL's ``connect_timeout``, ``statement_timeout`` and
-    ``lock_timeout`` options, else :class:`SqlTimeouts`' defaults).
+    ``lock_timeout`` options, else :class:`SqlTimeouts`' defaults). ``sync_interval`` and
+    ``listen`` (PostgreSQL: wake at once on other nodes' writes, :mod:`.sql_listen`) default to
+    the URL's options of :class:`~eureka_embed.storage.sql_engine.SqlSync`.
     """
 
     def __init__(
@@ -212,9 +218,10 @@ class SqlStore(IndexedStore):
         target: str | sa.URL | sa.Engine,
         *,
         migrate_schema: bool = False,
-        sync_interval: float = 0.5,
+        sync_interval: float | None = None,
         background: bool = True,
         timeouts: SqlTimeouts | None = None,
+        listen: bool | None = None,
     ) -> None:
         super().__init__()
         self._owns_engine = not isinstance(target, sa.Engine)
@@ -224,6 +231,9 @@ class SqlStore(IndexedStore):
             else create_store_engine(target, timeouts=timeouts)
         )
         self._timeouts = timeouts_of(self.engine) if timeouts is None else timeouts
+        sync = sync_of(self.engine)
+        sync_interval = sync.interval if sync_interval is None else sync_interval
+        listen = sync.listen if listen is None else listen
         self._health = DatabaseHealth(log)
         self._worker: threading.Thread | None = None
         watch_statements(self.engine)
@@ -245,9 +255,15 @@ class SqlStore(IndexedStore):
         self._dirty: dict[Key, int] = {}
         self._dirty_lock = threading.Lock()
         self._closed = False
+        self._announcer: sql_listen.Announcer | None = None
+        self._listener: sql_listen.ChangeListener | None = None
         try:
             self._check_schema(migrate_schema)
             self._reload()
+            if self.engine.dialect.name == "postgresql":
+                self._announcer = sql_listen.Announcer(
+                    self._run(sql_listen.find_channel, write=False)
+                )
         except BaseException:
             self._dispose()
             raise
@@ -257,6 +273,14 @@ class SqlStore(IndexedStore):
                 target=self._background, args=(sync_interval,), name="eureka-sql-store", daemon=True
             )
             self._worker.start()
+            if listen and self._announcer is not None:
+                self._listener = sql_listen.start_listener(
+                    self.engine,
+                    self._announcer,
+                    self._timeouts,
+                    latest=self.latest_sequence,
+                    catch_up=self._sync_changes,
+                )
 
     def _check_schema(self, upgrade: bool) -> None:
         shown = self.engine.url.render_as_string()  # the password stays hidden
@@ -419,6 +443,8 @@ class SqlStore(IndexedStore):
             },
         )
         conn.execute(_SET_SEQUENCE, {"b_seq": seq})
+        if self._announcer is not None:  # delivered on commit, so never ahead of the log
+            self._announcer.send(conn, seq)
         return Change(seq, write.change_ms, write.change, instance)
 
     def _apply_own_write(self, key: Key, record: LeaseRecord | None, change: Change | None) -> None:
@@ -632,6 +658,9 @@ class SqlStore(IndexedStore):
             return
         self._closed = True
         super().close()
+        listener = getattr(self, "_listener", None)
+        if listener is not None:
+            listener.stop()
         if getattr(self, "_worker", None) is not None:
             self._stop.set()
             assert self._worker is not None

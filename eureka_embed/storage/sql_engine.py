@@ -30,9 +30,11 @@ from eureka_embed.errors import InvalidInput
 
 __all__ = [
     "WRITE_OPTION",
+    "SqlSync",
     "SqlTimeouts",
     "create_store_engine",
     "is_memory_sqlite",
+    "sync_of",
     "timeouts_of",
 ]
 
@@ -80,8 +82,35 @@ _URL_OPTIONS = {
     "lock_timeout": "lock",
 }
 
-#: The time-outs each engine this module created was given, for the store that uses it.
+
+@dataclass(frozen=True)
+class SqlSync:
+    """How a store learns of the changes other nodes write to its database.
+
+    ``interval``: seconds between two catch-ups with the change log (the poll).
+    ``listen``: on PostgreSQL (psycopg 3), also wake at once on the ``NOTIFY`` every write
+    sends (:mod:`~eureka_embed.storage.sql_listen`); the poll stays as the fallback. Other
+    databases only poll.
+
+    In a store URL they are the query options ``sync_interval`` and ``listen``
+    (``true``/``false``), e.g. ``postgresql+psycopg://host/db?listen=false``.
+    """
+
+    interval: float = 0.5
+    listen: bool = True
+
+    def __post_init__(self) -> None:
+        value = self.interval
+        if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+            raise InvalidInput("SQL sync interval must be a number of seconds > 0")
+
+
+_SYNC_OPTIONS = ("sync_interval", "listen")
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+#: The time-outs and sync settings each engine this module created was given, for its store.
 _ENGINE_TIMEOUTS: weakref.WeakKeyDictionary[sa.Engine, SqlTimeouts] = weakref.WeakKeyDictionary()
+_ENGINE_SYNC: weakref.WeakKeyDictionary[sa.Engine, SqlSync] = weakref.WeakKeyDictionary()
 
 
 def timeouts_of(engine: sa.Engine) -> SqlTimeouts:
@@ -89,14 +118,25 @@ def timeouts_of(engine: sa.Engine) -> SqlTimeouts:
     return _ENGINE_TIMEOUTS.get(engine, SqlTimeouts())
 
 
+def sync_of(engine: sa.Engine) -> SqlSync:
+    """The sync settings of ``engine``'s URL (the defaults for an engine made elsewhere)."""
+    return _ENGINE_SYNC.get(engine, SqlSync())
+
+
+def _option(url: sa.URL, option: str) -> str | None:
+    raw = url.query.get(option)
+    if raw is None:
+        return None
+    return raw if isinstance(raw, str) else raw[-1]
+
+
 def _split_timeouts(url: sa.URL, given: SqlTimeouts | None) -> tuple[SqlTimeouts, sa.URL]:
     """The time-outs (``given``, else the URL's options, else defaults) and the URL without them."""
     found: dict[str, float] = {}
     for option, field in _URL_OPTIONS.items():
-        if option not in url.query:
+        text = _option(url, option)
+        if text is None:
             continue
-        raw = url.query[option]
-        text = raw if isinstance(raw, str) else raw[-1]
         try:
             found[field] = float(text)
         except ValueError:
@@ -109,13 +149,36 @@ def _split_timeouts(url: sa.URL, given: SqlTimeouts | None) -> tuple[SqlTimeouts
     return replace(SqlTimeouts(), **found), stripped
 
 
+def _split_sync(url: sa.URL) -> tuple[SqlSync, sa.URL]:
+    """The URL's sync settings (else defaults) and the URL without them (no driver knows them)."""
+    found: dict[str, Any] = {}
+    interval = _option(url, "sync_interval")
+    if interval is not None:
+        try:
+            found["interval"] = float(interval)
+        except ValueError:
+            raise InvalidInput(
+                f"store URL option sync_interval={interval!r} is not a number of seconds"
+            ) from None
+    listen = _option(url, "listen")
+    if listen is not None:
+        if listen.strip().lower() not in _BOOLEANS:
+            raise InvalidInput(f"store URL option listen={listen!r} is not true or false")
+        found["listen"] = _BOOLEANS[listen.strip().lower()]
+    return replace(SqlSync(), **found), url.difference_update_query(_SYNC_OPTIONS)
+
+
 def is_memory_sqlite(url: sa.URL) -> bool:
     return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
 def create_store_engine(url: str | sa.URL, *, timeouts: SqlTimeouts | None = None) -> sa.Engine:
-    """An engine for SqlStore; ``timeouts`` default to the URL's options, else SqlTimeouts()."""
+    """An engine for SqlStore; ``timeouts`` default to the URL's options, else SqlTimeouts().
+
+    The URL's :class:`SqlSync` options are taken out too, for :func:`sync_of`.
+    """
     chosen, parsed = _split_timeouts(sa.make_url(url), timeouts)
+    sync, parsed = _split_sync(parsed)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         engine = _sqlite_engine(parsed, chosen)
@@ -126,6 +189,7 @@ def create_store_engine(url: str | sa.URL, *, timeouts: SqlTimeouts | None = Non
     else:
         engine = sa.create_engine(parsed)
     _ENGINE_TIMEOUTS[engine] = chosen
+    _ENGINE_SYNC[engine] = sync
     return engine
 
 
