@@ -78,6 +78,9 @@ class Route:
     handlers: Mapping[str, Handler]
     #: Methods whose handler reads ``EndpointRequest.body``; the others get an empty one.
     body_methods: frozenset[str] = field(default_factory=frozenset)
+    #: Methods whose handler does no I/O (in-memory reads and renewals) except after
+    #: :func:`eureka_embed.blocking.may_block`: an event-loop adapter may run them inline.
+    inline_methods: frozenset[str] = field(default_factory=frozenset)
 
     def reads_body(self, method: str) -> bool:
         return method in self.body_methods
@@ -297,19 +300,23 @@ def eureka_routes(endpoints: Endpoints) -> list[Route]:
     """Each Eureka endpoint by route template (below a base path) and method."""
     e = endpoints
     post = frozenset({"POST"})
+    # Reads come from the payload cache or the store's in-memory records; a heartbeat renews
+    # in memory (SQL stores flush renewals in batches from their own thread).
+    get, get_put = frozenset({"GET"}), frozenset({"GET", "PUT"})
     return [
-        Route("apps", {"GET": e.get_apps}),
-        Route("apps/delta", {"GET": e.get_delta}),
-        Route("apps/{app}", {"GET": e.get_app, "POST": e.register}, post),
+        Route("apps", {"GET": e.get_apps}, inline_methods=get),
+        Route("apps/delta", {"GET": e.get_delta}, inline_methods=get),
+        Route("apps/{app}", {"GET": e.get_app, "POST": e.register}, post, get),
         Route(
             "apps/{app}/{instance_id}",
             {"GET": e.get_instance, "PUT": e.heartbeat, "DELETE": e.cancel},
+            inline_methods=get_put,
         ),
         Route("apps/{app}/{instance_id}/status", {"PUT": e.put_status, "DELETE": e.delete_status}),
         Route("apps/{app}/{instance_id}/metadata", {"PUT": e.put_metadata}),
-        Route("instances/{instance_id}", {"GET": e.get_instance_by_id}),
-        Route("vips/{vip}", {"GET": e.get_vip}),
-        Route("svips/{vip}", {"GET": e.get_svip}),
+        Route("instances/{instance_id}", {"GET": e.get_instance_by_id}, inline_methods=get),
+        Route("vips/{vip}", {"GET": e.get_vip}, inline_methods=get),
+        Route("svips/{vip}", {"GET": e.get_svip}, inline_methods=get),
         Route("status", {"GET": e.server_status}),
         Route("peerreplication/batch", {"POST": e.replication_batch}, post),
     ]
