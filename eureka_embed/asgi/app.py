@@ -7,8 +7,8 @@ registers Falcon's hooks in the coroutine form ASGI requires, around the WSGI ad
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import MutableMapping, Sequence
+from typing import Any, cast
 
 import falcon
 import falcon.asgi
@@ -26,7 +26,24 @@ from eureka_embed.wsgi.resources import write_response
 
 __all__ = ["EurekaAsgiApp", "create_app"]
 
-EurekaAsgiApp = falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]
+
+class EurekaAsgiApp(falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]):
+    """A Falcon ASGI app that routes below the prefix it is mounted at.
+
+    ASGI says a mounted app receives the whole ``path`` with its mount point in ``root_path``
+    (Starlette's and FastAPI's ``mount`` do so); Falcon routes on ``path`` as given, so the
+    mount point is taken off first. Served alone, ``root_path`` is empty and nothing changes.
+    """
+
+    async def __call__(  # type: ignore[override]  # ASGI's types, wider than Falcon's
+        self, scope: MutableMapping[str, Any], receive: Any, send: Any
+    ) -> None:
+        root = scope.get("root_path")
+        if root:
+            path: str = scope.get("path", "")
+            if path == root or path.startswith(root + "/"):
+                scope = {**scope, "path": path[len(root) :] or "/"}
+        await super().__call__(cast("dict[str, Any]", scope), receive, send)
 
 
 class _AsyncRequestMetrics(RequestMetrics):
@@ -90,7 +107,7 @@ def create_app(
     if api.request_stats is not None:
         middleware.append(_AsyncRequestMetrics(api.request_stats))
 
-    app: EurekaAsgiApp = falcon.asgi.App(middleware=middleware)
+    app = EurekaAsgiApp(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     app.set_error_serializer(serialize_http_error)
     app.add_error_handler(Exception, _any_error)

@@ -284,7 +284,7 @@ def test_concurrent_requests_after_a_change_build_the_payload_once(create_app: A
 
     def read(_: int) -> bytes:
         registry.arrived.release()
-        if isinstance(app, falcon.asgi.App):
+        if isinstance(app, EurekaAsgiApp):
             # TestClient's event loop is one per process: each thread runs its own instead.
             return asyncio.run(_asgi_get(app, "/eureka/apps")).content
         return client.simulate_get("/eureka/apps", headers=JSON).content
