@@ -30,13 +30,14 @@ import math
 import signal
 import socket
 import threading
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from types import FrameType
 from typing import Any
 
 import uvicorn
 
 from eureka_embed.asgi import create_app
+from eureka_embed.http.watches import end_watches_of
 from eureka_embed.node import NodeDuties, fd_bounded, listen_socket, root_url
 from eureka_embed.registry import Registry
 from eureka_embed.replication import PeerReplicator, ReplicationSettings
@@ -55,9 +56,15 @@ _FD_RESERVE = 64
 class _Server(uvicorn.Server):
     """uvicorn's server with our ready line, signal handling and report of unfinished work."""
 
-    def __init__(self, config: uvicorn.Config, on_started: Any) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        on_started: Callable[[], None],
+        on_stopping: Callable[[], None],
+    ) -> None:
         super().__init__(config)
         self._on_started = on_started
+        self._on_stopping = on_stopping
         self.stop_signal: str | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -81,6 +88,9 @@ class _Server(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         if self.stop_signal is not None:
             log.info("%s received, stopping", self.stop_signal)
+        # Held watches are answered now (with what they show), or they would hold the drain
+        # for up to their wait.
+        self._on_stopping()
         await super().shutdown(sockets)
         unfinished = sum(not task.done() for task in self.server_state.tasks)
         if unfinished:
@@ -196,7 +206,7 @@ class UvicornServer:
             server_header=False,
             h11_max_incomplete_event_size=64 * 1024,
         )
-        self._server = _Server(config, self._announce)
+        self._server = _Server(config, self._announce, self._end_watches)
         return self
 
     def start(self) -> UvicornServer:
@@ -267,6 +277,9 @@ class UvicornServer:
     def _announce(self) -> None:
         log.info("eureka-embed serving on %s", self.base_url)
         self._ready.set()
+
+    def _end_watches(self) -> None:
+        end_watches_of(self.registry.store)  # those of an app given to us as well
 
     def _serve(self) -> None:
         assert self._server is not None and self._sock is not None

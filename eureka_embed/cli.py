@@ -197,6 +197,17 @@ class ServeOptions:
         "answered 408 and closed",
         metavar="SECONDS",
     )
+    #: A quarter of the server's DEFAULT_THREADS (8), as its default_max_watchers gives (a test
+    #: checks); not computed from there, so --help and bad input need no waitress.
+    max_watchers: int = _option(
+        2,
+        "--max-watchers",
+        "EUREKA_EMBED_MAX_WATCHERS",
+        values.whole_number(0),
+        "watching reads (?index=) held at once, each on a worker thread; more are answered at "
+        "once, so heartbeats always find a thread (0 answers every watch at once)",
+        metavar="N",
+    )
 
     #: Which HTTP server runs the node; uvicorn needs the ``asgi`` extra.
     server: str = _option(
@@ -383,6 +394,12 @@ def _uvicorn_refusal(options: ServeOptions) -> str | None:
             "request to arrive whole (a slow client holds one connection, bounded by "
             "--connection-limit)"
         )
+    declared, watchers = _declared("max_watchers")
+    if options.max_watchers != declared.default:
+        return (
+            f"{watchers.flag} applies to --server waitress only: on uvicorn a watch holds no "
+            "thread, and watchers are bounded by --connection-limit alone"
+        )
     return None
 
 
@@ -439,6 +456,7 @@ def _serve(options: ServeOptions) -> int:
                 peers=options.peers,
                 connection_limit=options.connection_limit,
                 request_timeout=options.request_timeout_s,
+                max_watchers=options.max_watchers,
             )
         try:
             server.listen()

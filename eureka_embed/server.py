@@ -34,6 +34,7 @@ from eureka_embed.connection_guard import (
     GuardedServer,
     adjustments,
 )
+from eureka_embed.http.watches import end_watches_of
 from eureka_embed.node import NodeDuties, fd_bounded, listen_socket, root_url
 from eureka_embed.registry import Registry
 from eureka_embed.replication import PeerReplicator, ReplicationSettings
@@ -44,6 +45,7 @@ __all__ = [
     "DEFAULT_REQUEST_TIMEOUT_S",
     "DEFAULT_THREADS",
     "EurekaServer",
+    "default_max_watchers",
 ]
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,17 @@ DEFAULT_THREADS = 8
 #: with (measured, see the README); past it a refusal that makes clients fail over is better
 #: than every client's answer slowing down.
 DEFAULT_CONNECTION_LIMIT = 10_000
+
+
+def default_max_watchers(threads: int) -> int:
+    """Watching reads held at once by default: a quarter of the worker threads, at least one.
+
+    Each holds a thread until its view changes or its wait ends; the other threads stay free
+    for heartbeats and registrations, which must never queue behind watchers.
+    """
+    return max(1, threads // 4)
+
+
 #: Seconds a request may take to arrive whole, headers and body, from its first byte.
 DEFAULT_REQUEST_TIMEOUT_S = 30.0
 
@@ -111,6 +124,11 @@ class EurekaServer:
     make it a node of a replicating cluster: before it listens, it copies the registry from the
     first peer that answers, then forwards the writes its clients make to every peer while it
     serves (see :mod:`eureka_embed.replication`; the default app shows them in ``GET status``).
+
+    ``max_watchers`` bounds the watching reads (``?index=``) the default app holds at once,
+    each on a worker thread, by default :func:`default_max_watchers` of ``threads``; one more
+    is answered at once, so heartbeats always find a thread. Held watches are answered when
+    the server stops, so they never hold up its drain.
     """
 
     def __init__(
@@ -129,6 +147,7 @@ class EurekaServer:
         peers: Sequence[str] = (),
         replication: ReplicationSettings | None = None,
         clock: Clock = system_clock,
+        max_watchers: int | None = None,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port must be in 0..65535, got {port}")
@@ -136,6 +155,8 @@ class EurekaServer:
             raise ValueError(f"threads must be at least 1, got {threads}")
         if connection_limit < 1:
             raise ValueError(f"connection_limit must be at least 1, got {connection_limit}")
+        if max_watchers is not None and max_watchers < 0:
+            raise ValueError(f"max_watchers must not be negative, got {max_watchers}")
         if not request_timeout > 0:
             raise ValueError(f"request_timeout must be a positive number, got {request_timeout}")
         self._owns_registry = registry is None
@@ -148,6 +169,7 @@ class EurekaServer:
         self._request_timeout = request_timeout
         self._clock = clock
         self._max_body_bytes = max_body_bytes
+        self._max_watchers = default_max_watchers(threads) if max_watchers is None else max_watchers
         self._duties = NodeDuties(
             self.registry,
             maintenance=maintenance,
@@ -216,7 +238,10 @@ class EurekaServer:
             if app is None:
                 peers_status = self.replicator.peers_status if self.replicator else None
                 app = create_app(
-                    self.registry, max_body_bytes=self._max_body_bytes, peers_status=peers_status
+                    self.registry,
+                    max_body_bytes=self._max_body_bytes,
+                    peers_status=peers_status,
+                    max_watchers=self._max_watchers,
                 )
             limits = ConnectionLimits(
                 fd_bounded(self._connection_limit, _FD_RESERVE), self._request_timeout
@@ -324,6 +349,9 @@ class EurekaServer:
 
     def _drain(self) -> None:
         server = self._server
+        # Held watches answer now (with what they have), or the drain would wait out their
+        # waits, up to minutes; new ones are answered at once. Also those of an app given in.
+        end_watches_of(self.registry.store)
         # Close the listening socket first, so new connections are refused at once instead of
         # waiting in the backlog of a server that will not read them. The base class's close:
         # waitress's own close() also closes the trigger, which the drain still needs.

@@ -24,7 +24,7 @@ from eureka_embed.wsgi.metrics import RequestMetrics
 from eureka_embed.wsgi.request_input import endpoint_request
 from eureka_embed.wsgi.resources import write_response
 
-__all__ = ["EurekaAsgiApp", "create_app"]
+__all__ = ["EurekaAsgiApp", "create_app", "falcon_asgi_app"]
 
 
 class EurekaAsgiApp(falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]):
@@ -84,7 +84,8 @@ def create_app(
 ) -> EurekaAsgiApp:
     """An ASGI app serving ``registry`` over Eureka's REST API.
 
-    The options are :func:`eureka_embed.wsgi.create_app`'s, and:
+    The options are :func:`eureka_embed.wsgi.create_app`'s, but for ``max_watchers``: a watch
+    held here costs no thread, so watchers are bounded only by the server's connections. And:
 
     :param threads: the threads that run what may block the event loop: writes (through to
         SQL), cache misses, the status page and metrics. Heartbeats and cached reads are
@@ -100,6 +101,12 @@ def create_app(
         title=title,
         cache_max_entries=cache_max_entries,
     )
+    return falcon_asgi_app(api, threads=threads)
+
+
+def falcon_asgi_app(api: EurekaApi, *, threads: int = DEFAULT_BLOCKING_THREADS) -> EurekaAsgiApp:
+    """The Falcon ASGI app serving ``api``'s routes (for a caller that keeps ``api``, to end its
+    watches when stopping, as :func:`eureka_embed.wsgi.app.falcon_app` is for WSGI)."""
     # Not closed on ASGI's lifespan shutdown: falcon.testing (and some hosts) send one per
     # request. Idle threads cost nothing, and end when the app is dropped or the process exits.
     answers = EventLoopAnswers(threads)
@@ -112,5 +119,6 @@ def create_app(
     app.set_error_serializer(serialize_http_error)
     app.add_error_handler(Exception, _any_error)
     for route in api.routes:
-        app.add_route(route.template, AsgiResource(route, api.max_body_bytes, answers))
+        resource = AsgiResource(route, api.max_body_bytes, answers, api.watches)
+        app.add_route(route.template, resource)
     return app

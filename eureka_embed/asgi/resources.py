@@ -1,10 +1,13 @@
 """The endpoints of :mod:`eureka_embed.http.endpoints` as Falcon ASGI resources.
 
-As :mod:`eureka_embed.wsgi.resources`, with the two steps that differ under ASGI: the body is
-awaited, and the handler runs through :class:`~eureka_embed.http.offload.EventLoopAnswers`, on
-the loop or in its thread pool (see there for which and why). The request is built and the
-answer written by the WSGI adapter's functions: Falcon's ASGI request and response subclass
-the WSGI ones for everything they read and set.
+As :mod:`eureka_embed.wsgi.resources`, with the steps that differ under ASGI: the body is
+awaited; a watching read (``?index=``) is held by awaiting
+:meth:`~eureka_embed.http.watches.Watches.wait_async`, which costs a future and a timer and no
+thread, so watchers are bounded only by connections; and the handler runs through
+:class:`~eureka_embed.http.offload.EventLoopAnswers`, on the loop or in its thread pool (see
+there for which and why). The request is built and the answer written by the WSGI adapter's
+functions: Falcon's ASGI request and response subclass the WSGI ones for everything they read
+and set.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from eureka_embed.http.body import check_declared_length, too_large
 from eureka_embed.http.endpoints import Route
 from eureka_embed.http.messages import Handler
 from eureka_embed.http.offload import EventLoopAnswers
+from eureka_embed.http.responses import error_response
+from eureka_embed.http.watches import Watches
 from eureka_embed.wsgi.request_input import endpoint_request
 from eureka_embed.wsgi.resources import write_response
 
@@ -29,15 +34,21 @@ Responder = Callable[..., Awaitable[None]]
 class AsgiResource:
     """One :class:`~eureka_embed.http.endpoints.Route` as a Falcon ASGI resource."""
 
-    def __init__(self, route: Route, max_body_bytes: int, answers: EventLoopAnswers) -> None:
+    def __init__(
+        self, route: Route, max_body_bytes: int, answers: EventLoopAnswers, watches: Watches
+    ) -> None:
         for method, handler in route.handlers.items():
-            responder = _responder(
-                handler,
-                answers,
-                reads_body=route.reads_body(method),
-                inline=method in route.inline_methods,
-                limit=max_body_bytes,
-            )
+            inline = method in route.inline_methods
+            if route.view_of is not None and method == "GET":
+                responder = _watching_responder(route, handler, answers, watches, inline=inline)
+            else:
+                responder = _responder(
+                    handler,
+                    answers,
+                    reads_body=route.reads_body(method),
+                    inline=inline,
+                    limit=max_body_bytes,
+                )
             setattr(self, f"on_{method.lower()}", responder)
 
 
@@ -47,6 +58,23 @@ def _responder(
     async def respond(req: falcon.asgi.Request, resp: falcon.asgi.Response, **params: Any) -> None:
         body = await read_body(req, limit) if reads_body else b""
         request = endpoint_request(req, params, body)
+        write_response(resp, await answers.answer(handler, request, inline=inline))
+
+    return respond
+
+
+def _watching_responder(
+    route: Route, handler: Handler, answers: EventLoopAnswers, watches: Watches, *, inline: bool
+) -> Responder:
+    async def respond(req: falcon.asgi.Request, resp: falcon.asgi.Response, **params: Any) -> None:
+        request = endpoint_request(req, params)
+        try:
+            watch = route.watch_for("GET", request)
+        except Exception as exc:
+            write_response(resp, error_response(request, exc))
+            return
+        if watch is not None:
+            await watches.wait_async(watch)
         write_response(resp, await answers.answer(handler, request, inline=inline))
 
     return respond

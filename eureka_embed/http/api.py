@@ -26,10 +26,12 @@ from eureka_embed.http.metrics import (
     RegistryCollector,
     ReplicationCollector,
     RequestStats,
+    WatchCollector,
 )
 from eureka_embed.http.payload_cache import PayloadCache
 from eureka_embed.http.payloads import Payload, RegistryPayloads
 from eureka_embed.http.server_status import PeersStatus
+from eureka_embed.http.watches import Watches
 from eureka_embed.registry import Registry
 from eureka_embed.replication.receiver import ReplicationReceiver
 
@@ -44,7 +46,13 @@ class EurekaApi:
 
     The options are :func:`eureka_embed.wsgi.create_app`'s (documented there).
 
-    :ivar services: what the endpoints share (registry, payload cache, replication receiver).
+    ``max_watchers`` bounds the watching reads held at once by :meth:`Watches.wait` (a thread
+    each); None: no bound (an asyncio adapter's :meth:`Watches.wait_async` is never bounded).
+
+    :ivar services: what the endpoints share (registry, payload cache, replication receiver,
+        watches).
+    :ivar watches: the watch index of every view, and the holding of watching reads;
+        :meth:`close` ends every wait.
     :ivar routes: every route at its full path: the API under each base path, then ``/`` (the
         dashboard) and ``/metrics`` when enabled.
     :ivar request_stats: where an adapter records each request's method, route template, status
@@ -62,17 +70,20 @@ class EurekaApi:
         metrics: bool = True,
         title: str = "eureka_embed",
         cache_max_entries: int = 1024,
+        max_watchers: int | None = None,
     ) -> None:
         if max_body_bytes < 0:
             raise ValueError("max_body_bytes must not be negative")
         if not base_paths or any(not path.startswith("/") for path in base_paths):
             raise ValueError("base_paths must be absolute paths such as '/eureka'")
         cache: PayloadCache[Payload | None] = PayloadCache(cache_max_entries)
+        self.watches = Watches(registry.store, max_blocking=max_watchers)
         self.services = Services(
             registry=registry,
             payloads=RegistryPayloads(registry, cache),
             max_body_bytes=max_body_bytes,
             replication=ReplicationReceiver(registry),
+            watches=self.watches,
             peers_status=peers_status,
             title=title,
         )
@@ -88,6 +99,7 @@ class EurekaApi:
             collectors = CollectorRegistry()
             collectors.register(RegistryCollector(registry, cache))
             collectors.register(ReplicationCollector(self.services.replication, peers_status))
+            collectors.register(WatchCollector(self.watches))
             self.request_stats = RequestStats(collectors)
             routes.append(Route("/metrics", {"GET": MetricsEndpoint(collectors)}))
         self.routes: tuple[Route, ...] = tuple(routes)
@@ -95,3 +107,7 @@ class EurekaApi:
     @property
     def max_body_bytes(self) -> int:
         return self.services.max_body_bytes
+
+    def close(self) -> None:
+        """End every held watch at once (a server stopping); the routes keep answering."""
+        self.watches.close()

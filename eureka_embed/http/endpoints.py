@@ -9,14 +9,18 @@ writes back what :func:`answer` returns. Refusals are raised (registry errors,
 :class:`~eureka_embed.http.outcomes.HttpRefusal`) and turned into answers by :func:`answer`
 through the one table of :mod:`eureka_embed.http.outcomes`.
 
+Reads of a view of the registry (:attr:`Route.view_of`) answer with its watch index
+(:mod:`eureka_embed.http.watches`), read before the data, so the data is never older than the
+index says. An adapter asks :meth:`Route.watch_for` whether to hold a request first.
+
 Path fields arrive percent-decoded, so ``h%3Aapp%3A8080`` and ``h:app:8080`` name the same
 instance.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from eureka_embed.codec import decode_instance, encode_instance
 from eureka_embed.errors import InstanceNotFound, InvalidInput
@@ -31,6 +35,7 @@ from eureka_embed.http.outcomes import (
     HttpRefusal,
     Outcome,
     application_not_found,
+    error_outcome,
     instance_id_not_found,
     renew_outcome,
 )
@@ -43,8 +48,10 @@ from eureka_embed.http.responses import (
     payload,
 )
 from eureka_embed.http.server_status import PeersStatus, ServerStatus, encode_status
+from eureka_embed.http.watches import INDEX_HEADER, Watches, WatchRequest, watch_request
 from eureka_embed.registry import Registry, RenewOutcome
 from eureka_embed.replication.receiver import ReplicationReceiver
+from eureka_embed.storage.view_index import ALL, View, app_view, vip_view
 
 __all__ = ["Endpoints", "Route", "Services", "answer", "dashboard_route", "eureka_routes"]
 
@@ -61,6 +68,8 @@ class Services:
     max_body_bytes: int
     #: Applies the batches peers send; shared by every base path and the metrics.
     replication: ReplicationReceiver
+    #: The watch index of every view, and the holding of watching reads.
+    watches: Watches
     peers_status: PeersStatus | None = None
     title: str = "eureka_embed"
 
@@ -78,12 +87,27 @@ class Route:
     handlers: Mapping[str, Handler]
     #: Methods whose handler reads ``EndpointRequest.body``; the others get an empty one.
     body_methods: frozenset[str] = field(default_factory=frozenset)
+    #: The view its ``GET`` shows, for routes that can be watched.
+    view_of: Callable[[EndpointRequest], View] | None = None
     #: Methods whose handler does no I/O (in-memory reads and renewals) except after
     #: :func:`eureka_embed.blocking.may_block`: an event-loop adapter may run them inline.
     inline_methods: frozenset[str] = field(default_factory=frozenset)
 
     def reads_body(self, method: str) -> bool:
         return method in self.body_methods
+
+    def watch_for(self, method: str, request: EndpointRequest) -> WatchRequest | None:
+        """The watch ``request`` asks for (``?index=`` on a watchable ``GET``), else None.
+
+        The adapter holds the request with :class:`~eureka_embed.http.watches.Watches` before
+        calling the handler.
+
+        :raises InvalidInput: a malformed ``index`` or ``wait``; answer it with
+            :func:`~eureka_embed.http.responses.error_response` (a 400 with the reason).
+        """
+        if self.view_of is None or method != "GET":
+            return None
+        return watch_request(request, self.view_of(request))
 
 
 def answer(handler: Handler, request: EndpointRequest) -> EndpointResponse:
@@ -102,29 +126,34 @@ class Endpoints:
         self._registry = services.registry
         self._payloads = services.payloads
         self._max_body_bytes = services.max_body_bytes
+        self._watches = services.watches
 
     # -- reads of cached payloads
 
     def get_apps(self, req: EndpointRequest) -> EndpointResponse:
         """``GET apps``: the full registry (``?regions=`` is accepted and ignored)."""
+        index = self._watches.index(ALL)
         variant = negotiate(req)
-        return cached_payload(req, self._payloads.full(variant), variant)
+        return _indexed(cached_payload(req, self._payloads.full(variant), variant), index)
 
     def get_delta(self, req: EndpointRequest) -> EndpointResponse:
         """``GET apps/delta``: recent changes; 403 when the server has deltas turned off."""
         if not self._registry.config.delta_enabled:
             raise HttpRefusal(DELTA_DISABLED)
+        index = self._watches.index(ALL)
         variant = negotiate(req)
-        return cached_payload(req, self._payloads.delta(variant), variant)
+        return _indexed(cached_payload(req, self._payloads.delta(variant), variant), index)
 
     def get_app(self, req: EndpointRequest) -> EndpointResponse:
         """``GET apps/{app}``: one application."""
         app = req.params["app"]
+        index = self._watches.index(app_view(app))
         variant = negotiate(req)
         cached = self._payloads.application(app, variant)
         if cached is None:
-            raise HttpRefusal(application_not_found(app))
-        return cached_payload(req, cached, variant)
+            # Indexed too: a client can watch for the application to appear.
+            raise HttpRefusal(_indexed_outcome(application_not_found(app), index))
+        return _indexed(cached_payload(req, cached, variant), index)
 
     def get_vip(self, req: EndpointRequest) -> EndpointResponse:
         """``GET vips/{vip}``; an unknown VIP is an empty list, not a 404."""
@@ -135,20 +164,24 @@ class Endpoints:
         return self._vip(req, secure=True)
 
     def _vip(self, req: EndpointRequest, *, secure: bool) -> EndpointResponse:
+        vip = req.params["vip"]
+        index = self._watches.index(vip_view(vip, secure=secure))
         variant = negotiate(req)
-        cached = self._payloads.vip(req.params["vip"], variant, secure=secure)
-        return cached_payload(req, cached, variant)
+        cached = self._payloads.vip(vip, variant, secure=secure)
+        return _indexed(cached_payload(req, cached, variant), index)
 
     # -- single instances
 
     def get_instance(self, req: EndpointRequest) -> EndpointResponse:
         """``GET apps/{app}/{instance_id}``."""
         app, instance_id = req.params["app"], req.params["instance_id"]
+        index = self._watches.index(app_view(app))
         instance = self._registry.get_instance(app, instance_id)
         if instance is None:
-            raise InstanceNotFound(app.upper(), instance_id)
+            raise HttpRefusal(_indexed_outcome(_instance_not_found(app, instance_id), index))
         variant = negotiate(req)
-        return payload(encode_instance(instance, variant.fmt, compact=variant.compact), variant)
+        body = encode_instance(instance, variant.fmt, compact=variant.compact)
+        return _indexed(payload(body, variant), index)
 
     def get_instance_by_id(self, req: EndpointRequest) -> EndpointResponse:
         """``GET instances/{instance_id}``: under whatever application holds it."""
@@ -283,6 +316,35 @@ class Endpoints:
         )
 
 
+def _indexed(response: EndpointResponse, index: int) -> EndpointResponse:
+    return response._replace(headers=(*response.headers, (INDEX_HEADER, str(index))))
+
+
+def _indexed_outcome(outcome: Outcome, index: int) -> Outcome:
+    return replace(outcome, headers=(*outcome.headers, (INDEX_HEADER, str(index))))
+
+
+def _instance_not_found(app: str, instance_id: str) -> Outcome:
+    # The registry's own refusal (and reason) for an unknown instance, as the table maps it.
+    return error_outcome(InstanceNotFound(app.upper(), instance_id))
+
+
+def _all_view(req: EndpointRequest) -> View:
+    return ALL
+
+
+def _app_view(req: EndpointRequest) -> View:
+    return app_view(req.params["app"])
+
+
+def _vip_view(req: EndpointRequest) -> View:
+    return vip_view(req.params["vip"])
+
+
+def _svip_view(req: EndpointRequest) -> View:
+    return vip_view(req.params["vip"], secure=True)
+
+
 def _metadata_params(params: Mapping[str, QueryValue]) -> dict[str, str]:
     """Query parameters as metadata; a repeated key keeps its first value, as in Eureka.
 
@@ -304,19 +366,26 @@ def eureka_routes(endpoints: Endpoints) -> list[Route]:
     # in memory (SQL stores flush renewals in batches from their own thread).
     get, get_put = frozenset({"GET"}), frozenset({"GET", "PUT"})
     return [
-        Route("apps", {"GET": e.get_apps}, inline_methods=get),
-        Route("apps/delta", {"GET": e.get_delta}, inline_methods=get),
-        Route("apps/{app}", {"GET": e.get_app, "POST": e.register}, post, get),
+        Route("apps", {"GET": e.get_apps}, view_of=_all_view, inline_methods=get),
+        Route("apps/delta", {"GET": e.get_delta}, view_of=_all_view, inline_methods=get),
+        Route(
+            "apps/{app}",
+            {"GET": e.get_app, "POST": e.register},
+            post,
+            _app_view,
+            inline_methods=get,
+        ),
         Route(
             "apps/{app}/{instance_id}",
             {"GET": e.get_instance, "PUT": e.heartbeat, "DELETE": e.cancel},
+            view_of=_app_view,
             inline_methods=get_put,
         ),
         Route("apps/{app}/{instance_id}/status", {"PUT": e.put_status, "DELETE": e.delete_status}),
         Route("apps/{app}/{instance_id}/metadata", {"PUT": e.put_metadata}),
         Route("instances/{instance_id}", {"GET": e.get_instance_by_id}, inline_methods=get),
-        Route("vips/{vip}", {"GET": e.get_vip}, inline_methods=get),
-        Route("svips/{vip}", {"GET": e.get_svip}, inline_methods=get),
+        Route("vips/{vip}", {"GET": e.get_vip}, view_of=_vip_view, inline_methods=get),
+        Route("svips/{vip}", {"GET": e.get_svip}, view_of=_svip_view, inline_methods=get),
         Route("status", {"GET": e.server_status}),
         Route("peerreplication/batch", {"POST": e.replication_batch}, post),
     ]

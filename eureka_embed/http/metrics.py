@@ -33,6 +33,7 @@ from prometheus_client.registry import Collector
 from eureka_embed.http.messages import EndpointRequest, EndpointResponse
 from eureka_embed.http.payload_cache import PayloadCache
 from eureka_embed.http.server_status import PeersStatus
+from eureka_embed.http.watches import Watches
 from eureka_embed.model import InstanceStatus
 from eureka_embed.registry import Registry
 from eureka_embed.replication.receiver import ReplicationReceiver
@@ -43,6 +44,7 @@ __all__ = [
     "RegistryCollector",
     "ReplicationCollector",
     "RequestStats",
+    "WatchCollector",
 ]
 
 log = logging.getLogger("eureka_embed.http")
@@ -114,6 +116,25 @@ class RegistryCollector(Collector):
                 "Encoded payloads built (once per change and representation when the cache works).",
                 value=self._cache.builds,
             )
+
+
+class WatchCollector(Collector):
+    """Watching reads held now, and those answered at once because the cap was reached."""
+
+    def __init__(self, watches: Watches) -> None:
+        self._watches = watches
+
+    def collect(self) -> Iterable[Metric]:
+        yield GaugeMetricFamily(
+            "eureka_watches_waiting",
+            "Watching reads (?index=) held until their view changes.",
+            value=self._watches.waiting,
+        )
+        yield CounterMetricFamily(
+            "eureka_watches_refused",
+            "Watching reads answered at once because max_watchers were already held.",
+            value=self._watches.refused,
+        )
 
 
 #: peers_status keys turned into per-peer series: key -> (metric, help, is a counter).

@@ -36,9 +36,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from eureka_embed.model import ActionType, InstanceInfo, InstanceStatus
+
+if TYPE_CHECKING:
+    from eureka_embed.storage.view_index import View
 
 __all__ = ["Change", "LeaseRecord", "Snapshot", "Store", "Write"]
 
@@ -207,6 +210,16 @@ class Store(abc.ABC):
         cost nothing until something changes. Heartbeats move no sequence and wake nobody.
         Once the store is closed, every wait returns at once.
         """
+
+    def view_index(self, view: View) -> int:
+        """The watch index of ``view`` (:mod:`eureka_embed.storage.view_index`): at least 1,
+        it moves with every change that view shows and never goes backwards.
+
+        Read no later than the data it describes: what is read after it may be newer, never
+        older. This default follows the whole registry for every view (correct, if a watcher
+        of one application then wakes for any change); the stores here keep one per view.
+        """
+        return self.latest_sequence() + 1
 
     def flush(self) -> None:  # noqa: B027 - optional hook, a no-op for write-through stores
         """Persist any renewals held in memory."""

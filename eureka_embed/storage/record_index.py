@@ -13,6 +13,7 @@ import threading
 from collections import deque
 
 from eureka_embed.storage.base import Change, LeaseRecord, Snapshot, Store
+from eureka_embed.storage.view_index import View, ViewIndexes
 
 __all__ = ["IndexedStore", "RecordIndex"]
 
@@ -79,6 +80,7 @@ class IndexedStore(Store):
         self._index = RecordIndex()
         self._log: deque[Change] = deque()
         self._sequence = 0
+        self._views = ViewIndexes()
         self._change_signal = threading.Condition(threading.Lock())
         self._waits_over = False
 
@@ -109,6 +111,11 @@ class IndexedStore(Store):
     def latest_sequence(self) -> int:
         return self._sequence
 
+    def view_index(self, view: View) -> int:
+        # Under the lock: a reload moves several numbers the index is made of.
+        with self._lock:
+            return self._views.index(view)
+
     def changes_since(self, since_ms: int) -> list[Change]:
         with self._lock:
             return self._logged_since(since_ms)
@@ -135,6 +142,12 @@ class IndexedStore(Store):
         """Log ``change`` as the newest one (caller holds ``_lock``)."""
         self._log.append(change)
         self._sequence = change.sequence
+        self._views.record(change)
+
+    def _reset_views(self) -> None:
+        """Every view's index anew, after records and sequence were replaced wholesale
+        (caller holds ``_lock``)."""
+        self._views.reset(self._sequence, self._index.records())
 
     def _notify_change(self) -> None:
         """Wake every waiter (after the sequence moved, with ``_lock`` released)."""

@@ -586,6 +586,7 @@ class SqlStore(IndexedStore):
                 self._index.put(record)
                 self._renewal_watermark = max(self._renewal_watermark, record.last_renewal_ms)
             self._sequence = head
+            self._reset_views()
         return moved
 
     # ------------------------------------------------------------------ change log

@@ -11,7 +11,7 @@ What each route does is :mod:`eureka_embed.http`'s; this module only mounts it o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import falcon
 
@@ -22,9 +22,14 @@ from eureka_embed.wsgi.errors import install_error_handlers
 from eureka_embed.wsgi.metrics import RequestMetrics
 from eureka_embed.wsgi.resources import FalconResource
 
-__all__ = ["DEFAULT_BASE_PATHS", "EurekaApp", "create_app"]
+__all__ = ["DEFAULT_BASE_PATHS", "DEFAULT_MAX_WATCHERS", "EurekaApp", "create_app", "falcon_app"]
 
 EurekaApp = falcon.App[falcon.Request, falcon.Response]
+
+#: Watching reads held at once by an app mounted in a WSGI server we do not know: a quarter of
+#: waitress's default 4 threads. Each holds a worker thread for up to its wait; raise it with
+#: the server's threads (``eureka-embed serve`` holds a quarter of its own).
+DEFAULT_MAX_WATCHERS: Final = 1
 
 
 def create_app(
@@ -37,6 +42,7 @@ def create_app(
     metrics: bool = True,
     title: str = "eureka_embed",
     cache_max_entries: int = 1024,
+    max_watchers: int = DEFAULT_MAX_WATCHERS,
 ) -> EurekaApp:
     """A WSGI app serving ``registry`` over Eureka's REST API.
 
@@ -51,6 +57,9 @@ def create_app(
     :param metrics: serve Prometheus metrics at ``/metrics`` and measure every request.
     :param title: the dashboard's heading.
     :param cache_max_entries: bound on cached payloads (one per kind, name and representation).
+    :param max_watchers: watching reads (``?index=``) held at once, each holding a thread of
+        the WSGI server until its view changes or its wait ends; one more is answered at once,
+        so watchers never take every thread from heartbeats. 0 answers every watch at once.
     """
     api = EurekaApi(
         registry,
@@ -61,7 +70,14 @@ def create_app(
         metrics=metrics,
         title=title,
         cache_max_entries=cache_max_entries,
+        max_watchers=max_watchers,
     )
+    return falcon_app(api)
+
+
+def falcon_app(api: EurekaApi) -> EurekaApp:
+    """The Falcon WSGI app serving ``api``'s routes (for a caller that keeps ``api``, as the
+    standalone server does, to end its watches when stopping)."""
     middleware: list[Any] = []
     if api.request_stats is not None:
         middleware.append(RequestMetrics(api.request_stats))
@@ -71,5 +87,5 @@ def create_app(
     app.req_options.strip_url_path_trailing_slash = True
     install_error_handlers(app)
     for route in api.routes:
-        app.add_route(route.template, FalconResource(route, api.max_body_bytes))
+        app.add_route(route.template, FalconResource(route, api.max_body_bytes, api.watches))
     return app

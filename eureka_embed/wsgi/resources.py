@@ -1,7 +1,8 @@
 """The endpoints of :mod:`eureka_embed.http.endpoints` as Falcon WSGI resources.
 
 The whole adapter: a route's handlers become ``on_<method>`` responders that read the body when
-the route asks for one, build the neutral request, and write the neutral answer back. Nothing
+the route asks for one, build the neutral request, hold it while it watches an unchanged view
+(``?index=``, :mod:`eureka_embed.http.watches`), and write the neutral answer back. Nothing
 about Eureka is decided here.
 """
 
@@ -14,6 +15,8 @@ import falcon
 
 from eureka_embed.http.endpoints import Route, Services, answer
 from eureka_embed.http.messages import EndpointResponse, Handler
+from eureka_embed.http.responses import error_response
+from eureka_embed.http.watches import Watches
 from eureka_embed.wsgi.request_input import endpoint_request, read_body
 
 __all__ = ["FalconResource", "Services", "write_response"]
@@ -24,9 +27,12 @@ Responder = Callable[..., None]
 class FalconResource:
     """One :class:`~eureka_embed.http.endpoints.Route` as a Falcon resource."""
 
-    def __init__(self, route: Route, max_body_bytes: int) -> None:
+    def __init__(self, route: Route, max_body_bytes: int, watches: Watches) -> None:
         for method, handler in route.handlers.items():
-            responder = _responder(handler, route.reads_body(method), max_body_bytes)
+            if route.view_of is not None and method == "GET":
+                responder = _watching_responder(route, handler, watches)
+            else:
+                responder = _responder(handler, route.reads_body(method), max_body_bytes)
             setattr(self, f"on_{method.lower()}", responder)
 
 
@@ -34,6 +40,22 @@ def _responder(handler: Handler, reads_body: bool, limit: int) -> Responder:
     def respond(req: falcon.Request, resp: falcon.Response, **params: Any) -> None:
         body = read_body(req, limit) if reads_body else b""
         write_response(resp, answer(handler, endpoint_request(req, params, body)))
+
+    return respond
+
+
+def _watching_responder(route: Route, handler: Handler, watches: Watches) -> Responder:
+    def respond(req: falcon.Request, resp: falcon.Response, **params: Any) -> None:
+        request = endpoint_request(req, params)
+        try:
+            watch = route.watch_for("GET", request)
+        except Exception as exc:
+            write_response(resp, error_response(request, exc))
+            return
+        if watch is not None:
+            # Holds this worker thread; Watches answers at once past its cap of them.
+            watches.wait(watch)
+        write_response(resp, answer(handler, request))
 
     return respond
 

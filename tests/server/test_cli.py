@@ -49,7 +49,19 @@ def test_every_flag() -> None:
 
     peers = ("http://b:8761/eureka/", "http://c:8761/eureka/", "http://d:8761/eureka/")
     assert options == ServeOptions(
-        "0.0.0.0", 9000, "memory://", 0.5, False, 0.5, "debug", True, peers, 20, 2.5, "uvicorn", 3
+        "0.0.0.0",
+        9000,
+        "memory://",
+        0.5,
+        False,
+        0.5,
+        "debug",
+        True,
+        peers,
+        20,
+        2.5,
+        server="uvicorn",
+        threads=3,
     )
     assert options.registry_config().eviction_interval_ms == 500
 
@@ -76,7 +88,19 @@ def test_environment_sets_every_option() -> None:
 
     peers = ("http://b:8761/eureka/", "http://c:8761/eureka/")
     assert options == ServeOptions(
-        "::1", 9100, "memory://", 5.0, False, 0.7, "warning", True, peers, 5000, 10.0, "uvicorn", 16
+        "::1",
+        9100,
+        "memory://",
+        5.0,
+        False,
+        0.7,
+        "warning",
+        True,
+        peers,
+        5000,
+        10.0,
+        server="uvicorn",
+        threads=16,
     )
 
 
@@ -308,6 +332,15 @@ def test_request_timeout_on_uvicorn_is_exit_2_with_the_reason(
     err = capsys.readouterr().err
     assert err.startswith("eureka-embed: error: --request-timeout applies to --server waitress")
     assert "uvicorn has no deadline" in err
+
+
+def test_max_watchers_on_uvicorn_is_exit_2_with_the_reason(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["serve", "--server", "uvicorn", "--max-watchers", "100", "--port", "0"]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith("eureka-embed: error: --max-watchers applies to --server waitress")
 
 
 def test_a_missing_asgi_extra_is_named_not_a_traceback(

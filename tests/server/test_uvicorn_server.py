@@ -13,7 +13,7 @@ import pytest
 
 from eureka_embed.asgi_server import UvicornServer
 from eureka_embed.registry import Registry
-from tests.server.support import JSON_HEADERS, register_body, request, wait_for
+from tests.server.support import JSON_HEADERS, Response, register_body, request, wait_for
 
 PROMPT_S = 2.5
 
@@ -102,3 +102,56 @@ def _accepts(port: int) -> bool:
 def test_bad_arguments_are_refused(kwargs: dict[str, int], reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         UvicornServer(**kwargs)  # type: ignore[arg-type]
+
+
+def _held_watch(url: str, index: str, wait: str) -> tuple[threading.Thread, list[Response]]:
+    answers: list[Response] = []
+    thread = threading.Thread(
+        target=lambda: answers.append(
+            request(f"{url}?index={index}&wait={wait}", headers={"Accept": "application/json"})
+        ),
+        daemon=True,
+    )
+    thread.start()
+    return thread, answers
+
+
+def test_a_watch_is_held_until_a_registration_wakes_it() -> None:
+    with UvicornServer(maintenance=False) as server:
+        url = f"{server.base_url}apps/ORDERS"
+        index = request(url, headers={"Accept": "application/json"}).headers["x-eureka-index"]
+        thread, answers = _held_watch(url, index, "30s")
+        wait_for(lambda: server_watching(server) == 1, what="the watch to be held")
+
+        body = register_body("ORDERS", "h1:orders:8080")
+        posted = request(url, "POST", body=body, headers=JSON_HEADERS)
+        thread.join(10)
+
+        assert posted.status == 204
+        [answer] = answers
+        assert answer.status == 200
+        assert int(answer.headers["x-eureka-index"]) > int(index)
+        assert b"h1:orders:8080" in answer.body
+
+
+def test_stopping_answers_held_watches_at_once() -> None:
+    server = UvicornServer(maintenance=False, shutdown_timeout=30.0).start()
+    url = f"{server.base_url}apps"
+    index = request(url, headers={"Accept": "application/json"}).headers["x-eureka-index"]
+    thread, answers = _held_watch(url, index, "60s")
+    wait_for(lambda: server_watching(server) == 1, what="the watch to be held")
+
+    started = time.monotonic()
+    server.stop()
+    thread.join(10)
+
+    assert time.monotonic() - started < 10  # not the 30 s drain bound, nor the 60 s wait
+    assert [answer.status for answer in answers] == [200]
+
+
+def server_watching(server: UvicornServer) -> int:
+    """Watches held, as /metrics reports them."""
+    for line in request(f"{server.root_url}/metrics").body.decode().splitlines():
+        if line.startswith("eureka_watches_waiting "):
+            return int(float(line.split()[1]))
+    raise AssertionError("no eureka_watches_waiting in /metrics")

@@ -1,0 +1,100 @@
+"""Watch indexes: for each view of the registry, a number that moves when that view changes.
+
+A *view* is what one read shows: the whole registry (``GET apps`` and the delta), one
+application (``GET apps/{APP}`` and its instances), or one VIP or secure VIP. Its index is
+taken from the change log's sequence: the sequence of the newest change that touched the view,
+plus an offset (at least 1, so that an index is never 0, and larger after a store was found to
+have gone backwards, see :meth:`ViewIndexes.reset`).
+
+A change touches the views its instance belongs to after the change *and* those it belonged
+to before: an instance that moves from VIP ``a`` to VIP ``b`` moves both, and a cancelled one
+moves the views it left. What an instance belonged to is remembered per instance from the
+changes seen, not read from the records, so the order in which a store updates its records
+and its log does not matter.
+
+Indexes are kept per view that ever had an instance and never dropped with the change log:
+pruning old changes must not move an index backwards (a watcher would then hold on an index
+the view had already passed). That costs one dict entry per application and VIP name seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final, NamedTuple
+
+from eureka_embed.model import ActionType, InstanceInfo
+from eureka_embed.storage.base import Change, LeaseRecord
+
+__all__ = ["ALL", "View", "ViewIndexes", "app_view", "views_of", "vip_view"]
+
+
+class View(NamedTuple):
+    """A watchable view: ``kind`` is ``all``, ``app``, ``vip`` or ``svip``; ``name`` is the
+    application (upper-case) or VIP (lower-case, as the registry matches them)."""
+
+    kind: str
+    name: str = ""
+
+
+#: The whole registry: ``GET apps`` and ``GET apps/delta``.
+ALL: Final = View("all")
+
+
+def app_view(app: str) -> View:
+    return View("app", app.upper())
+
+
+def vip_view(vip: str, *, secure: bool = False) -> View:
+    return View("svip" if secure else "vip", vip.strip().lower())
+
+
+def views_of(instance: InstanceInfo) -> tuple[View, ...]:
+    """The views ``instance`` shows in, besides :data:`ALL`."""
+    return (
+        app_view(instance.app),
+        *(vip_view(name) for name in instance.vip_names()),
+        *(vip_view(name, secure=True) for name in instance.secure_vip_names()),
+    )
+
+
+class ViewIndexes:
+    """The index of every view; the owner serialises the calls (a store's write lock)."""
+
+    __slots__ = ("_floor", "_last", "_member_of", "_offset")
+
+    def __init__(self) -> None:
+        self._last: dict[View, int] = {}
+        self._member_of: dict[tuple[str, str], tuple[View, ...]] = {}
+        #: The sequence every view is at least at: the one the store started (or reloaded) at.
+        self._floor = 0
+        self._offset = 1
+
+    def index(self, view: View) -> int:
+        return max(self._last.get(view, 0), self._floor) + self._offset
+
+    def record(self, change: Change) -> None:
+        """Move the views ``change`` touched to its sequence."""
+        key = change.key
+        before = self._member_of.pop(key, ())
+        after = views_of(change.instance)
+        sequence = change.sequence
+        last = self._last
+        last[ALL] = sequence
+        for view in (*before, *after):
+            last[view] = sequence
+        if change.action is not ActionType.DELETED:
+            self._member_of[key] = after
+
+    def reset(self, sequence: int, records: Iterable[LeaseRecord]) -> None:
+        """Start over from ``records`` at ``sequence`` (a store that reloaded everything).
+
+        Every view moves to ``sequence``: what changed while the log was not followed is not
+        known. Should the store be behind what this process already showed (its database was
+        replaced), the offset grows so that indexes still only go forwards.
+        """
+        shown = self.index(ALL)
+        if sequence + self._offset < shown:
+            self._offset = shown - sequence + 1
+        self._floor = sequence
+        self._last.clear()
+        self._member_of = {(r.app, r.instance_id): views_of(r.instance) for r in records}
