@@ -3,7 +3,11 @@
 An event-loop adapter (the ASGI one) calls :meth:`EventLoopAnswers.answer` for every request.
 A route's :attr:`~eureka_embed.http.endpoints.Route.inline_methods` (heartbeats, cached reads)
 run on the loop: they are in-memory work of a few microseconds, and a hop to a thread and back
-would cost more than they do (the heartbeat's target is 0.85 of a bare Falcon PUT). Should one
+would cost more than they do (the heartbeat's target is 0.85 of a bare Falcon PUT). Checked for
+every store: ``renew`` updates the record in memory (SQL stores flush renewals in batches from
+their own thread), reads come from the store's in-memory records and the payload cache, and a
+renewal's replication to peers is queued in memory; the locks on these paths are never held
+across I/O. Should one
 reach code that can block (a cache miss builds the payload; a heartbeat re-applies an override,
 a write), :func:`~eureka_embed.blocking.may_block` stops it before any side effect and it runs
 again in the pool. Everything else (registrations, cancels, status and metadata changes,
