@@ -92,7 +92,12 @@ def main() -> None:
             "bare": stack.enter_context(
                 server_process([str(Path(__file__).resolve()), "--bare-asgi-server"])
             ),
-            "idle": stack.enter_context(server_process([*serve, "--server", "uvicorn"])),
+            # Room for the idle connections and wrk's: past the limit wrk would get 503s.
+            "idle": stack.enter_context(
+                server_process(
+                    [*serve, "--server", "uvicorn", "--connection-limit", str(args.idle + 100)]
+                )
+            ),
         }
         for name in ("uvicorn", "waitress", "idle"):
             register_over_http(servers[name], args.instances)

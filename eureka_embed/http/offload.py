@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
-from eureka_embed.blocking import WouldBlock, non_blocking
+from eureka_embed.blocking import WouldBlock, call_non_blocking
 from eureka_embed.http.endpoints import answer
 from eureka_embed.http.messages import EndpointRequest, EndpointResponse, Handler
 from eureka_embed.http.responses import error_response
@@ -50,8 +50,7 @@ class EventLoopAnswers:
         """What :func:`~eureka_embed.http.endpoints.answer` gives, without blocking the loop."""
         if inline:
             try:
-                with non_blocking():
-                    return handler(request)
+                return call_non_blocking(handler, request)
             except WouldBlock:
                 pass  # nothing was done: run it again where it may block
             except Exception as exc:

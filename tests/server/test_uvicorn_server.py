@@ -155,3 +155,26 @@ def server_watching(server: UvicornServer) -> int:
         if line.startswith("eureka_watches_waiting "):
             return int(float(line.split()[1]))
     raise AssertionError("no eureka_watches_waiting in /metrics")
+
+
+def _chunked_post(port: int, body: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /eureka/apps/ORDERS HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + f"{len(body):x}\r\n".encode()
+            + body
+            + b"\r\n0\r\n\r\n"
+        )
+        return sock.recv(4096)
+
+
+def test_a_chunked_body_is_read_within_the_limit_and_refused_past_it() -> None:
+    with UvicornServer(maintenance=False, max_body_bytes=1000) as server:
+        within = register_body("ORDERS", "h1:orders:8080")
+        assert len(within) < 1000
+
+        assert _chunked_post(server.port, within).startswith(b"HTTP/1.1 204")
+        refused = _chunked_post(server.port, b"{" + b" " * 5000 + b"}")
+        assert refused.startswith(b"HTTP/1.1 413")
+        assert b"1000" in refused
