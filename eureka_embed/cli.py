@@ -35,6 +35,9 @@ EXIT_USAGE = 2
 #: The packages of the ``server`` extra, top-level names as ModuleNotFoundError reports them.
 _SERVER_EXTRA = frozenset({"falcon", "waitress", "prometheus_client"})
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+_SERVERS = ("waitress", "uvicorn")
+#: What ``--server uvicorn`` adds to the server extra (ModuleNotFoundError names).
+_ASGI_EXTRA = frozenset({"uvicorn"})
 
 T = TypeVar("T")
 
@@ -206,6 +209,26 @@ class ServeOptions:
         metavar="N",
     )
 
+    #: Which HTTP server runs the node; uvicorn needs the ``asgi`` extra.
+    server: str = _option(
+        "waitress",
+        "--server",
+        "EUREKA_EMBED_SERVER",
+        values.one_of(_SERVERS),
+        "waitress (pure Python, fine for small fleets) or uvicorn (asyncio: thousands of "
+        "clients; needs the 'asgi' extra)",
+        metavar="NAME",
+    )
+    threads: int = _option(
+        8,
+        "--threads",
+        "EUREKA_EMBED_THREADS",
+        values.whole_number(1),
+        "waitress: worker threads, one per request being answered; uvicorn: threads for the "
+        "work that may block (writes through to the store), heartbeats and reads need none",
+        metavar="N",
+    )
+
     def registry_config(self) -> RegistryConfig:
         return RegistryConfig(
             self_preservation=self.self_preservation,
@@ -360,13 +383,45 @@ def _configure_logging(level: str) -> None:
         logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
+def _uvicorn_refusal(options: ServeOptions) -> str | None:
+    """Why ``options`` cannot run on uvicorn, or None."""
+    if options.server != "uvicorn":
+        return None
+    declared, timeout = _declared("request_timeout_s")
+    if options.request_timeout_s != declared.default:
+        return (
+            f"{timeout.flag} applies to --server waitress only: uvicorn has no deadline for a "
+            "request to arrive whole (a slow client holds one connection, bounded by "
+            "--connection-limit)"
+        )
+    declared, watchers = _declared("max_watchers")
+    if options.max_watchers != declared.default:
+        return (
+            f"{watchers.flag} applies to --server waitress only: on uvicorn a watch holds no "
+            "thread, and watchers are bounded by --connection-limit alone"
+        )
+    return None
+
+
 def _serve(options: ServeOptions) -> int:
+    refusal = _uvicorn_refusal(options)
+    if refusal is not None:
+        _error(refusal)
+        return EXIT_USAGE
     # Imported here so that --help, --version and input errors work without the server extra.
     try:
         from eureka_embed.registry import Registry
         from eureka_embed.server import EurekaServer
         from eureka_embed.storage import store_from_url
+
+        if options.server == "uvicorn":
+            from eureka_embed.asgi_server import UvicornServer
     except ModuleNotFoundError as exc:
+        if exc.name in _ASGI_EXTRA:
+            _error(
+                f"--server uvicorn needs the 'asgi' extra: pip install 'eureka_embed[asgi]' ({exc})"
+            )
+            return EXIT_FAILURE
         if exc.name not in _SERVER_EXTRA:
             raise  # not a missing dependency but a bug: the traceback is what helps
         _error(f"the server needs the 'server' extra: pip install 'eureka_embed[server]' ({exc})")
@@ -382,15 +437,27 @@ def _serve(options: ServeOptions) -> int:
         return EXIT_FAILURE
     registry = Registry(store, options.registry_config())
     try:
-        server = EurekaServer(
-            registry,
-            host=options.host,
-            port=options.port,
-            peers=options.peers,
-            connection_limit=options.connection_limit,
-            request_timeout=options.request_timeout_s,
-            max_watchers=options.max_watchers,
-        )
+        server: EurekaServer | UvicornServer
+        if options.server == "uvicorn":
+            server = UvicornServer(
+                registry,
+                host=options.host,
+                port=options.port,
+                threads=options.threads,
+                peers=options.peers,
+                connection_limit=options.connection_limit,
+            )
+        else:
+            server = EurekaServer(
+                registry,
+                host=options.host,
+                port=options.port,
+                threads=options.threads,
+                peers=options.peers,
+                connection_limit=options.connection_limit,
+                request_timeout=options.request_timeout_s,
+                max_watchers=options.max_watchers,
+            )
         try:
             server.listen()
         except OSError as exc:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from eureka_embed import register_rules
+from eureka_embed.blocking import may_block
 from eureka_embed.clock import Clock, system_clock
 from eureka_embed.config import RegistryConfig
 from eureka_embed.errors import InstanceNotFound
@@ -338,6 +339,7 @@ class Registry:
         Eureka changes the status silently here; *ours* logs a MODIFIED change, so clients on
         deltas see it.
         """
+        may_block()  # a write through to the store; nothing is changed before it
         now = self.clock.now_ms()
 
         def write(existing: LeaseRecord | None) -> tuple[Write | None, InstanceInfo | None]:

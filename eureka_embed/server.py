@@ -35,9 +35,9 @@ from eureka_embed.connection_guard import (
     adjustments,
 )
 from eureka_embed.http.watches import end_watches_of
-from eureka_embed.maintenance import MaintenanceRunner
+from eureka_embed.node import NodeDuties, fd_bounded, listen_socket, root_url
 from eureka_embed.registry import Registry
-from eureka_embed.replication import NodeAddress, PeerReplicator, ReplicationSettings
+from eureka_embed.replication import PeerReplicator, ReplicationSettings
 from eureka_embed.wsgi import create_app
 
 __all__ = [
@@ -99,60 +99,6 @@ def _waitress_settings(threads: int, max_body_bytes: int) -> dict[str, Any]:
 # Descriptors besides the connections: the store, log files, the trigger pipe, spooled buffers,
 # and the refused connections kept open a moment to deliver their 503.
 _FD_RESERVE = 64 + MAX_LINGERING_REFUSALS
-
-
-def _fd_bounded(connection_limit: int) -> int:
-    """``connection_limit``, or less when the process cannot open that many files.
-
-    Past the open-file limit every accept fails, so neither a connection nor its 503 could be
-    answered. The soft limit is raised towards the hard one first (as Go's runtime does at
-    start: the soft default of 1024 is a relic of select()); what still does not fit lowers the
-    connection limit, and says so in the log.
-    """
-    try:
-        import resource
-    except ImportError:  # not on Windows
-        return connection_limit
-    needed = connection_limit + _FD_RESERVE
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        raised = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
-            soft = raised
-        except (OSError, ValueError):
-            pass
-    if soft == resource.RLIM_INFINITY or soft >= needed:
-        return connection_limit
-    bounded = max(int(soft) - _FD_RESERVE, 1)
-    # INFO, not WARNING: test suites start many servers with the default limit, and serve
-    # shows INFO at start, where an operator looks.
-    log.info(
-        "connection limit lowered from %d to %d: the process may open only %d files",
-        connection_limit,
-        bounded,
-        soft,
-    )
-    return bounded
-
-
-def _listen_socket(host: str, port: int) -> socket.socket:
-    """A listening socket on the first address of ``host`` that can be bound.
-
-    We bind it ourselves rather than give waitress host and port: for a name with several
-    addresses (``localhost`` as ::1 and 127.0.0.1) waitress binds each one, and with port 0
-    each gets a different port, so there would be no single URL to announce. Trying the next
-    address on failure keeps ``localhost`` working where IPv6 is off but still listed.
-    """
-    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    first_error: OSError | None = None
-    for family, _, _, _, address in infos:
-        try:
-            return socket.create_server(address[:2], family=family, backlog=1024)
-        except OSError as exc:
-            first_error = first_error or exc
-    assert first_error is not None  # getaddrinfo returns at least one address or raises
-    raise first_error
 
 
 class EurekaServer:
@@ -224,13 +170,15 @@ class EurekaServer:
         self._clock = clock
         self._max_body_bytes = max_body_bytes
         self._max_watchers = default_max_watchers(threads) if max_watchers is None else max_watchers
-        self._maintenance = MaintenanceRunner(self.registry) if maintenance else None
-        self.replicator: PeerReplicator | None = None
-        if peers:
-            own = NodeAddress.of(host, port)
-            self.replicator = PeerReplicator(
-                self.registry, peers, own_address=own, settings=replication
-            )
+        self._duties = NodeDuties(
+            self.registry,
+            maintenance=maintenance,
+            host=host,
+            port=port,
+            peers=peers,
+            replication=replication,
+        )
+        self.replicator: PeerReplicator | None = self._duties.replicator
         self._shutdown_timeout = shutdown_timeout
         self._map: dict[int, Any] = {}
         self._server: Any = None
@@ -256,10 +204,7 @@ class EurekaServer:
     @property
     def root_url(self) -> str:
         """``http://host:port``: the dashboard and ``/metrics`` live under it."""
-        host = self._bound[0] if self._bound is not None else self._host
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return root_url(self._bound[0] if self._bound is not None else self._host, self.port)
 
     @property
     def base_url(self) -> str:
@@ -284,13 +229,10 @@ class EurekaServer:
             raise RuntimeError("this EurekaServer has stopped; create a new one")
         if self._server is not None:
             return self
-        if self.replicator is not None:
-            # Before binding: peers starting at the same moment then find this port refusing
-            # (and move on at once) rather than accepting into a backlog nobody reads yet.
-            self.replicator.copy_registry()
+        self._duties.prepare()  # before binding (see NodeDuties)
         sock: socket.socket | None = None
         try:
-            sock = _listen_socket(self._host, self._port)
+            sock = listen_socket(self._host, self._port)
             # Any: typeshed's WSGI protocol and Falcon's __call__ spell start_response differently.
             app: Any = self._app
             if app is None:
@@ -301,7 +243,9 @@ class EurekaServer:
                     peers_status=peers_status,
                     max_watchers=self._max_watchers,
                 )
-            limits = ConnectionLimits(_fd_bounded(self._connection_limit), self._request_timeout)
+            limits = ConnectionLimits(
+                fd_bounded(self._connection_limit, _FD_RESERVE), self._request_timeout
+            )
             self._server = GuardedServer(
                 app,
                 sock,
@@ -374,10 +318,7 @@ class EurekaServer:
             raise RuntimeError("a EurekaServer serves once; create a new one")
         self.listen()
         self._serving = True
-        if self.replicator is not None:
-            self.replicator.start()
-        if self._maintenance is not None:
-            self._maintenance.start()
+        self._duties.start()
         log.info("eureka-embed serving on %s", self.base_url)
 
     def _request_stop(self, *, blocking: bool) -> None:
@@ -442,10 +383,7 @@ class EurekaServer:
                 self._closed = True
                 wasyncore.close_all(self._map)
         finally:
-            if self._maintenance is not None:
-                self._maintenance.stop()
-            if self.replicator is not None:
-                self.replicator.stop()  # before the registry closes: its senders read it
+            self._duties.stop()  # before the registry closes: the replication senders read it
             if self._owns_registry:
                 self.registry.close()
             if self._serving:

@@ -11,6 +11,7 @@ import pytest
 from eureka_embed.storage import MemoryStore, Store
 from eureka_embed.storage.sql import SqlStore
 from tests.databases import server_database_url, sqlite_file_url
+from tests.wsgi.adapters import ADAPTERS, AppFactory
 
 StoreFactory = Callable[[Path], Store]
 
@@ -56,3 +57,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         yield made
     finally:
         made.close()
+
+
+@pytest.fixture(params=list(ADAPTERS))
+def create_app(request: pytest.FixtureRequest) -> AppFactory:
+    """The app factory of each framework adapter: an HTTP behaviour test that takes it runs on
+    both (ids ``wsgi`` and ``asgi``), over every store where it also takes ``store``."""
+    return ADAPTERS[request.param]

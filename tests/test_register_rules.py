@@ -26,7 +26,7 @@ from eureka_embed.model import InstanceInfo
 from eureka_embed.registry import Registry
 from eureka_embed.replication.wire import ReplicationItem
 from eureka_embed.storage import Store
-from eureka_embed.wsgi import create_app
+from tests.wsgi.adapters import AppFactory
 
 NOW: Final = 1_700_000_000_000
 GOOD: Final[dict[str, Any]] = {
@@ -101,7 +101,7 @@ def registry() -> Iterator[Registry]:
 
 
 @pytest.fixture
-def client(registry: Registry) -> falcon.testing.TestClient:
+def client(create_app: AppFactory, registry: Registry) -> falcon.testing.TestClient:
     return falcon.testing.TestClient(create_app(registry))
 
 
@@ -287,7 +287,9 @@ TOO_LONG_ID: Final = "i" * 300
 
 
 @pytest.fixture
-def client_over(store: Store) -> Iterator[tuple[Registry, falcon.testing.TestClient]]:
+def client_over(
+    create_app: AppFactory, store: Store
+) -> Iterator[tuple[Registry, falcon.testing.TestClient]]:
     made = Registry(store, RegistryConfig(self_preservation=False), ManualClock(NOW))
     yield made, falcon.testing.TestClient(create_app(made))
 

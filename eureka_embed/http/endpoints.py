@@ -90,6 +90,9 @@ class Route:
     body_methods: frozenset[str] = field(default_factory=frozenset)
     #: The view its ``GET`` shows, for routes that can be watched.
     view_of: Callable[[EndpointRequest], View] | None = None
+    #: Methods whose handler does no I/O (in-memory reads and renewals) except after
+    #: :func:`eureka_embed.blocking.may_block`: an event-loop adapter may run them inline.
+    inline_methods: frozenset[str] = field(default_factory=frozenset)
 
     def reads_body(self, method: str) -> bool:
         return method in self.body_methods
@@ -365,21 +368,36 @@ def eureka_routes(endpoints: Endpoints) -> list[Route]:
     """Each Eureka endpoint by route template (below a base path) and method."""
     e = endpoints
     post = frozenset({"POST"})
+    # Reads come from the payload cache or the store's in-memory records; a heartbeat renews
+    # in memory (SQL stores flush renewals in batches from their own thread).
+    get, get_put = frozenset({"GET"}), frozenset({"GET", "PUT"})
     return [
-        Route("apps", {"GET": e.get_apps}, view_of=_all_view),
+        Route("apps", {"GET": e.get_apps}, view_of=_all_view, inline_methods=get),
         # With deltas off there is nothing to watch: the 403 comes at once, not after the wait.
-        Route("apps/delta", {"GET": e.get_delta}, view_of=_all_view if e.serves_deltas else None),
-        Route("apps/{app}", {"GET": e.get_app, "POST": e.register}, post, _app_view),
+        Route(
+            "apps/delta",
+            {"GET": e.get_delta},
+            view_of=_all_view if e.serves_deltas else None,
+            inline_methods=get,
+        ),
+        Route(
+            "apps/{app}",
+            {"GET": e.get_app, "POST": e.register},
+            post,
+            _app_view,
+            inline_methods=get,
+        ),
         Route(
             "apps/{app}/{instance_id}",
             {"GET": e.get_instance, "PUT": e.heartbeat, "DELETE": e.cancel},
             view_of=_app_view,
+            inline_methods=get_put,
         ),
         Route("apps/{app}/{instance_id}/status", {"PUT": e.put_status, "DELETE": e.delete_status}),
         Route("apps/{app}/{instance_id}/metadata", {"PUT": e.put_metadata}),
-        Route("instances/{instance_id}", {"GET": e.get_instance_by_id}),
-        Route("vips/{vip}", {"GET": e.get_vip}, view_of=_vip_view),
-        Route("svips/{vip}", {"GET": e.get_svip}, view_of=_svip_view),
+        Route("instances/{instance_id}", {"GET": e.get_instance_by_id}, inline_methods=get),
+        Route("vips/{vip}", {"GET": e.get_vip}, view_of=_vip_view, inline_methods=get),
+        Route("svips/{vip}", {"GET": e.get_svip}, view_of=_svip_view, inline_methods=get),
         Route("status", {"GET": e.server_status}),
         Route("peerreplication/batch", {"POST": e.replication_batch}, post),
     ]

@@ -20,6 +20,8 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
+from eureka_embed.blocking import may_block
+
 __all__ = ["PayloadCache", "Version"]
 
 V = TypeVar("V")
@@ -60,6 +62,8 @@ class PayloadCache(Generic[V]):
             entry = slot.entry
             if entry is not None and entry[0] >= version:
                 return entry[1]
+        # A build, or a wait for another thread's: not on an event loop (see blocking.py).
+        may_block()
         with slot.lock:
             entry = slot.entry
             if entry is not None and entry[0] >= version:

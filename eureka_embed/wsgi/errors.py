@@ -15,12 +15,13 @@ from eureka_embed.http.responses import TEXT_PLAIN, error_response
 from eureka_embed.wsgi.request_input import endpoint_request
 from eureka_embed.wsgi.resources import write_response
 
-__all__ = ["install_error_handlers"]
+__all__ = ["install_error_handlers", "serialize_http_error"]
 
 
-def _serialize_http_error(
+def serialize_http_error(
     req: falcon.Request, resp: falcon.Response, exception: falcon.HTTPError
 ) -> None:
+    """Falcon's own errors as one line of text; the ASGI adapter registers it too."""
     # Headers the error carries (Allow, Retry-After) are already set by Falcon.
     reason = exception.title or str(exception.status)
     description = exception.description
@@ -41,5 +42,5 @@ def _any_error(req: falcon.Request, resp: falcon.Response, ex: Exception, params
 
 def install_error_handlers(app: falcon.App[falcon.Request, falcon.Response]) -> None:
     """Register the handlers; Falcon's own HTTP errors keep their status and headers."""
-    app.set_error_serializer(_serialize_http_error)
+    app.set_error_serializer(serialize_http_error)
     app.add_error_handler(Exception, _any_error)

@@ -25,6 +25,7 @@ RUN_BY = {
     "discovery_service.py": __name__,
     "pytest_fixtures": __name__,
     "cluster.py": __name__,
+    "fastapi_registry.py": "tests/examples/test_fastapi_registry.py",
 }
 
 

@@ -6,11 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.server.support import ServeProcess, serve_process
+from tests.server.support import SERVERS, ServeProcess, serve_process
 
 
-@pytest.fixture
-def live_server() -> Iterator[ServeProcess]:
-    """A fresh ``eureka-embed serve`` child on a free port (``.base_url``), always stopped."""
-    with serve_process() as server:
+@pytest.fixture(params=SERVERS)
+def live_server(request: pytest.FixtureRequest) -> Iterator[ServeProcess]:
+    """A fresh ``eureka-embed serve`` child on a free port (``.base_url``), always stopped;
+    once on each HTTP server (ids ``waitress``, ``uvicorn``)."""
+    with serve_process(["--server", request.param]) as server:
         yield server

@@ -29,6 +29,9 @@ SOURCE_ROOT = Path(eureka_embed.__file__).resolve().parent.parent
 
 READY = re.compile(r"eureka-embed serving on (http://\S+)")
 
+#: The values of ``serve --server``: tests of a live process run on each.
+SERVERS = ("waitress", "uvicorn")
+
 
 # ---------------------------------------------------------------------- HTTP
 

@@ -19,6 +19,7 @@ def test_defaults() -> None:
     assert (options.host, options.port, options.store) == ("127.0.0.1", 8761, "sqlite:///eureka.db")
     assert options.auto_migrate is False
     assert (options.connection_limit, options.request_timeout_s) == (10_000, 30.0)
+    assert (options.server, options.threads) == ("waitress", 8)
     config = options.registry_config()
     assert config.self_preservation is True
     assert config.renewal_percent_threshold == 0.85
@@ -40,13 +41,27 @@ def test_every_flag() -> None:
             "--peer=http://d:8761/eureka/",
             "--connection-limit=20",
             "--request-timeout=2.5",
+            "--server=UVICORN",
+            "--threads=3",
         ],
         environ={},
     )
 
     peers = ("http://b:8761/eureka/", "http://c:8761/eureka/", "http://d:8761/eureka/")
     assert options == ServeOptions(
-        "0.0.0.0", 9000, "memory://", 0.5, False, 0.5, "debug", True, peers, 20, 2.5
+        "0.0.0.0",
+        9000,
+        "memory://",
+        0.5,
+        False,
+        0.5,
+        "debug",
+        True,
+        peers,
+        20,
+        2.5,
+        server="uvicorn",
+        threads=3,
     )
     assert options.registry_config().eviction_interval_ms == 500
 
@@ -63,6 +78,8 @@ ENVIRONMENT = {
     "EUREKA_EMBED_PEERS": "http://b:8761/eureka/, http://c:8761/eureka/",
     "EUREKA_EMBED_CONNECTION_LIMIT": "5000",
     "EUREKA_EMBED_REQUEST_TIMEOUT": "10",
+    "EUREKA_EMBED_SERVER": "uvicorn",
+    "EUREKA_EMBED_THREADS": "16",
 }
 
 
@@ -71,7 +88,19 @@ def test_environment_sets_every_option() -> None:
 
     peers = ("http://b:8761/eureka/", "http://c:8761/eureka/")
     assert options == ServeOptions(
-        "::1", 9100, "memory://", 5.0, False, 0.7, "warning", True, peers, 5000, 10.0
+        "::1",
+        9100,
+        "memory://",
+        5.0,
+        False,
+        0.7,
+        "warning",
+        True,
+        peers,
+        5000,
+        10.0,
+        server="uvicorn",
+        threads=16,
     )
 
 
@@ -274,3 +303,54 @@ def test_serve_defaults_are_the_servers_own() -> None:
 
     assert options.connection_limit == server.DEFAULT_CONNECTION_LIMIT
     assert options.request_timeout_s == server.DEFAULT_REQUEST_TIMEOUT_S
+
+
+def test_serve_defaults_match_the_uvicorn_server_too() -> None:
+    import inspect
+
+    from eureka_embed import asgi_server, server
+
+    options = ServeOptions()
+    uvicorn_defaults = inspect.signature(asgi_server.UvicornServer).parameters
+
+    assert options.threads == server.DEFAULT_THREADS == uvicorn_defaults["threads"].default
+    assert options.connection_limit == uvicorn_defaults["connection_limit"].default
+
+
+def test_an_unknown_server_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--server", "gunicorn"]) == 2
+
+    err = capsys.readouterr().err
+    assert "--server" in err and "waitress" in err and "uvicorn" in err
+
+
+def test_request_timeout_on_uvicorn_is_exit_2_with_the_reason(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["serve", "--server", "uvicorn", "--request-timeout", "5", "--port", "0"]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith("eureka-embed: error: --request-timeout applies to --server waitress")
+    assert "uvicorn has no deadline" in err
+
+
+def test_max_watchers_on_uvicorn_is_exit_2_with_the_reason(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["serve", "--server", "uvicorn", "--max-watchers", "100", "--port", "0"]) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith("eureka-embed: error: --max-watchers applies to --server waitress")
+
+
+def test_a_missing_asgi_extra_is_named_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delitem(sys.modules, "eureka_embed.asgi_server", raising=False)
+    monkeypatch.setitem(sys.modules, "uvicorn", None)
+
+    assert main(["serve", "--server", "uvicorn", "--store", "memory://", "--port", "0"]) == 1
+
+    err = capsys.readouterr().err
+    assert err.startswith("eureka-embed: error: --server uvicorn needs the 'asgi' extra: ")
+    assert "pip install 'eureka_embed[asgi]'" in err

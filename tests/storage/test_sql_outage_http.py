@@ -10,9 +10,9 @@ from falcon import testing
 
 from eureka_embed.registry import Registry
 from eureka_embed.storage.sql import SqlStore
-from eureka_embed.wsgi import create_app
 from tests.databases import FlakyDatabase, server_database_url, sqlite_file_url
 from tests.server.support import register_body
+from tests.wsgi.adapters import AppFactory
 
 JSON = {"Content-Type": "application/json", "Accept": "application/json"}
 
@@ -28,7 +28,9 @@ def flaky(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FlakyDatab
     database.dispose()
 
 
-def test_outage_gives_503_on_writes_and_keeps_reads_and_recovers(flaky: FlakyDatabase) -> None:
+def test_outage_gives_503_on_writes_and_keeps_reads_and_recovers(
+    create_app: AppFactory, flaky: FlakyDatabase
+) -> None:
     store = SqlStore(flaky.engine, migrate_schema=True, background=False)
     client = testing.TestClient(create_app(Registry(store)))
     assert (
@@ -67,6 +69,7 @@ def test_outage_gives_503_on_writes_and_keeps_reads_and_recovers(flaky: FlakyDat
 
 
 def test_the_delta_is_served_from_memory_while_the_database_is_down(
+    create_app: AppFactory,
     flaky: FlakyDatabase,
 ) -> None:
     store = SqlStore(flaky.engine, migrate_schema=True, background=False)

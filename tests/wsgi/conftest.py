@@ -1,4 +1,5 @@
-"""A registry on a manual clock, served by create_app, driven by falcon.testing."""
+"""A registry on a manual clock, served by either adapter's ``create_app`` (the fixture of
+tests/conftest.py), driven by falcon.testing."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from eureka_embed.clock import ManualClock
 from eureka_embed.config import RegistryConfig
 from eureka_embed.registry import Registry
-from eureka_embed.wsgi import create_app
+from tests.wsgi.adapters import AppFactory
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def registry(clock: ManualClock) -> Iterator[Registry]:
 
 
 @pytest.fixture
-def client(registry: Registry) -> falcon.testing.TestClient:
+def client(registry: Registry, create_app: AppFactory) -> falcon.testing.TestClient:
     return falcon.testing.TestClient(create_app(registry))
 
 

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import falcon.asgi
 import falcon.testing
 import pytest
 
+from eureka_embed.asgi import EurekaAsgiApp
 from eureka_embed.clock import ManualClock
 from eureka_embed.config import RegistryConfig
 from eureka_embed.http.payload_cache import PayloadCache
 from eureka_embed.model import Applications
 from eureka_embed.registry import Registry
-from eureka_embed.wsgi import create_app
+from tests.wsgi.adapters import AppFactory
 from tests.wsgi.helpers import JSON, instance_id, instance_ids, json_of, register
 
 ID1, ID2 = instance_id(1), instance_id(2)
@@ -88,7 +91,7 @@ def _fingerprint(result: falcon.testing.Result) -> tuple[list[tuple[str, ...]], 
 @pytest.mark.parametrize("write", sorted(WRITES))
 @pytest.mark.parametrize("path", READS)
 def test_cached_answers_are_never_stale_after_a_write(
-    registry: Registry, clock: ManualClock, write: str, path: str
+    create_app: AppFactory, registry: Registry, clock: ManualClock, write: str, path: str
 ) -> None:
     client = falcon.testing.TestClient(create_app(registry))
     register(client, 1)
@@ -231,7 +234,9 @@ def test_if_none_match_forms(client: falcon.testing.TestClient, form: str) -> No
     assert result.status_code == 304
 
 
-def test_etags_do_not_carry_over_to_another_registry_with_the_same_sequence() -> None:
+def test_etags_do_not_carry_over_to_another_registry_with_the_same_sequence(
+    create_app: AppFactory,
+) -> None:
     # Two processes (or a restart) can share a sequence number but not the content.
     one = falcon.testing.TestClient(create_app(Registry()))
     other = falcon.testing.TestClient(create_app(Registry()))
@@ -264,14 +269,24 @@ class GatedRegistry(Registry):
         return super().get_applications()
 
 
-def test_concurrent_requests_after_a_change_build_the_payload_once() -> None:
+async def _asgi_get(app: EurekaAsgiApp, path: str) -> falcon.testing.Result:
+    async with falcon.testing.ASGIConductor(app) as conductor:
+        result: falcon.testing.Result = await conductor.simulate_get(path, headers=JSON)
+    return result
+
+
+def test_concurrent_requests_after_a_change_build_the_payload_once(create_app: AppFactory) -> None:
     readers = 16
     registry = GatedRegistry(readers)
-    client = falcon.testing.TestClient(create_app(registry))
+    app = create_app(registry)
+    client = falcon.testing.TestClient(app)
     register(client)
 
     def read(_: int) -> bytes:
         registry.arrived.release()
+        if isinstance(app, EurekaAsgiApp):
+            # TestClient's event loop is one per process: each thread runs its own instead.
+            return asyncio.run(_asgi_get(app, "/eureka/apps")).content
         return client.simulate_get("/eureka/apps", headers=JSON).content
 
     with ThreadPoolExecutor(readers) as pool:
@@ -338,7 +353,9 @@ def test_payload_cache_is_bounded() -> None:
     assert cache.get("d", (1,), lambda: "rebuilt") == "d"
 
 
-def test_junk_application_names_do_not_grow_the_cache_without_bound(registry: Registry) -> None:
+def test_junk_application_names_do_not_grow_the_cache_without_bound(
+    create_app: AppFactory, registry: Registry
+) -> None:
     client = falcon.testing.TestClient(create_app(registry, cache_max_entries=8))
 
     for n in range(50):

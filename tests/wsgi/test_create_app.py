@@ -8,11 +8,13 @@ import falcon.testing
 import pytest
 
 from eureka_embed.registry import Registry
-from eureka_embed.wsgi import create_app
+from tests.wsgi.adapters import AppFactory
 from tests.wsgi.helpers import JSON, json_of, register
 
 
-def test_custom_base_paths_replace_the_default_ones(registry: Registry) -> None:
+def test_custom_base_paths_replace_the_default_ones(
+    create_app: AppFactory, registry: Registry
+) -> None:
     client = falcon.testing.TestClient(create_app(registry, base_paths=("/", "/discovery/")))
 
     register(client, base="")
@@ -26,17 +28,19 @@ def test_custom_base_paths_replace_the_default_ones(registry: Registry) -> None:
 
 
 @pytest.mark.parametrize("base_paths", [(), ("eureka",), ("/eureka", "v2")])
-def test_base_paths_must_be_absolute(registry: Registry, base_paths: tuple[str, ...]) -> None:
+def test_base_paths_must_be_absolute(
+    create_app: AppFactory, registry: Registry, base_paths: tuple[str, ...]
+) -> None:
     with pytest.raises(ValueError, match="base_paths"):
         create_app(registry, base_paths=base_paths)
 
 
-def test_a_negative_body_limit_is_refused(registry: Registry) -> None:
+def test_a_negative_body_limit_is_refused(create_app: AppFactory, registry: Registry) -> None:
     with pytest.raises(ValueError, match="max_body_bytes"):
         create_app(registry, max_body_bytes=-1)
 
 
-def test_a_zero_body_limit_refuses_every_body(registry: Registry) -> None:
+def test_a_zero_body_limit_refuses_every_body(create_app: AppFactory, registry: Registry) -> None:
     client = falcon.testing.TestClient(create_app(registry, max_body_bytes=0))
 
     result = client.simulate_post(
@@ -46,7 +50,9 @@ def test_a_zero_body_limit_refuses_every_body(registry: Registry) -> None:
     assert result.status_code == 413
 
 
-def test_peers_with_awkward_values_still_give_valid_json_and_xml(registry: Registry) -> None:
+def test_peers_with_awkward_values_still_give_valid_json_and_xml(
+    create_app: AppFactory, registry: Registry
+) -> None:
     peers = [
         {"url": "<http://peer/&>", "status": "UP", "bad key": "v", "ctl": "bell\x07", "n": 3},
         {"url": None, "since": object()},

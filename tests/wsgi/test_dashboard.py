@@ -11,7 +11,7 @@ from eureka_embed.clock import ManualClock
 from eureka_embed.config import RegistryConfig
 from eureka_embed.model import InstanceInfo, InstanceStatus
 from eureka_embed.registry import Registry
-from eureka_embed.wsgi import create_app
+from tests.wsgi.adapters import AppFactory
 from tests.wsgi.helpers import instance_id, register
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -61,7 +61,9 @@ def test_the_page_lists_applications_instances_and_statuses(
     assert links == ["http://host1:8080/info"]
 
 
-def test_the_page_shows_the_servers_health(registry: Registry, clock: ManualClock) -> None:
+def test_the_page_shows_the_servers_health(
+    create_app: AppFactory, registry: Registry, clock: ManualClock
+) -> None:
     peers = [{"url": "http://peer-1:8761/eureka/", "status": "UP"}]
     client = falcon.testing.TestClient(create_app(registry, peers_status=lambda: peers))
     register(client)
@@ -76,7 +78,7 @@ def test_the_page_shows_the_servers_health(registry: Registry, clock: ManualCloc
     assert "http://peer-1:8761/eureka/" in text
 
 
-def test_the_page_warns_while_self_preservation_is_active() -> None:
+def test_the_page_warns_while_self_preservation_is_active(create_app: AppFactory) -> None:
     registry = Registry(config=RegistryConfig(self_preservation=True), clock=ManualClock())
     client = falcon.testing.TestClient(create_app(registry))
 
@@ -114,7 +116,7 @@ def _hostile_instance() -> InstanceInfo:
     )
 
 
-def test_everything_from_instances_is_escaped(registry: Registry) -> None:
+def test_everything_from_instances_is_escaped(create_app: AppFactory, registry: Registry) -> None:
     registry.register(_hostile_instance())
     peers = [{"url": XSS, "status": XSS, XSS: "key"}]
     client = falcon.testing.TestClient(create_app(registry, peers_status=lambda: peers))
@@ -135,7 +137,9 @@ def test_everything_from_instances_is_escaped(registry: Registry) -> None:
 @pytest.mark.parametrize(
     "url", ["javascript:alert(1)", " JavaScript:alert(1)", "data:text/html,<b>x</b>", "//evil"]
 )
-def test_only_http_status_pages_become_links(registry: Registry, url: str) -> None:
+def test_only_http_status_pages_become_links(
+    create_app: AppFactory, registry: Registry, url: str
+) -> None:
     registry.register(
         InstanceInfo(
             "i-1", "ORDERS", "h", "10.0.0.1", status=InstanceStatus.UP, status_page_url=url
@@ -149,7 +153,7 @@ def test_only_http_status_pages_become_links(registry: Registry, url: str) -> No
     assert "i-1" in "".join(page.text)
 
 
-def test_the_dashboard_can_be_turned_off(registry: Registry) -> None:
+def test_the_dashboard_can_be_turned_off(create_app: AppFactory, registry: Registry) -> None:
     client = falcon.testing.TestClient(create_app(registry, dashboard=False))
 
     assert client.simulate_get("/").status_code == 404

@@ -12,7 +12,7 @@ from eureka_embed.config import RegistryConfig
 from eureka_embed.events import RegistryEvent, WriteAction
 from eureka_embed.model import InstanceStatus
 from eureka_embed.registry import Registry
-from eureka_embed.wsgi import create_app
+from tests.wsgi.adapters import AppFactory
 from tests.wsgi.helpers import (
     JSON,
     XML,
@@ -170,7 +170,7 @@ def test_delta_lists_recent_changes_with_their_action(
     assert json_of(result)["applications"]["apps__hashcode"] == "UP_1_"
 
 
-def test_delta_is_forbidden_when_disabled(base: str) -> None:
+def test_delta_is_forbidden_when_disabled(create_app: AppFactory, base: str) -> None:
     client = falcon.testing.TestClient(
         create_app(Registry(config=RegistryConfig(delta_enabled=False)))
     )
@@ -516,7 +516,9 @@ def test_cancel_removes_the_instance(
 # -- server status -----------------------------------------------------------------------------
 
 
-def test_server_status_in_json(registry: Registry, clock: ManualClock, base: str) -> None:
+def test_server_status_in_json(
+    create_app: AppFactory, registry: Registry, clock: ManualClock, base: str
+) -> None:
     peers = [{"url": "http://peer-1:8761/eureka/", "status": "UP"}]
     client = falcon.testing.TestClient(create_app(registry, peers_status=lambda: peers))
     register(client, 1)
@@ -552,7 +554,7 @@ def test_server_status_in_xml(client: falcon.testing.TestClient, base: str) -> N
 
 
 def test_a_failing_peers_callback_does_not_break_the_status(
-    registry: Registry, caplog: pytest.LogCaptureFixture
+    create_app: AppFactory, registry: Registry, caplog: pytest.LogCaptureFixture
 ) -> None:
     def broken() -> list[dict[str, object]]:
         raise RuntimeError("peer table locked")

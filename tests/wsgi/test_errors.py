@@ -14,7 +14,8 @@ import pytest
 from eureka_embed.errors import StorageError, StorageUnavailable
 from eureka_embed.registry import Registry
 from eureka_embed.storage import LeaseRecord, MemoryStore, Snapshot, Write
-from eureka_embed.wsgi import create_app
+from eureka_embed.wsgi import create_app as create_wsgi_app
+from tests.wsgi.adapters import AppFactory
 from tests.wsgi.helpers import (
     DEFAULT_DC,
     JSON,
@@ -202,7 +203,7 @@ def test_a_declared_length_above_the_limit_is_413_before_reading(registry: Regis
     environ["CONTENT_LENGTH"] = "1001"
     environ["wsgi.input"] = _Untouchable()
 
-    status, answer = call_wsgi(create_app(registry, max_body_bytes=1000), environ)
+    status, answer = call_wsgi(create_wsgi_app(registry, max_body_bytes=1000), environ)
 
     assert status.startswith("413")
     assert b"1000" in answer
@@ -226,7 +227,7 @@ def _call_without_length(app: Any, body: bytes, *, terminated: bool) -> tuple[st
 
 
 def test_a_chunked_body_is_read_only_up_to_the_limit(registry: Registry) -> None:
-    app = create_app(registry, max_body_bytes=1000)
+    app = create_wsgi_app(registry, max_body_bytes=1000)
 
     status, answer = _call_without_length(app, b"{" + b" " * 5000 + b"}", terminated=True)
 
@@ -235,7 +236,7 @@ def test_a_chunked_body_is_read_only_up_to_the_limit(registry: Registry) -> None
 
 
 def test_a_chunked_body_within_the_limit_registers(registry: Registry) -> None:
-    app = create_app(registry)
+    app = create_wsgi_app(registry)
 
     status, _ = _call_without_length(app, json_body(), terminated=True)
 
@@ -245,7 +246,7 @@ def test_a_chunked_body_within_the_limit_registers(registry: Registry) -> None:
 
 def test_an_unterminated_body_without_length_is_not_read(registry: Registry) -> None:
     # Reading it could block forever; the empty body is refused instead.
-    status, answer = _call_without_length(create_app(registry), json_body(), terminated=False)
+    status, answer = _call_without_length(create_wsgi_app(registry), json_body(), terminated=False)
 
     assert status.startswith("400")
     assert b"empty" in answer
@@ -294,7 +295,7 @@ def store() -> FailingStore:
 
 
 @pytest.fixture
-def failing_client(store: FailingStore) -> falcon.testing.TestClient:
+def failing_client(create_app: AppFactory, store: FailingStore) -> falcon.testing.TestClient:
     return falcon.testing.TestClient(create_app(Registry(store)))
 
 

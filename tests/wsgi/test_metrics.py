@@ -8,7 +8,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from eureka_embed.clock import ManualClock
 from eureka_embed.config import RegistryConfig
 from eureka_embed.registry import Registry
-from eureka_embed.wsgi import create_app
+from eureka_embed.wsgi import create_app as create_wsgi_app
+from tests.wsgi.adapters import AppFactory
 from tests.wsgi.helpers import JSON, call_wsgi, instance_id, register
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -64,7 +65,7 @@ def test_renews_evictions_and_threshold(
     assert value(samples, "eureka_expected_clients") == registry.expected_clients
 
 
-def test_self_preservation_flag() -> None:
+def test_self_preservation_flag(create_app: AppFactory) -> None:
     registry = Registry(config=RegistryConfig(self_preservation=True), clock=ManualClock())
     client = falcon.testing.TestClient(create_app(registry))
     register(client)  # no renewals yet: below the threshold
@@ -118,7 +119,7 @@ def test_requests_are_counted_by_route_template_method_and_status(
 
 
 def test_unknown_methods_share_one_label(registry: Registry) -> None:
-    app = create_app(registry)
+    app = create_wsgi_app(registry)
     for method in ("BREW", "WHEN"):
         status, _ = call_wsgi(app, falcon.testing.create_environ("/eureka/apps", method=method))
         assert status.startswith("400")
@@ -133,7 +134,7 @@ def test_unknown_methods_share_one_label(registry: Registry) -> None:
     assert methods == {"OTHER": 2}
 
 
-def test_two_apps_in_one_process_keep_their_own_metrics() -> None:
+def test_two_apps_in_one_process_keep_their_own_metrics(create_app: AppFactory) -> None:
     first = falcon.testing.TestClient(create_app(Registry()))
     second = falcon.testing.TestClient(create_app(Registry()))
     register(first, 1)
@@ -147,7 +148,7 @@ def test_two_apps_in_one_process_keep_their_own_metrics() -> None:
     ) not in scrape(second)
 
 
-def test_metrics_can_be_turned_off(registry: Registry) -> None:
+def test_metrics_can_be_turned_off(create_app: AppFactory, registry: Registry) -> None:
     client = falcon.testing.TestClient(create_app(registry, metrics=False))
 
     assert client.simulate_get("/metrics").status_code == 404

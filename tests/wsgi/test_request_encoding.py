@@ -16,14 +16,14 @@ import orjson
 import pytest
 
 from eureka_embed.registry import Registry
-from eureka_embed.wsgi import create_app
+from tests.wsgi.adapters import AppFactory
 from tests.wsgi.helpers import BASES, instance_id, json_body
 
 LIMIT = 64 * 1024
 
 
 @pytest.fixture
-def small_client(registry: Registry) -> falcon.testing.TestClient:
+def small_client(create_app: AppFactory, registry: Registry) -> falcon.testing.TestClient:
     return falcon.testing.TestClient(create_app(registry, max_body_bytes=LIMIT))
 
 
@@ -121,7 +121,9 @@ def test_a_gzip_bomb_is_413_without_inflating_it(
     assert registry.get_applications().applications == ()
 
 
-def test_a_decoded_body_exactly_at_the_limit_is_accepted(registry: Registry) -> None:
+def test_a_decoded_body_exactly_at_the_limit_is_accepted(
+    create_app: AppFactory, registry: Registry
+) -> None:
     body = json_body(1)
     client = falcon.testing.TestClient(create_app(registry, max_body_bytes=len(body)))
 

@@ -8,11 +8,13 @@ from collections.abc import Callable, Iterator
 import falcon.testing
 import pytest
 
+from eureka_embed.asgi.app import falcon_asgi_app
 from eureka_embed.clock import ManualClock
 from eureka_embed.config import RegistryConfig
 from eureka_embed.http.api import EurekaApi
 from eureka_embed.registry import Registry
 from eureka_embed.wsgi.app import falcon_app
+from tests.wsgi.adapters import ThreadedAsgiClient
 from tests.wsgi.helpers import instance_id, json_body, register
 from tests.wsgi.watching import INDEX, Held, until
 
@@ -30,8 +32,11 @@ def api(registry: Registry) -> Iterator[EurekaApi]:
         made.close()
 
 
-@pytest.fixture
-def client(api: EurekaApi) -> falcon.testing.TestClient:
+@pytest.fixture(params=["wsgi", "asgi"])
+def client(request: pytest.FixtureRequest, api: EurekaApi) -> falcon.testing.TestClient:
+    """Each watch test on both adapters: a WSGI thread held, or an awaited ASGI watch."""
+    if request.param == "asgi":
+        return ThreadedAsgiClient(falcon_asgi_app(api))
     return falcon.testing.TestClient(falcon_app(api))
 
 

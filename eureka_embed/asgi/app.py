@@ -1,0 +1,124 @@
+"""``create_app``: the Falcon ASGI app serving a :class:`~eureka_embed.registry.Registry`.
+
+Routes, options and answers are :func:`eureka_embed.wsgi.create_app`'s, built by the same
+:class:`~eureka_embed.http.api.EurekaApi`; this module mounts them on ``falcon.asgi`` and
+registers Falcon's hooks in the coroutine form ASGI requires, around the WSGI adapter's code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping, Sequence
+from typing import Any, cast
+
+import falcon
+import falcon.asgi
+
+from eureka_embed.asgi.resources import AsgiResource
+from eureka_embed.http.api import DEFAULT_BASE_PATHS, EurekaApi
+from eureka_embed.http.offload import DEFAULT_BLOCKING_THREADS, EventLoopAnswers
+from eureka_embed.http.responses import error_response
+from eureka_embed.http.server_status import PeersStatus
+from eureka_embed.registry import Registry
+from eureka_embed.wsgi.errors import serialize_http_error
+from eureka_embed.wsgi.metrics import RequestMetrics
+from eureka_embed.wsgi.request_input import endpoint_request
+from eureka_embed.wsgi.resources import write_response
+
+__all__ = ["EurekaAsgiApp", "create_app", "falcon_asgi_app"]
+
+
+class EurekaAsgiApp(falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]):
+    """A Falcon ASGI app that routes below the prefix it is mounted at.
+
+    ASGI says a mounted app receives the whole ``path`` with its mount point in ``root_path``
+    (Starlette's and FastAPI's ``mount`` do so); Falcon routes on ``path`` as given, so the
+    mount point is taken off first. Served alone, ``root_path`` is empty and nothing changes.
+    """
+
+    async def __call__(  # type: ignore[override]  # ASGI's types, wider than Falcon's
+        self, scope: MutableMapping[str, Any], receive: Any, send: Any
+    ) -> None:
+        root = scope.get("root_path")
+        if root:
+            path: str = scope.get("path", "")
+            if path == root or path.startswith(root + "/"):
+                scope = {**scope, "path": path[len(root) :] or "/"}
+        await super().__call__(cast("dict[str, Any]", scope), receive, send)
+
+
+class _AsyncRequestMetrics(RequestMetrics):
+    """The WSGI middleware's timing, under the ``*_async`` names falcon.asgi calls."""
+
+    async def process_request_async(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response
+    ) -> None:
+        self.process_request(req, resp)
+
+    async def process_response_async(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        resource: object,
+        req_succeeded: bool,
+    ) -> None:
+        self.process_response(req, resp, resource, req_succeeded)
+
+
+async def _any_error(
+    req: falcon.asgi.Request, resp: falcon.asgi.Response, ex: Exception, params: Any
+) -> None:
+    write_response(resp, error_response(endpoint_request(req, params or {}), ex))
+
+
+def create_app(
+    registry: Registry,
+    *,
+    max_body_bytes: int = 1 << 20,
+    peers_status: PeersStatus | None = None,
+    base_paths: Sequence[str] = DEFAULT_BASE_PATHS,
+    dashboard: bool = True,
+    metrics: bool = True,
+    title: str = "eureka_embed",
+    cache_max_entries: int = 1024,
+    threads: int = DEFAULT_BLOCKING_THREADS,
+) -> EurekaAsgiApp:
+    """An ASGI app serving ``registry`` over Eureka's REST API.
+
+    The options are :func:`eureka_embed.wsgi.create_app`'s, but for ``max_watchers``: a watch
+    held here costs no thread, so watchers are bounded only by the server's connections. And:
+
+    :param threads: the threads that run what may block the event loop: writes (through to
+        SQL), cache misses, the status page and metrics. Heartbeats and cached reads are
+        answered on the loop (see :mod:`eureka_embed.http.offload`).
+    """
+    api = EurekaApi(
+        registry,
+        max_body_bytes=max_body_bytes,
+        peers_status=peers_status,
+        base_paths=base_paths,
+        dashboard=dashboard,
+        metrics=metrics,
+        title=title,
+        cache_max_entries=cache_max_entries,
+    )
+    return falcon_asgi_app(api, threads=threads)
+
+
+def falcon_asgi_app(api: EurekaApi, *, threads: int = DEFAULT_BLOCKING_THREADS) -> EurekaAsgiApp:
+    """The Falcon ASGI app serving ``api``'s routes (for a caller that keeps ``api``, to end its
+    watches when stopping, as :func:`eureka_embed.wsgi.app.falcon_app` is for WSGI)."""
+    # Not closed on ASGI's lifespan shutdown: falcon.testing (and some hosts) send one per
+    # request. Idle threads cost nothing, and end when the app is dropped or the process exits.
+    answers = EventLoopAnswers(threads)
+    middleware: list[Any] = []
+    if api.request_stats is not None:
+        middleware.append(_AsyncRequestMetrics(api.request_stats))
+
+    app = EurekaAsgiApp(middleware=middleware)
+    app.req_options.strip_url_path_trailing_slash = True
+    app.set_error_serializer(serialize_http_error)
+    app.add_error_handler(Exception, _any_error)
+    for route in api.routes:
+        resource = AsgiResource(route, api.max_body_bytes, answers, api.watches)
+        app.add_route(route.template, resource)
+    return app

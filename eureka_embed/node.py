@@ -1,0 +1,126 @@
+"""What every standalone server does besides HTTP: its socket, its open-file budget, and the
+registry's maintenance and replication around the time it serves.
+
+:class:`~eureka_embed.server.EurekaServer` (waitress) and
+:class:`~eureka_embed.asgi_server.UvicornServer` differ only in how they run the HTTP loop;
+both bind with :func:`listen_socket`, size their connection limit with :func:`fd_bounded`, and
+run a :class:`NodeDuties` from before they listen until after they stop.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Sequence
+
+from eureka_embed.maintenance import MaintenanceRunner
+from eureka_embed.registry import Registry
+from eureka_embed.replication import NodeAddress, PeerReplicator, ReplicationSettings
+
+__all__ = ["NodeDuties", "fd_bounded", "listen_socket", "root_url"]
+
+log = logging.getLogger("eureka_embed.server")
+
+
+def fd_bounded(connection_limit: int, reserve: int) -> int:
+    """``connection_limit``, or less when the process cannot open that many files.
+
+    ``reserve`` is the descriptors needed besides the connections (the store, log files, the
+    server's own pipes). Past the open-file limit every accept fails, so neither a connection
+    nor its 503 could be answered. The soft limit is raised towards the hard one first (as Go's
+    runtime does at start: the soft default of 1024 is a relic of select()); what still does
+    not fit lowers the connection limit, and says so in the log.
+    """
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return connection_limit
+    needed = connection_limit + reserve
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        raised = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+        except (OSError, ValueError):
+            pass
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return connection_limit
+    bounded = max(int(soft) - reserve, 1)
+    # INFO, not WARNING: test suites start many servers with the default limit, and serve
+    # shows INFO at start, where an operator looks.
+    log.info(
+        "connection limit lowered from %d to %d: the process may open only %d files",
+        connection_limit,
+        bounded,
+        soft,
+    )
+    return bounded
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A listening socket on the first address of ``host`` that can be bound.
+
+    We bind it ourselves rather than give the server host and port: for a name with several
+    addresses (``localhost`` as ::1 and 127.0.0.1) servers bind each one, and with port 0
+    each gets a different port, so there would be no single URL to announce. Trying the next
+    address on failure keeps ``localhost`` working where IPv6 is off but still listed.
+    """
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    first_error: OSError | None = None
+    for family, _, _, _, address in infos:
+        try:
+            return socket.create_server(address[:2], family=family, backlog=1024)
+        except OSError as exc:
+            first_error = first_error or exc
+    assert first_error is not None  # getaddrinfo returns at least one address or raises
+    raise first_error
+
+
+def root_url(host: str, port: int) -> str:
+    """``http://host:port``, an IPv6 address in brackets."""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+class NodeDuties:
+    """The registry's maintenance, and with ``peers`` its replication, for one serving node.
+
+    ``prepare`` runs before the node listens (with peers: the start-up copy, so that peers
+    starting at the same moment find this port refusing and move on at once, rather than
+    accepting into a backlog nobody reads yet); ``start`` once it serves; ``stop`` after it
+    stopped serving, before the registry closes (the replication senders read it).
+    """
+
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        maintenance: bool,
+        host: str,
+        port: int,
+        peers: Sequence[str],
+        replication: ReplicationSettings | None,
+    ) -> None:
+        self.maintenance = MaintenanceRunner(registry) if maintenance else None
+        self.replicator: PeerReplicator | None = None
+        if peers:
+            own = NodeAddress.of(host, port)
+            self.replicator = PeerReplicator(registry, peers, own_address=own, settings=replication)
+
+    def prepare(self) -> None:
+        if self.replicator is not None:
+            self.replicator.copy_registry()
+
+    def start(self) -> None:
+        if self.replicator is not None:
+            self.replicator.start()
+        if self.maintenance is not None:
+            self.maintenance.start()
+
+    def stop(self) -> None:
+        if self.maintenance is not None:
+            self.maintenance.stop()
+        if self.replicator is not None:
+            self.replicator.stop()
