@@ -38,7 +38,13 @@ import uvicorn
 
 from eureka_embed.asgi import create_app
 from eureka_embed.http.watches import end_watches_of
-from eureka_embed.node import NodeDuties, fd_bounded, listen_socket, root_url
+from eureka_embed.node import (
+    NodeDuties,
+    check_server_arguments,
+    fd_bounded,
+    listen_socket,
+    root_url,
+)
 from eureka_embed.registry import Registry
 from eureka_embed.replication import PeerReplicator, ReplicationSettings
 
@@ -120,12 +126,7 @@ class UvicornServer:
         peers: Sequence[str] = (),
         replication: ReplicationSettings | None = None,
     ) -> None:
-        if not 0 <= port <= 65535:
-            raise ValueError(f"port must be in 0..65535, got {port}")
-        if threads < 1:
-            raise ValueError(f"threads must be at least 1, got {threads}")
-        if connection_limit < 1:
-            raise ValueError(f"connection_limit must be at least 1, got {connection_limit}")
+        check_server_arguments(port=port, threads=threads, connection_limit=connection_limit)
         self._owns_registry = registry is None
         self.registry = registry if registry is not None else Registry()
         self._app = app

@@ -17,9 +17,22 @@ from eureka_embed.maintenance import MaintenanceRunner
 from eureka_embed.registry import Registry
 from eureka_embed.replication import NodeAddress, PeerReplicator, ReplicationSettings
 
-__all__ = ["NodeDuties", "fd_bounded", "listen_socket", "root_url"]
+__all__ = ["NodeDuties", "check_server_arguments", "fd_bounded", "listen_socket", "root_url"]
 
 log = logging.getLogger("eureka_embed.server")
+
+
+def check_server_arguments(*, port: int, threads: int, connection_limit: int) -> None:
+    """Refuse what neither server can run with, with the reason.
+
+    :raises ValueError: a port outside 0..65535, fewer than one thread or connection.
+    """
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port must be in 0..65535, got {port}")
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    if connection_limit < 1:
+        raise ValueError(f"connection_limit must be at least 1, got {connection_limit}")
 
 
 def fd_bounded(connection_limit: int, reserve: int) -> int:

@@ -35,7 +35,13 @@ from eureka_embed.connection_guard import (
     adjustments,
 )
 from eureka_embed.http.watches import end_watches_of
-from eureka_embed.node import NodeDuties, fd_bounded, listen_socket, root_url
+from eureka_embed.node import (
+    NodeDuties,
+    check_server_arguments,
+    fd_bounded,
+    listen_socket,
+    root_url,
+)
 from eureka_embed.registry import Registry
 from eureka_embed.replication import PeerReplicator, ReplicationSettings
 from eureka_embed.wsgi import create_app
@@ -149,12 +155,7 @@ class EurekaServer:
         clock: Clock = system_clock,
         max_watchers: int | None = None,
     ) -> None:
-        if not 0 <= port <= 65535:
-            raise ValueError(f"port must be in 0..65535, got {port}")
-        if threads < 1:
-            raise ValueError(f"threads must be at least 1, got {threads}")
-        if connection_limit < 1:
-            raise ValueError(f"connection_limit must be at least 1, got {connection_limit}")
+        check_server_arguments(port=port, threads=threads, connection_limit=connection_limit)
         if max_watchers is not None and max_watchers < 0:
             raise ValueError(f"max_watchers must not be negative, got {max_watchers}")
         if not request_timeout > 0:

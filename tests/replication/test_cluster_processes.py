@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.server.support import (
+    SERVERS,
     ServeProcess,
     get_json,
     live_instance,
@@ -50,8 +51,9 @@ def url_of(port: int) -> str:
 class Cluster:
     """Three nodes, each given all three URLs as peers (each must skip itself)."""
 
-    def __init__(self, stack: ExitStack) -> None:
+    def __init__(self, stack: ExitStack, server: str = "waitress") -> None:
         self._stack = stack
+        self._server = server
         self.ports: list[int] = []
         self.nodes: list[ServeProcess] = []
 
@@ -77,7 +79,9 @@ class Cluster:
         raise AssertionError("could not start three nodes on free ports")
 
     def spawn(self, port: int) -> ServeProcess:
-        return ServeProcess(["--port", str(port), "--peer", self.peer_arg, *NODE_ARGS])
+        return ServeProcess(
+            ["--server", self._server, "--port", str(port), "--peer", self.peer_arg, *NODE_ARGS]
+        )
 
     def restart(self, index: int) -> ServeProcess:
         process = self.spawn(self.ports[index])
@@ -91,10 +95,11 @@ class Cluster:
         return [node.base_url for node in self.nodes]
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[Cluster]:
+@pytest.fixture(scope="module", params=SERVERS)
+def cluster(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """Three peers on each HTTP server (ids ``waitress``, ``uvicorn``)."""
     with ExitStack() as stack:
-        yield Cluster(stack).start()
+        yield Cluster(stack, request.param).start()
 
 
 @pytest.fixture
