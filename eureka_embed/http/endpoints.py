@@ -32,6 +32,7 @@ from eureka_embed.http.outcomes import (
     DELTA_DISABLED,
     DONE,
     REGISTERED,
+    WATCHES_ENDED,
     HttpRefusal,
     Outcome,
     application_not_found,
@@ -129,11 +130,22 @@ class Endpoints:
         self._max_body_bytes = services.max_body_bytes
         self._watches = services.watches
 
+    def _view_index(self, req: EndpointRequest, view: View) -> int:
+        """The index of ``view``, read before its data; a watch of a stopping server is a 503.
+
+        A watch answered at the stop with its unchanged index would read to the client as
+        "nothing new" (or as a server past its watcher cap) and keep it here a poll interval
+        longer; a 503 sends Eureka clients to their next server at once.
+        """
+        if self._watches.closed and req.query_value("index") is not None:
+            raise HttpRefusal(WATCHES_ENDED)
+        return self._watches.index(view)
+
     # -- reads of cached payloads
 
     def get_apps(self, req: EndpointRequest) -> EndpointResponse:
         """``GET apps``: the full registry (``?regions=`` is accepted and ignored)."""
-        index = self._watches.index(ALL)
+        index = self._view_index(req, ALL)
         variant = negotiate(req)
         return _indexed(cached_payload(req, self._payloads.full(variant), variant), index)
 
@@ -146,14 +158,14 @@ class Endpoints:
         """``GET apps/delta``: recent changes; 403 when the server has deltas turned off."""
         if not self.serves_deltas:
             raise HttpRefusal(DELTA_DISABLED)
-        index = self._watches.index(ALL)
+        index = self._view_index(req, ALL)
         variant = negotiate(req)
         return _indexed(cached_payload(req, self._payloads.delta(variant), variant), index)
 
     def get_app(self, req: EndpointRequest) -> EndpointResponse:
         """``GET apps/{app}``: one application."""
         app = req.params["app"]
-        index = self._watches.index(app_view(app))
+        index = self._view_index(req, app_view(app))
         variant = negotiate(req)
         cached = self._payloads.application(app, variant)
         if cached is None:
@@ -171,7 +183,7 @@ class Endpoints:
 
     def _vip(self, req: EndpointRequest, *, secure: bool) -> EndpointResponse:
         vip = req.params["vip"]
-        index = self._watches.index(vip_view(vip, secure=secure))
+        index = self._view_index(req, vip_view(vip, secure=secure))
         variant = negotiate(req)
         cached = self._payloads.vip(vip, variant, secure=secure)
         return _indexed(cached_payload(req, cached, variant), index)
@@ -181,7 +193,7 @@ class Endpoints:
     def get_instance(self, req: EndpointRequest) -> EndpointResponse:
         """``GET apps/{app}/{instance_id}``."""
         app, instance_id = req.params["app"], req.params["instance_id"]
-        index = self._watches.index(app_view(app))
+        index = self._view_index(req, app_view(app))
         instance = self._registry.get_instance(app, instance_id)
         if instance is None:
             raise HttpRefusal(_indexed_outcome(_instance_not_found(app, instance_id), index))

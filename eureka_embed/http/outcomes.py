@@ -35,6 +35,7 @@ __all__ = [
     "DONE",
     "REGISTERED",
     "RETRY_AFTER_SECONDS",
+    "WATCHES_ENDED",
     "HttpRefusal",
     "Outcome",
     "application_not_found",
@@ -115,6 +116,8 @@ _RENEWED: Final = Outcome(DONE)
 _CONFLICT: Final = Outcome(409)
 #: ``GET apps/delta`` on a registry configured with ``delta_enabled=False``.
 DELTA_DISABLED: Final = Outcome(403, "this server does not serve deltas; fetch the full registry")
+#: A watch (``?index=``) on a server that is stopping: its clients should move to another node.
+WATCHES_ENDED: Final = Outcome(503, "this server is stopping; watch another node")
 
 
 def application_not_found(app: str) -> Outcome:

@@ -146,6 +146,11 @@ class Watches:
         return self._blocking + len(self._async_waiters)
 
     @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran (the server is stopping): watches end at once."""
+        return self._closed
+
+    @property
     def max_blocking(self) -> int | None:
         return self._max_blocking
 

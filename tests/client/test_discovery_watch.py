@@ -9,6 +9,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
@@ -220,6 +221,39 @@ def test_a_stopped_server_means_polling_with_back_off_then_watching_again(told: 
         first.stop()
         if second is not None:
             second.stop()
+
+
+def test_a_stopping_server_sends_its_watchers_to_the_next_server_at_once(told: Told) -> None:
+    stopping_registry, staying_registry = _registry(), _registry()
+    stopping = EurekaServer(stopping_registry, maintenance=False).start()
+    staying = EurekaServer(staying_registry, maintenance=False).start()
+    try:
+        with DiscoveryClient(_config(f"{stopping.base_url},{staying.base_url}")) as client:
+            client.add_listener(told)
+            wait_until(lambda: _held_watches(stopping) == 1)
+
+            stopping.stop()
+            # Its held watch was answered 503, so the client went on to the other server
+            # instead of waiting out a poll interval (SLOW_POLL_S) first.
+            staying_registry.register(instance(1, app="OTHER"))
+
+            while "host1:other:8080" not in _ids(told.next()):  # each next() waits 5 s at most
+                pass
+            assert client.stats().watch_refusals == 0
+    finally:
+        stopping.stop()
+        staying.stop()
+        stopping_registry.close()
+        staying_registry.close()
+
+
+def _held_watches(server: EurekaServer) -> int:
+    """Watches held by ``server``, as its /metrics reports them."""
+    with urllib.request.urlopen(f"{server.root_url}/metrics", timeout=5) as answer:
+        for line in answer.read().decode().splitlines():
+            if line.startswith("eureka_watches_waiting "):
+                return int(float(line.split()[1]))
+    return 0
 
 
 def test_after_a_failover_to_a_server_without_the_index_the_client_polls(told: Told) -> None:

@@ -369,17 +369,23 @@ def test_a_malformed_index_or_wait_is_a_400_with_the_reason(
     assert reason in result.text
 
 
-def test_a_watch_answers_when_the_app_closes(
+def test_a_watch_is_answered_503_at_once_when_the_app_closes(
     api: EurekaApi, client: falcon.testing.TestClient, base: str
 ) -> None:
     held = hold(api, client, f"{base}/apps", wait="60s")
 
     api.close()
 
-    assert held.result(timeout=5).status_code == 200
+    # A 503, not the unchanged view: that would keep a client here another poll interval,
+    # while a 503 sends it to its next server at once.
+    stopped = held.result(timeout=5)
+    assert stopped.status_code == 503
+    assert "stopping" in stopped.text
     assert held.elapsed < 5
-    # Later watches are answered at once too.
-    assert held_get(client, f"{base}/apps", index_of(client, f"{base}/apps"), "60s").result(5)
+    # Later watches are refused at once too; plain reads are still served while draining.
+    later = held_get(client, f"{base}/apps", index_of(client, f"{base}/apps"), "60s")
+    assert later.result(5).status_code == 503
+    assert client.simulate_get(f"{base}/apps").status_code == 200
 
 
 # -- the cap ---------------------------------------------------------------------------------
@@ -403,7 +409,7 @@ def test_past_max_watchers_a_watch_is_answered_at_once_and_counted(
         assert "eureka_watches_refused_total 1.0" in metrics
     finally:
         api.close()
-    assert first.result(timeout=5).status_code == 200
+    assert first.result(timeout=5).status_code == 503
 
 
 def test_max_watchers_zero_answers_every_watch_at_once(registry: Registry, base: str) -> None:
