@@ -197,15 +197,16 @@ class ServeOptions:
         "answered 408 and closed",
         metavar="SECONDS",
     )
-    #: A quarter of the server's DEFAULT_THREADS (8), as its default_max_watchers gives (a test
-    #: checks); not computed from there, so --help and bad input need no waitress.
-    max_watchers: int = _option(
-        2,
+    #: None: a quarter of ``threads`` (the server's default_max_watchers), so that raising
+    #: --threads raises it too.
+    max_watchers: int | None = _option(
+        None,
         "--max-watchers",
         "EUREKA_EMBED_MAX_WATCHERS",
         values.whole_number(0),
         "watching reads (?index=) held at once, each on a worker thread; more are answered at "
-        "once, so heartbeats always find a thread (0 answers every watch at once)",
+        "once, so heartbeats always find a thread (0 answers every watch at once; default: a "
+        "quarter of --threads, at least 1)",
         metavar="N",
     )
 
@@ -394,8 +395,8 @@ def _uvicorn_refusal(options: ServeOptions) -> str | None:
             "request to arrive whole (a slow client holds one connection, bounded by "
             "--connection-limit)"
         )
-    declared, watchers = _declared("max_watchers")
-    if options.max_watchers != declared.default:
+    _, watchers = _declared("max_watchers")
+    if options.max_watchers is not None:
         return (
             f"{watchers.flag} applies to --server waitress only: on uvicorn a watch holds no "
             "thread, and watchers are bounded by --connection-limit alone"

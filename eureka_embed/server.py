@@ -198,6 +198,11 @@ class EurekaServer:
     # ------------------------------------------------------------------ addresses
 
     @property
+    def max_watchers(self) -> int:
+        """Watching reads the default app holds at once (see the class docstring)."""
+        return self._max_watchers
+
+    @property
     def port(self) -> int:
         """The port listened on (the requested one until the server listens)."""
         return self._bound[1] if self._bound is not None else self._port

@@ -95,7 +95,12 @@ def test_a_write_replicated_from_a_peer_wakes_the_receiving_nodes_watchers() -> 
 
 
 def test_max_watchers_defaults_to_a_quarter_of_the_threads() -> None:
-    assert ServeOptions().max_watchers == default_max_watchers(DEFAULT_THREADS) == 2
+    assert ServeOptions().max_watchers is None  # the server's default, from --threads
+    server = EurekaServer(threads=DEFAULT_THREADS)
+    try:
+        assert server.max_watchers == 2
+    finally:
+        server.stop()
     assert [default_max_watchers(n) for n in (1, 3, 4, 16)] == [1, 1, 1, 4]
 
 
@@ -120,3 +125,12 @@ def test_a_stop_answers_the_watches_of_an_app_given_to_the_server() -> None:
     finally:
         server.stop()
         registry.close()
+
+
+def test_max_watchers_follows_the_threads_unless_given() -> None:
+    for given, held in ((None, 4), (0, 0), (9, 9)):
+        server = EurekaServer(threads=16, max_watchers=given)
+        try:
+            assert server.max_watchers == held
+        finally:
+            server.stop()
