@@ -118,6 +118,8 @@ class HeldConnections:
         self._stop: asyncio.Event | None = None
         self.opened = 0
         self.woken_at: list[float] = []
+        #: Status lines of answers other than 200.
+        self.failed: list[str] = []
         self._all_woken = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -163,14 +165,17 @@ class HeldConnections:
         return reader, writer
 
     async def _follow(self, reader: asyncio.StreamReader) -> None:
-        await _read_answer(reader)
+        status = await _read_answer(reader)
         self.woken_at.append(time.monotonic())
+        if b" 200 " not in status:
+            self.failed.append(status.decode(errors="replace"))
         if len(self.woken_at) == self._count:
             self._all_woken.set()
         await reader.read()  # returns when the server closes the connection
 
 
-async def _read_answer(reader: asyncio.StreamReader) -> None:
+async def _read_answer(reader: asyncio.StreamReader) -> bytes:
+    """Reads one answer; returns its status line."""
     head = await reader.readuntil(b"\r\n\r\n")
     length = 0
     for line in head.split(b"\r\n"):
@@ -178,6 +183,7 @@ async def _read_answer(reader: asyncio.StreamReader) -> None:
         if name.strip().lower() == b"content-length":
             length = int(value)
     await reader.readexactly(length)
+    return head.split(b"\r\n", 1)[0]
 
 
 def bench_watchers(instances: int, seconds: float, rounds: int, watchers: int) -> None:
@@ -207,6 +213,9 @@ def bench_watchers(instances: int, seconds: float, rounds: int, watchers: int) -
                 assert status == 204, status
                 if not held.wait_woken(60):
                     raise RuntimeError(f"only {len(held.woken_at)} of {watchers} watchers woke")
+                early = sum(t < sent for t in held.woken_at)
+                if early or held.failed:
+                    print(f"  (a round: {early} answered before the change, {held.failed[:3]})")
                 wake_ms.append(sorted((t - sent) * 1000 for t in held.woken_at))
             return rate
 

@@ -15,6 +15,13 @@ replication batches: SQL writes through; status pages and metrics) always runs i
 
 The pool is bounded: writes queue for a thread rather than opening more database connections
 than the store's pool holds, and the loop keeps serving heartbeats meanwhile.
+
+**One rerun at a time for a herd.** A change wakes every watcher of a view at once, and each
+one's read then misses the cache the change emptied. Sent to the pool all together, thousands
+of them would queue behind a handful of threads, each building the same payload again. So while
+one inline request that would block runs in the pool, the others that would block wait for it
+and then try inline again: the first built what they need, and they are answered from the
+cache on the loop. Only one that still would block goes to the pool after that.
 """
 
 from __future__ import annotations
@@ -43,17 +50,44 @@ class EventLoopAnswers:
         # Threads start on first use and idle ones cost nothing, so an app that never writes
         # never starts one.
         self._pool = ThreadPoolExecutor(threads, thread_name_prefix="eureka-embed-blocking")
+        # The pool rerun of an inline request in flight, by event loop (an app may be served
+        # from several loops, e.g. one per test client thread).
+        self._rerun: dict[asyncio.AbstractEventLoop, asyncio.Future[EndpointResponse]] = {}
+        #: Inline requests that would have blocked and went to the pool (for tests and metrics).
+        self.reruns = 0
 
     async def answer(
         self, handler: Handler, request: EndpointRequest, *, inline: bool
     ) -> EndpointResponse:
         """What :func:`~eureka_embed.http.endpoints.answer` gives, without blocking the loop."""
-        if inline:
+        loop = asyncio.get_running_loop()
+        if not inline:
+            return await loop.run_in_executor(self._pool, answer, handler, request)
+        while True:
             try:
                 return call_non_blocking(handler, request)
             except WouldBlock:
                 pass  # nothing was done: run it again where it may block
             except Exception as exc:
                 return error_response(request, exc)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, answer, handler, request)
+            running = self._rerun.get(loop)
+            if running is None:
+                return await self._run_in_pool(loop, handler, request)
+            # Wait for the one in flight (it may build what this one needs), then try again.
+            await asyncio.wait([running])
+
+    def close(self) -> None:
+        """Let the pool's threads end once their work is done; later answers are errors."""
+        self._pool.shutdown(wait=False)
+
+    async def _run_in_pool(
+        self, loop: asyncio.AbstractEventLoop, handler: Handler, request: EndpointRequest
+    ) -> EndpointResponse:
+        self.reruns += 1
+        rerun = loop.run_in_executor(self._pool, answer, handler, request)
+        self._rerun[loop] = rerun
+        try:
+            return await rerun
+        finally:
+            if self._rerun.get(loop) is rerun:
+                del self._rerun[loop]

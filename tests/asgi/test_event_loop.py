@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import falcon.testing
 
 from eureka_embed.asgi import EurekaAsgiApp, create_app
+from eureka_embed.blocking import may_block
 from eureka_embed.config import RegistryConfig
+from eureka_embed.http.messages import EndpointRequest, EndpointResponse
+from eureka_embed.http.offload import EventLoopAnswers
 from eureka_embed.model import Applications
 from eureka_embed.registry import Registry
 from eureka_embed.storage import LeaseRecord, MemoryStore
@@ -157,3 +161,33 @@ def test_a_heartbeat_that_must_write_runs_again_in_the_pool() -> None:
     # Tried on the loop first, stopped before renewing, then renewed once in the pool.
     assert len(store.renew_threads) == 1 and store.renew_threads[0] != loop_thread
     assert store.get("ORDERS", ID1) is not None
+
+
+def test_a_herd_of_reads_that_would_block_sends_one_to_the_pool_and_the_rest_wait_for_it() -> None:
+    """A change wakes thousands of watchers whose reads all miss the emptied cache at once."""
+    answers = EventLoopAnswers(threads=4)
+    cache: dict[str, bytes] = {}
+    pool_runs: list[str] = []
+
+    def read(request: EndpointRequest) -> EndpointResponse:
+        if "full" not in cache:
+            may_block()  # on the loop: raises WouldBlock, nothing done yet
+            pool_runs.append(threading.current_thread().name)
+            time.sleep(0.05)  # the build, long enough for the whole herd to arrive
+            cache["full"] = b"the registry"
+        return EndpointResponse(200, "application/json", cache["full"])
+
+    async def herd() -> list[EndpointResponse]:
+        request = EndpointRequest("GET", "/eureka/apps")
+        return await asyncio.gather(
+            *(answers.answer(read, request, inline=True) for _ in range(200))
+        )
+
+    try:
+        answered = asyncio.run(herd())
+    finally:
+        answers.close()
+
+    assert [a.body for a in answered] == [b"the registry"] * 200
+    assert len(pool_runs) == 1 and pool_runs[0].startswith(POOL)
+    assert answers.reruns == 1
