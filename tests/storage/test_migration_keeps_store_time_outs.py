@@ -5,6 +5,7 @@ reachable on the server databases, which the mutation run leaves out)."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy.pool import QueuePool
 
 from eureka_embed.storage import migrate
 from eureka_embed.storage.sql_engine import SqlTimeouts, create_store_engine
@@ -26,6 +27,7 @@ def test_after_a_migration_the_store_s_statement_time_out_holds_again(kind: str)
         migrate.upgrade(engine)
         assert migrate.is_up_to_date(engine)
         # The pool hands back the connection the migration used.
+        assert isinstance(engine.pool, QueuePool)
         assert engine.pool.checkedin() == 1
         with engine.connect() as conn:
             assert conn.exec_driver_sql(query).scalar() == expected
