@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 
 import falcon.testing
 import pytest
@@ -12,6 +13,7 @@ from eureka_embed.config import RegistryConfig
 from eureka_embed.events import RegistryEvent, WriteAction
 from eureka_embed.model import InstanceStatus
 from eureka_embed.registry import Registry
+from eureka_embed.storage import Store
 from tests.wsgi.adapters import AppFactory
 from tests.wsgi.helpers import (
     JSON,
@@ -28,6 +30,25 @@ from tests.wsgi.helpers import (
 ID1 = instance_id(1)
 ENCODED_ID1 = ID1.replace(":", "%3A")
 REPLICATION = {"x-netflix-discovery-replication": "true"}
+
+
+@pytest.fixture
+def _store_fits_base(base: str, request: pytest.FixtureRequest) -> None:
+    """The base path decides nothing about storage, so the SQL stores run under ``/eureka``
+    only (``/eureka/v2`` is the memory store's to show) and the suite stays quick. Requested
+    before ``store``, so a skipped pair never makes its store."""
+    if request.node.callspec.params["store"] != "memory" and base != "/eureka":
+        pytest.skip("SQL stores run under /eureka only; /eureka/v2 is the memory store's")
+
+
+@pytest.fixture
+def registry(clock: ManualClock, _store_fits_base: None, store: Store) -> Iterator[Registry]:
+    """This module's registry runs over every store (the ``store`` fixture), on both adapters."""
+    made = Registry(store, config=RegistryConfig(self_preservation=False), clock=clock)
+    try:
+        yield made
+    finally:
+        made.close()
 
 
 # -- register ---------------------------------------------------------------------------------
