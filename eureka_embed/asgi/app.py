@@ -7,12 +7,14 @@ registers Falcon's hooks in the coroutine form ASGI requires, around the WSGI ad
 
 from __future__ import annotations
 
+import time
 from collections.abc import MutableMapping, Sequence
 from typing import Any, cast
 
 import falcon
 import falcon.asgi
 
+from eureka_embed.asgi.heartbeat import HeartbeatFastPath
 from eureka_embed.asgi.resources import AsgiResource
 from eureka_embed.http.api import DEFAULT_BASE_PATHS, EurekaApi
 from eureka_embed.http.offload import DEFAULT_BLOCKING_THREADS, EventLoopAnswers
@@ -33,16 +35,29 @@ class EurekaAsgiApp(falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]):
     ASGI says a mounted app receives the whole ``path`` with its mount point in ``root_path``
     (Starlette's and FastAPI's ``mount`` do so); Falcon routes on ``path`` as given, so the
     mount point is taken off first. Served alone, ``root_path`` is empty and nothing changes.
+
+    Heartbeats are answered by :attr:`heartbeats` (:mod:`eureka_embed.asgi.heartbeat`) without
+    Falcon's request and response objects, when it is set; everything else goes through Falcon.
     """
+
+    #: The heartbeat fast path; None sends heartbeats through Falcon like every other request.
+    heartbeats: HeartbeatFastPath | None = None
 
     async def __call__(  # type: ignore[override]  # ASGI's types, wider than Falcon's
         self, scope: MutableMapping[str, Any], receive: Any, send: Any
     ) -> None:
+        started = time.perf_counter()
+        path: str = scope.get("path", "")
         root = scope.get("root_path")
-        if root:
-            path: str = scope.get("path", "")
-            if path == root or path.startswith(root + "/"):
-                scope = {**scope, "path": path[len(root) :] or "/"}
+        if root and (path == root or path.startswith(root + "/")):
+            path = path[len(root) :] or "/"
+            scope = {**scope, "path": path}
+        heartbeats = self.heartbeats
+        if heartbeats is not None and scope["type"] == "http" and scope.get("method") == "PUT":
+            heartbeat = heartbeats.match(scope, path)
+            if heartbeat is not None:
+                await heartbeats.respond(heartbeat, send, started)
+                return
         await super().__call__(cast("dict[str, Any]", scope), receive, send)
 
 
@@ -104,9 +119,18 @@ def create_app(
     return falcon_asgi_app(api, threads=threads)
 
 
-def falcon_asgi_app(api: EurekaApi, *, threads: int = DEFAULT_BLOCKING_THREADS) -> EurekaAsgiApp:
+def falcon_asgi_app(
+    api: EurekaApi,
+    *,
+    threads: int = DEFAULT_BLOCKING_THREADS,
+    heartbeat_fast_path: bool = True,
+) -> EurekaAsgiApp:
     """The Falcon ASGI app serving ``api``'s routes (for a caller that keeps ``api``, to end its
-    watches when stopping, as :func:`eureka_embed.wsgi.app.falcon_app` is for WSGI)."""
+    watches when stopping, as :func:`eureka_embed.wsgi.app.falcon_app` is for WSGI).
+
+    :param heartbeat_fast_path: answer heartbeats from the ASGI scope
+        (:mod:`eureka_embed.asgi.heartbeat`); off, Falcon routes them (the tests compare both).
+    """
     # Not closed on ASGI's lifespan shutdown: falcon.testing (and some hosts) send one per
     # request. Idle threads cost nothing, and end when the app is dropped or the process exits.
     answers = EventLoopAnswers(threads)
@@ -121,4 +145,6 @@ def falcon_asgi_app(api: EurekaApi, *, threads: int = DEFAULT_BLOCKING_THREADS) 
     for route in api.routes:
         resource = AsgiResource(route, api.max_body_bytes, answers, api.watches)
         app.add_route(route.template, resource)
+    if heartbeat_fast_path:
+        app.heartbeats = HeartbeatFastPath(api.routes, answers, api.request_stats, app.req_options)
     return app

@@ -234,6 +234,8 @@ class Endpoints:
             overridden_status=status_param(req, "overriddenstatus", required=False),
             replication=is_replication(req),
         )
+        if result.outcome is RenewOutcome.OK:  # nearly every heartbeat: the shortest way
+            return bodiless(DONE, response_format(req))
         outcome = renew_outcome(result.outcome, app, instance_id)
         if result.outcome is RenewOutcome.CONFLICT and result.instance is not None:
             # The peer holds an older copy: it adopts the one we send back.
