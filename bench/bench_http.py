@@ -15,6 +15,16 @@ Every figure is the median (min-max) of interleaved rounds (``bench/rounds.py``)
     registry rebuilt after a change (<= 40 ms), a delta of 100 changes (p50 < 1 ms). Each round
     takes the p50 of a batch of reads of each kind. The baseline of a cached read: a bare Falcon
     route answering the same gzipped bytes, through the same falcon.testing client.
+(c) **Scaling** (``--scaling [N ...]``; 1k, 10k, 50k, 100k by default, each size in a fresh
+    process): the full JSON gzip answer rebuilt after one change (<= 150 ms at 100k) and a
+    delta of 100 changes (<= 5 ms at 100k), in-process through RegistryPayloads; baseline in
+    the same rounds: the same answers encoded and gzipped from scratch. Printed with the growth
+    exponent (slope of log time over log n).
+(d) **Deploy storm** (``--storm``; ``--storm-scale 0.1 --settle 30`` for a quick run): a fleet
+    of 20k heartbeating instances (667/s) replaced by 20k fresh registrations within the 3-minute
+    delta window, 200 readers fetching the gzipped delta every 30 s. Heartbeat p99 during the
+    storm (<= 15 ms) and the server's RSS ``--settle`` seconds after it (300 by default) over
+    its RSS before (<= 1.3x).
 """
 
 from __future__ import annotations
@@ -23,13 +33,17 @@ import argparse
 import contextlib
 import functools
 import http.client
+import itertools
 import json
+import math
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -109,6 +123,13 @@ def registration(n: int) -> bytes:
 @contextmanager
 def server_process(args: list[str]) -> Iterator[str]:
     """A server child process started with ``args``; yields its root URL once it is ready."""
+    with server_child(args) as (url, _pid):
+        yield url
+
+
+@contextmanager
+def server_child(args: list[str]) -> Iterator[tuple[str, int]]:
+    """:func:`server_process`, yielding the child's process id beside its root URL."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("EUREKA_EMBED_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     with tempfile.TemporaryFile("w+") as log:
@@ -121,7 +142,7 @@ def server_process(args: list[str]) -> Iterator[str]:
                 if child.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"server did not start:\n{_read_all(log)}")
                 time.sleep(0.05)
-            yield match.group(1).removesuffix("/eureka/")
+            yield match.group(1).removesuffix("/eureka/"), child.pid
         finally:
             child.terminate()
             try:
@@ -421,6 +442,254 @@ def bench_reads(instances: int, rounds: int) -> None:
     row("full, cached (WSGI) / bare route (baseline)", cached_vs_bare.show(".2f"))
 
 
+# ---------------------------------------------------------------------- (d) deploy storm
+
+
+def rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+class _Paced:
+    """Calls ``work`` on ``threads`` threads at ``rate`` calls/s in all; records latencies."""
+
+    def __init__(self, rate: float, threads: int, work: Callable[[Any, int], None]) -> None:
+        self.latencies: list[float] = []
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._run, args=(k, threads, rate / threads, work), daemon=True)
+            for k in range(threads)
+        ]
+
+    def _run(self, k: int, of: int, rate: float, work: Callable[[Any, int], None]) -> None:
+        conn = http.client.HTTPConnection(*_host_port(), timeout=30)
+        interval = 1 / rate
+        due = time.monotonic()
+        n = k
+        while not self._stop.is_set():
+            start = time.monotonic()
+            work(conn, n)
+            self.latencies.append(time.monotonic() - start)
+            n += of
+            due += interval
+            delay = due - time.monotonic()
+            if delay > 0:
+                self._stop.wait(delay)
+            else:
+                due = time.monotonic()  # behind: do not burst to catch up
+        conn.close()
+
+    def __enter__(self) -> _Paced:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+    def take(self) -> list[float]:
+        taken, self.latencies = self.latencies, []
+        return taken
+
+
+_STORM_TARGET: dict[str, str] = {}
+
+
+def _host_port() -> tuple[str, int]:
+    host, port = _STORM_TARGET["url"].removeprefix("http://").rsplit(":", 1)
+    return host, int(port)
+
+
+def _call(
+    conn: Any,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> int:
+    conn.request(method, path, body=body, headers=headers or {})
+    answer = conn.getresponse()
+    answer.read()
+    status: int = answer.status
+    return status
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else float("nan")
+
+
+def bench_storm(scale: float, settle: float, store: str) -> None:
+    """A deploy storm: a fleet replaced by fresh registrations inside the delta window.
+
+    The fleet (20k instances at scale 1) heartbeats at 667/s (every 30 s); 200 readers fetch
+    the gzipped JSON delta every 30 s. The storm registers 20k new instances and cancels the
+    20k old ones over 3 minutes; heartbeats follow the live set. RSS is read before the
+    storm, right after it and ``settle`` seconds later (5 minutes by default: the storm's
+    changes have left the 3-minute delta window by then).
+    """
+    fleet = int(20_000 * scale)
+    window = 180 * scale
+    beats = fleet / 30
+    readers = max(1, int(200 * scale))
+    live = {"low": 0}  # instances low .. low+fleet are registered
+    serve = ["-m", "eureka_embed", "serve", "--port", "0", "--store", store]
+    with server_child(serve) as (url, pid):
+        _STORM_TARGET["url"] = url
+        register_over_http(url, fleet)
+
+        def beat(conn: Any, n: int) -> None:
+            k = live["low"] + n % fleet
+            _call(conn, "PUT", f"/eureka/apps/APP{k % APPS}/host{k}:app{k % APPS}:8080?status=UP")
+
+        def read(conn: Any, n: int) -> None:
+            _call(
+                conn,
+                "GET",
+                "/eureka/apps/delta",
+                headers={"Accept": "application/json", "Accept-Encoding": "gzip"},
+            )
+
+        with _Paced(beats, 8, beat) as beating, _Paced(readers / 30, 2, read) as reading:
+            time.sleep(min(30.0, window))
+            steady_beats = beating.take()
+            reading.take()
+            before = rss_mib(pid)
+            conn = http.client.HTTPConnection(*_host_port(), timeout=30)
+            start = time.monotonic()
+            for i in range(fleet):
+                new, old = fleet + i, i
+                status = _call(
+                    conn,
+                    "POST",
+                    f"/eureka/apps/APP{new % APPS}",
+                    registration(new),
+                    headers={"Content-Type": "application/json"},
+                )
+                assert status == 204, status
+                _call(
+                    conn, "DELETE", f"/eureka/apps/APP{old % APPS}/host{old}:app{old % APPS}:8080"
+                )
+                live["low"] = i + 1
+                due = start + window * (i + 1) / fleet
+                if (delay := due - time.monotonic()) > 0:
+                    time.sleep(delay)
+            conn.close()
+            storm_beats, storm_reads = beating.take(), reading.take()
+            after = rss_mib(pid)
+            time.sleep(settle)
+            settled = rss_mib(pid)
+            settle_beats = beating.take()
+    kind = store.split(":", maxsplit=1)[0]
+    print(
+        f"deploy storm ({kind}): fleet {fleet:,} replaced in {window:.0f} s, "
+        f"{beats:.0f} heartbeats/s, {readers} delta readers every 30 s, settle {settle:.0f} s"
+    )
+    row("heartbeat p99 before the storm", f"{p99(steady_beats) * 1000:.1f} ms")
+    hb = p99(storm_beats)
+    row("heartbeat p99 during the storm", f"{hb * 1000:.1f} ms", target("<= 15 ms", hb <= 0.015))
+    row("heartbeat p99 after the storm", f"{p99(settle_beats) * 1000:.1f} ms")
+    row("delta read p99 during the storm", f"{p99(storm_reads) * 1000:.1f} ms")
+    grown = settled / before
+    row("RSS before / after / settled", f"{before:.0f} / {after:.0f} / {settled:.0f} MiB")
+    row("RSS settled / before", f"{grown:.2f}x", target("<= 1.3x", grown <= 1.3))
+
+
+SCALING_SIZES = (1_000, 10_000, 50_000, 100_000)
+FULL_GZIP = "full JSON gzip after one change"
+FULL_GZIP_BASE = "  baseline: encoded and gzipped from scratch"
+DELTA = "delta of 100 changes, JSON gzip"
+DELTA_BASE = "  baseline: delta encoded and gzipped from scratch"
+
+
+def scaling_point(instances: int, rounds: int) -> dict[str, list[float]]:
+    """One size of the scaling table, in this process: seconds per round of each subject."""
+    from eureka_embed.codec import WireFormat, encode_applications
+    from eureka_embed.http.negotiation import Variant, gzip_bytes
+    from eureka_embed.http.payload_cache import PayloadCache
+    from eureka_embed.http.payloads import RegistryPayloads
+    from eureka_embed.model import InstanceStatus
+
+    clock = ManualClock()
+    registry = Registry(clock=clock)
+    for n in range(instances):
+        registry.register(instance(n))
+    # The registrations leave the delta window: the delta holds only the changes below.
+    clock.advance(ms=registry.config.delta_retention_ms + 1000)
+    payloads = RegistryPayloads(registry, PayloadCache())
+    variant = Variant(WireFormat.JSON, compact=False, gzip=True)
+    statuses = itertools.cycle([InstanceStatus.OUT_OF_SERVICE, InstanceStatus.UP])
+    # 100 instances changed inside the delta window; each round changes one of them again, so
+    # the sequence moves (a rebuild) and the delta still holds 100 entries.
+    changed = [instance(n) for n in range(0, instances, max(1, instances // 100))][:100]
+    for one in changed:
+        registry.update_status(one.app, one.instance_id, InstanceStatus.UP)
+    picks = itertools.cycle(changed)
+
+    def change() -> None:
+        one = next(picks)
+        registry.update_status(one.app, one.instance_id, next(statuses))
+
+    def timed(call: Callable[[], object]) -> Callable[[], float]:
+        def subject() -> float:
+            change()
+            return median_time(call)
+
+        return subject
+
+    payloads.full(variant), payloads.delta(variant)  # warm: the steady state between changes
+    subjects = {
+        FULL_GZIP: timed(lambda: payloads.full(variant)),
+        FULL_GZIP_BASE: timed(
+            lambda: gzip_bytes(encode_applications(registry.get_applications(), WireFormat.JSON))
+        ),
+        DELTA: timed(lambda: payloads.delta(variant)),
+        DELTA_BASE: timed(
+            lambda: gzip_bytes(encode_applications(registry.get_delta(), WireFormat.JSON))
+        ),
+    }
+    return interleaved(subjects, rounds)
+
+
+def growth_exponent(sizes: list[int], medians: list[float]) -> float:
+    """The slope of log(time) over log(n), least squares: 1.0 is linear growth."""
+    xs = [math.log(n) for n in sizes]
+    ys = [math.log(t) for t in medians]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
+        (x - mx) ** 2 for x in xs
+    )
+
+
+def bench_scaling(sizes: list[int], rounds: int) -> None:
+    """Each size in a fresh process (so no size inherits another's heap), then one table."""
+    points: dict[int, dict[str, list[float]]] = {}
+    for size in sizes:
+        done = subprocess.run(
+            [sys.executable, __file__, "--scaling-point", str(size), "--rounds", str(rounds)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        points[size] = json.loads(done.stdout.strip().splitlines()[-1])
+    heading(f"scaling ({', '.join(f'{n:,}' for n in sizes)} instances, {APPS} apps), ms", rounds)
+    targets = {FULL_GZIP: 0.150, DELTA: 0.005}
+    for name in (FULL_GZIP, FULL_GZIP_BASE, DELTA, DELTA_BASE):
+        spreads = [Spread.of(points[n][name]) for n in sizes]
+        cells = " | ".join(s.show(",.1f", scale=1000) for s in spreads)
+        exponent = growth_exponent(sizes, [s.median for s in spreads]) if len(sizes) > 1 else 0
+        goal = targets.get(name)
+        judged = ""
+        if goal is not None and sizes[-1] == 100_000:
+            judged = target(f"<= {goal * 1000:g} ms at 100k", spreads[-1].median <= goal)
+        print(f"  {name}: {cells}  (n^{exponent:.2f}) {judged}".rstrip())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--instances", type=int, default=1000, help="registered for wrk")
@@ -429,10 +698,33 @@ def main() -> None:
     parser.add_argument("--read-instances", type=int, default=10_000)
     parser.add_argument("--skip-wrk", action="store_true")
     parser.add_argument("--skip-reads", action="store_true")
+    parser.add_argument(
+        "--scaling",
+        nargs="*",
+        type=int,
+        metavar="N",
+        help=f"only the scaling table, at these sizes (default {SCALING_SIZES})",
+    )
+    parser.add_argument("--scaling-point", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--storm", action="store_true", help="only the deploy-storm bench")
+    parser.add_argument(
+        "--storm-scale", type=float, default=1.0, help="fleet, window and readers times this"
+    )
+    parser.add_argument("--settle", type=float, default=300.0, help="seconds after the storm")
+    parser.add_argument("--storm-store", default="memory://")
     parser.add_argument("--minimal-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.minimal_server:
         minimal_server()
+        return
+    if args.scaling_point is not None:
+        print(json.dumps(scaling_point(args.scaling_point, args.rounds)))
+        return
+    if args.storm:
+        bench_storm(args.storm_scale, args.settle, args.storm_store)
+        return
+    if args.scaling is not None:
+        bench_scaling(args.scaling or list(SCALING_SIZES), args.rounds)
         return
     if not args.skip_wrk:
         bench_renew(args.instances, args.seconds, args.rounds)

@@ -30,6 +30,8 @@ __all__ = [
     "encode_application",
     "encode_applications",
     "encode_instance",
+    "instance_bytes",
+    "string_bytes",
 ]
 
 _SURROGATES: Final = re.compile("[\ud800-\udfff]")
@@ -84,6 +86,19 @@ class EncodedInstances:
             return
         keep = {(i.app, i.instance_id) for i in applications.instances()}
         self._entries = {k: v for k, v in self._entries.items() if k in keep}
+
+
+def instance_bytes(instance: InstanceInfo, *, compact: bool = False) -> bytes:
+    """The unwrapped instance object, as it stands inside a registry or application payload."""
+    return _dumps_instance(instance, compact)
+
+
+def string_bytes(text: str) -> bytes:
+    """``text`` as a JSON string literal (lone surrogates replaced, as in every payload)."""
+    try:
+        return orjson.dumps(text)
+    except orjson.JSONEncodeError:
+        return orjson.dumps(_SURROGATES.sub("\ufffd", text))
 
 
 def _dumps_instance(instance: InstanceInfo, compact: bool) -> bytes:

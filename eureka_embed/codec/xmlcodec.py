@@ -43,6 +43,8 @@ __all__ = [
     "encode_application",
     "encode_applications",
     "encode_instance",
+    "instance_element",
+    "text_bytes",
 ]
 
 _DECLARATION: Final = '<?xml version="1.0" encoding="UTF-8"?>'
@@ -152,6 +154,23 @@ def _well_formed_bytes(text: str) -> bytes:
     ):
         return XML_ILLEGAL_CHARS.sub("\ufffd", text).encode("utf-8")
     return data
+
+
+def instance_element(instance: InstanceInfo, *, compact: bool = False) -> bytes:
+    """``<instance>...</instance>`` without a declaration: a piece of a registry document."""
+    out: list[str] = []
+    _write_element(
+        out, "instance", writers.instance_tree(instance, compact=compact, for_xml=True), compact
+    )
+    return _well_formed_bytes("".join(out))
+
+
+def text_bytes(text: str) -> bytes:
+    """``text`` escaped as element content, as every document writes it."""
+    return _well_formed_bytes(_escape(text))
+
+
+DECLARATION_BYTES: Final = _DECLARATION.encode()
 
 
 def encode_instance(instance: InstanceInfo, *, compact: bool = False) -> bytes:

@@ -53,6 +53,10 @@ class PayloadCache(Generic[V]):
     def __len__(self) -> int:
         return len(self._slots)
 
+    @property
+    def max_entries(self) -> int:
+        return self._max_entries
+
     def get(self, key: Hashable, version: Version, build: Callable[[], V]) -> V:
         """The value cached under ``key`` for ``version`` (or newer); else ``build()``'s."""
         slot = self._slots.get(key)

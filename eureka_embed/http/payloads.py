@@ -17,9 +17,16 @@ payload was built for, and the representation. Two processes (or one process bef
 restart with a memory store) can share a sequence number but not the token, so a 304 is never
 answered for bytes the client does not have; hashing megabytes per change is saved.
 
-Registry-wide JSON payloads splice each instance's cached encoding
-(:class:`~eureka_embed.codec.EncodedInstances`): after a change only the changed instances are
-encoded again.
+**Every answer is assembled from cached pieces** (:mod:`eureka_embed.codec.segments`): each
+instance is encoded once per change of that instance, each application's segment is kept, and
+each segment is compressed once (:mod:`eureka_embed.http.gzip_segments`). After one change a
+rebuild encodes and compresses only the changed application's segment; the rest is copying.
+The full registry and single applications share one segment cache per representation; the delta
+has its own (its instances are the changed ones, carrying an action type). VIP answers reuse a
+full-registry segment when they hold the whole application and build a throw-away one otherwise.
+Segments of applications that left the registry (or the delta) are dropped when the full
+registry (or the delta) is next built, so a deploy storm leaves nothing behind once its changes
+leave the delta window.
 """
 
 from __future__ import annotations
@@ -29,13 +36,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
-from eureka_embed.codec import (
-    EncodedInstances,
-    WireFormat,
-    encode_application,
-    encode_applications,
+from eureka_embed.codec import WireFormat
+from eureka_embed.codec.segments import (
+    AppSegment,
+    SegmentCache,
+    application_pieces,
+    registry_pieces,
 )
-from eureka_embed.http.negotiation import Variant, gzip_bytes
+from eureka_embed.http.gzip_segments import Deflated, deflate, gzip_stream
+from eureka_embed.http.negotiation import Variant
 from eureka_embed.http.payload_cache import PayloadCache, Version
 from eureka_embed.model import Application, Applications
 from eureka_embed.registry import Registry
@@ -45,6 +54,8 @@ __all__ = ["DELTA_TIME_BUCKET_MS", "Payload", "RegistryPayloads"]
 DELTA_TIME_BUCKET_MS: Final = 1000
 
 M = TypeVar("M", Application, Applications)
+
+_REPRESENTATIONS: Final = [(fmt, compact) for fmt in WireFormat for compact in (False, True)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +73,18 @@ class RegistryPayloads:
         self.registry = registry
         self.cache = cache
         self._token = secrets.token_hex(6)
-        self._json_instances = {
-            compact: EncodedInstances(compact=compact) for compact in (False, True)
-        }
+        # The model an answer was built from, per version: the plain and gzipped variants of
+        # one version read the registry once between them.
+        self._models: PayloadCache[Application | Applications | None] = PayloadCache(
+            cache.max_entries
+        )
+        self._registry_segments = {r: SegmentCache(*r) for r in _REPRESENTATIONS}
+        self._delta_segments = {r: SegmentCache(*r) for r in _REPRESENTATIONS}
 
     def full(self, variant: Variant) -> Payload:
         version = (self.registry.sequence,)
         payload = self._cached(
-            ("full", ""), variant, version, self.registry.get_applications, self._encode_registry
+            ("full", ""), variant, version, self.registry.get_applications, self._encode_full
         )
         assert payload is not None  # the full registry always exists, if empty
         return payload
@@ -77,19 +92,25 @@ class RegistryPayloads:
     def delta(self, variant: Variant) -> Payload:
         registry = self.registry
         version = (registry.sequence, registry.clock.now_ms() // DELTA_TIME_BUCKET_MS)
-        payload = self._cached(("delta", ""), variant, version, registry.get_delta, _encode_vip)
+        payload = self._cached(
+            ("delta", ""), variant, version, registry.get_delta, self._encode_delta
+        )
         assert payload is not None
         return payload
 
     def application(self, name: str, variant: Variant) -> Payload | None:
         """The application's payload; None when it has no instances."""
         upper = name.upper()
+
+        def read() -> Application | None:
+            app = self.registry.get_application(upper)
+            if app is None:
+                for segments in self._registry_segments.values():
+                    segments.forget(upper)
+            return app
+
         return self._cached(
-            ("app", upper),
-            variant,
-            (self.registry.sequence,),
-            lambda: self.registry.get_application(upper),
-            _encode_application,
+            ("app", upper), variant, (self.registry.sequence,), read, self._encode_application
         )
 
     def vip(self, name: str, variant: Variant, *, secure: bool = False) -> Payload:
@@ -101,7 +122,7 @@ class RegistryPayloads:
             variant,
             (self.registry.sequence,),
             lambda: read(wanted),
-            _encode_vip,
+            self._encode_vip,
         )
         assert payload is not None
         return payload
@@ -117,30 +138,68 @@ class RegistryPayloads:
         etag = f"{self._token}-{'.'.join(map(str, version))}-{variant.tag}"
 
         def build() -> Payload | None:
-            if variant.gzip:
-                # Compress the cached plain bytes: one encoding per change serves both.
-                plain = self._cached(what, variant.unzipped, version, read, encode)
-                return None if plain is None else Payload(gzip_bytes(plain.body), etag)
-            model = read()
+            model = self._models.get(what, version, read)
             if model is None:
                 return None
-            return Payload(encode(model, variant), etag)
+            return Payload(encode(model, variant), etag)  # type: ignore[arg-type]
 
         return self.cache.get((what, variant), version, build)
 
-    def _encode_registry(self, apps: Applications, variant: Variant) -> bytes:
-        if variant.fmt is not WireFormat.JSON:
-            return _encode_vip(apps, variant)
-        instances = self._json_instances[variant.compact]
-        body = encode_applications(apps, variant.fmt, compact=variant.compact, json_cache=instances)
-        instances.retain(apps)
+    def _encode_full(self, apps: Applications, variant: Variant) -> bytes:
+        segments = self._registry_segments[variant.fmt, variant.compact]
+        body = _registry_body(apps, variant, segments, keep=True)
+        segments.retain(app.name for app in apps.applications)
         return body
 
+    def _encode_delta(self, apps: Applications, variant: Variant) -> bytes:
+        segments = self._delta_segments[variant.fmt, variant.compact]
+        body = _registry_body(apps, variant, segments, keep=True)
+        segments.retain(app.name for app in apps.applications)
+        return body
 
-def _encode_vip(apps: Applications, variant: Variant) -> bytes:
-    """Partial registries (delta, VIP lookups): encoded whole, they are small."""
-    return encode_applications(apps, variant.fmt, compact=variant.compact)
+    def _encode_vip(self, apps: Applications, variant: Variant) -> bytes:
+        segments = self._registry_segments[variant.fmt, variant.compact]
+        return _registry_body(apps, variant, segments, keep=False)
+
+    def _encode_application(self, app: Application, variant: Variant) -> bytes:
+        segment = self._registry_segments[variant.fmt, variant.compact].segment(app)
+        prefix, suffix = application_pieces(variant.fmt)
+        return _body(prefix, [segment], b"", suffix, zipped=variant.gzip)
 
 
-def _encode_application(app: Application, variant: Variant) -> bytes:
-    return encode_application(app, variant.fmt, compact=variant.compact)
+def _registry_body(
+    apps: Applications, variant: Variant, segments: SegmentCache, *, keep: bool
+) -> bytes:
+    prefix, separator, suffix = registry_pieces(apps, variant.fmt)
+    parts = [segments.segment(app, keep=keep) for app in apps.applications]
+    return _body(prefix, parts, separator, suffix, zipped=variant.gzip)
+
+
+def _body(
+    prefix: bytes, segments: list[AppSegment], separator: bytes, suffix: bytes, *, zipped: bool
+) -> bytes:
+    if not zipped:
+        pieces = [prefix]
+        for index, segment in enumerate(segments):
+            if index and separator:
+                pieces.append(separator)
+            pieces.extend(segment.pieces)
+        pieces.append(suffix)
+        return b"".join(pieces)
+    parts = [deflate([prefix])]
+    parts.extend(
+        _deflated(segment, separator if index else b"") for index, segment in enumerate(segments)
+    )
+    parts.append(deflate([suffix]))
+    return gzip_stream(parts)
+
+
+def _deflated(segment: AppSegment, separator: bytes) -> Deflated:
+    """The segment compressed on its own (after ``separator``), once per segment."""
+    key = ("deflated", separator)
+    found = segment.derived.get(key)
+    if isinstance(found, Deflated):
+        return found
+    made = deflate([separator, *segment.pieces])
+    segment.derived[key] = made
+    return made

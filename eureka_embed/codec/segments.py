@@ -1,0 +1,155 @@
+"""Registry payloads assembled from pieces encoded once per change: per instance, per application.
+
+A registry payload (full, delta, VIP) is a prefix naming its version and hashcode, one segment
+per application, and a suffix. Each application's segment is a run of per-instance encodings;
+all of them are cached here between reads, so after one change only the changed instance is
+encoded again and only its application's segment is re-assembled. The HTTP layer compresses
+each segment separately as well (:mod:`eureka_embed.http.gzip_segments`), which is why the
+segments are kept apart instead of being joined into one body at once.
+
+Instances are immutable and a store hands out the same object until a write replaces it, so
+"the same object" means "the same bytes": an application whose instance tuple still holds the
+very same objects reuses its segment (a tuple comparison, identity first, costs nanoseconds per
+instance). A new object is encoded again even when equal, which costs only time.
+
+The bytes are exactly those of :func:`~eureka_embed.codec.encode_applications` and
+:func:`~eureka_embed.codec.encode_application` (the tests compare them byte for byte), so what
+clients read does not depend on whether a cache was warm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+from eureka_embed.codec import WireFormat, jsoncodec, xmlcodec
+from eureka_embed.model import Application, Applications, InstanceInfo
+
+__all__ = ["AppSegment", "SegmentCache", "application_pieces", "registry_pieces"]
+
+
+class AppSegment:
+    """One application's encoded instances, and room for what the HTTP layer derives from them.
+
+    ``derived`` is keyed by its user (for example "deflated, after a separator"); it lives and
+    dies with the segment, so derived bytes never outlive the instances they encode.
+    """
+
+    __slots__ = ("derived", "fragments", "instances", "name", "pieces")
+
+    def __init__(
+        self,
+        name: str,
+        instances: tuple[InstanceInfo, ...],
+        fragments: list[bytes],
+        fmt: WireFormat,
+    ) -> None:
+        self.name = name
+        self.instances = instances
+        #: Each instance's encoding, in the order of ``instances``.
+        self.fragments = fragments
+        #: The segment's bytes, in order: open, instances (with separators), close.
+        self.pieces = [_app_open(fmt, name), *_separated(fragments, fmt), _APP_CLOSE[fmt]]
+        self.derived: dict[object, object] = {}
+
+
+def _separated(fragments: list[bytes], fmt: WireFormat) -> list[bytes]:
+    if fmt is WireFormat.XML or len(fragments) < 2:
+        return fragments
+    return _interleave(fragments)
+
+
+def _interleave(fragments: list[bytes]) -> list[bytes]:
+    out = [fragments[0]]
+    for fragment in fragments[1:]:
+        out.append(b",")
+        out.append(fragment)
+    return out
+
+
+class SegmentCache:
+    """Application segments of one representation (format and compactness), by app name."""
+
+    def __init__(self, fmt: WireFormat, compact: bool) -> None:
+        self.fmt = fmt
+        self.compact = compact
+        self._apps: dict[str, AppSegment] = {}
+
+    def __len__(self) -> int:
+        return len(self._apps)
+
+    def segment(self, app: Application, *, keep: bool = True) -> AppSegment:
+        """``app``'s segment, reusing what is cached; ``keep=False`` leaves the cache as it was
+        (for answers that may hold only part of an application, such as VIP lookups)."""
+        cached = self._apps.get(app.name)
+        if cached is not None and cached.instances == app.instances:
+            return cached
+        built = self._build(app, cached)
+        if keep:
+            self._apps[app.name] = built
+        return built
+
+    def retain(self, names: Iterable[str]) -> None:
+        """Forget every application not in ``names`` (those that left the answer)."""
+        wanted = set(names)
+        if len(wanted) < len(self._apps) or any(n not in wanted for n in self._apps):
+            # A new dict, not deletions: readers on other threads never see it half-edited.
+            self._apps = {n: s for n, s in self._apps.items() if n in wanted}
+
+    def forget(self, name: str) -> None:
+        self._apps.pop(name, None)
+
+    def clear(self) -> None:
+        self._apps = {}
+
+    def _build(self, app: Application, previous: AppSegment | None) -> AppSegment:
+        # Unchanged instances of a changed application keep their bytes.
+        reuse: dict[int, bytes] = {}
+        if previous is not None:
+            reuse = {id(i): f for i, f in zip(previous.instances, previous.fragments, strict=True)}
+        encode = _INSTANCE_ENCODERS[self.fmt]
+        compact = self.compact
+        fragments = [reuse.get(id(i)) or encode(i, compact=compact) for i in app.instances]
+        return AppSegment(app.name, app.instances, fragments, self.fmt)
+
+
+_INSTANCE_ENCODERS: Final = {
+    WireFormat.JSON: jsoncodec.instance_bytes,
+    WireFormat.XML: xmlcodec.instance_element,
+}
+_APP_CLOSE: Final = {WireFormat.JSON: b"]}", WireFormat.XML: b"</application>"}
+
+
+def _app_open(fmt: WireFormat, name: str) -> bytes:
+    if fmt is WireFormat.JSON:
+        return b'{"name":' + jsoncodec.string_bytes(name) + b',"instance":['
+    return b"<application><name>" + xmlcodec.text_bytes(name) + b"</name>"
+
+
+def registry_pieces(apps: Applications, fmt: WireFormat) -> tuple[bytes, bytes, bytes]:
+    """The prefix before the first segment, the separator between segments, the suffix."""
+    if fmt is WireFormat.JSON:
+        prefix = (
+            b'{"applications":{"versions__delta":'
+            + jsoncodec.string_bytes(apps.version)
+            + b',"apps__hashcode":'
+            + jsoncodec.string_bytes(apps.apps_hashcode)
+            + b',"application":['
+        )
+        return prefix, b",", b"]}}"
+    prefix = (
+        xmlcodec.DECLARATION_BYTES
+        + b"<applications><versions__delta>"
+        + xmlcodec.text_bytes(apps.version)
+        + b"</versions__delta><apps__hashcode>"
+        + xmlcodec.text_bytes(apps.apps_hashcode)
+        + b"</apps__hashcode>"
+    )
+    return prefix, b"", b"</applications>"
+
+
+def application_pieces(fmt: WireFormat) -> tuple[bytes, bytes]:
+    """What wraps one application's segment in the single-application answer."""
+    if fmt is WireFormat.JSON:
+        return b'{"application":', b"}"
+    return xmlcodec.DECLARATION_BYTES, b""

@@ -1,0 +1,114 @@
+"""One gzip stream stitched from separately compressed pieces, so unchanged pieces are not
+compressed again.
+
+Each piece (an application's segment of a registry payload) is compressed on its own as raw
+deflate with a fresh compressor and ended with a sync flush: the output stops on a byte
+boundary without a final block, and refers to nothing before it. Deflate streams made that way
+concatenate into one valid deflate stream (the technique of pigz); an empty final block closes
+it. The result is a single gzip member, which every client reads: unlike concatenated gzip
+members, which some decoders (browsers' streams, Rust's ``GzDecoder``, several HTTP clients)
+stop reading after the first.
+
+The gzip trailer needs the CRC-32 of the whole body. Re-reading a 90 MB body to compute it
+would cost nearly as much as compressing it, so each piece keeps its own CRC and length, and
+the body's CRC is combined from them (zlib's ``crc32_combine``, which Python does not expose:
+re-done here in GF(2) polynomial arithmetic). A combination costs one 32-step multiplication
+per piece, given each piece's precomputed ``x^(8·length) mod P``.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = ["Deflated", "crc32_combine", "deflate", "gzip_stream"]
+
+# Level 3, as for whole bodies (see negotiation.gzip_bytes): rebuilding is what readers wait on.
+LEVEL: Final = 3
+
+# The CRC-32 polynomial, bit-reversed as zlib computes it.
+_POLY: Final = 0xEDB88320
+_X0: Final = 1 << 31  # the polynomial 1 (x^0) in reflected form
+
+# mtime 0 (the output depends on the input alone, so an ETag names one byte sequence),
+# no flags, unknown OS.
+_HEADER: Final = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+# An empty final block of fixed Huffman codes: what zlib writes to finish an empty stream.
+_FINAL_BLOCK: Final = zlib.compressobj(LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS).flush()
+
+
+def _multiply(a: int, b: int) -> int:
+    """``a * b mod P`` for reflected polynomials (zlib's ``multmodp``)."""
+    product = 0
+    mask = _X0
+    while True:
+        if a & mask:
+            product ^= b
+            if not a & (mask - 1):
+                return product
+        mask >>= 1
+        b = (b >> 1) ^ _POLY if b & 1 else b >> 1
+
+
+def _powers() -> list[int]:
+    """``x^(2^k) mod P`` for k < 32; the sequence repeats with period 32 past that."""
+    table = [_X0 >> 1]  # x^1
+    for _ in range(31):
+        table.append(_multiply(table[-1], table[-1]))
+    return table
+
+
+_X2N: Final = _powers()
+
+
+def shift_of(length: int) -> int:
+    """``x^(8·length) mod P``: the factor that moves a CRC past ``length`` zero bytes."""
+    product = _X0
+    k = 3  # 8 = 2^3 bits per byte
+    n = length
+    while n:
+        if n & 1:
+            product = _multiply(_X2N[k & 31], product)
+        n >>= 1
+        k += 1
+    return product
+
+
+def crc32_combine(crc1: int, crc2: int, length2: int) -> int:
+    """The CRC-32 of ``a + b`` from ``crc32(a)``, ``crc32(b)`` and ``len(b)``."""
+    return _multiply(shift_of(length2), crc1) ^ crc2
+
+
+@dataclass(frozen=True, slots=True)
+class Deflated:
+    """A piece compressed on its own: raw deflate ending on a sync flush, with its CRC."""
+
+    data: bytes
+    crc: int
+    length: int
+    shift: int  # x^(8·length) mod P, kept so that combining costs one multiplication
+
+
+def deflate(pieces: Iterable[bytes]) -> Deflated:
+    """``b"".join(pieces)`` compressed as one stitchable piece."""
+    data = b"".join(pieces)  # one call into zlib per segment, not one per instance
+    compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    return Deflated(body, zlib.crc32(data), len(data), shift_of(len(data)))
+
+
+def gzip_stream(parts: Iterable[Deflated]) -> bytes:
+    """One gzip member holding ``parts`` in order."""
+    out = [_HEADER]
+    crc = 0
+    length = 0
+    for part in parts:
+        out.append(part.data)
+        crc = _multiply(part.shift, crc) ^ part.crc
+        length += part.length
+    out.append(_FINAL_BLOCK)
+    out.append(struct.pack("<II", crc, length & 0xFFFFFFFF))
+    return b"".join(out)

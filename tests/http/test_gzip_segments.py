@@ -1,0 +1,62 @@
+"""Stitched gzip streams: the CRC combination, and real decoders reading the stream as one body.
+
+The stitched stream is a single gzip member, so decoders that stop after the first member
+(zlib's own ``decompressobj``, browser streams) read all of it; Python's gzip module, urllib3
+(py_eureka_client, our own client) and node's zlib (eureka-js-client) are checked directly.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import subprocess
+import zlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from urllib3.response import GzipDecoder
+
+from eureka_embed.http.gzip_segments import crc32_combine, deflate, gzip_stream
+
+pieces = st.lists(st.lists(st.binary(max_size=300), max_size=4), max_size=6)
+
+
+@given(st.binary(max_size=500), st.binary(max_size=500))
+def test_combined_crc_is_the_crc_of_the_concatenation(a: bytes, b: bytes) -> None:
+    assert crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
+
+
+@given(pieces)
+def test_a_stitched_stream_is_one_member_holding_every_piece(parts: list[list[bytes]]) -> None:
+    whole = b"".join(b"".join(part) for part in parts)
+    stream = gzip_stream(deflate(part) for part in parts)
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    assert inflater.decompress(stream) == whole
+    assert inflater.eof and not inflater.unused_data
+    assert gzip.decompress(stream) == whole
+    decoder = GzipDecoder()
+    assert decoder.decompress(stream) + decoder.flush() == whole
+
+
+def test_a_corrupted_piece_fails_the_checksum() -> None:
+    good = deflate([b"hello " * 50])
+    stream = bytearray(gzip_stream([good, deflate([b"world"])]))
+    stream[-5] ^= 0xFF  # inside the CRC-32 of the trailer
+    with pytest.raises(gzip.BadGzipFile):
+        gzip.decompress(bytes(stream))
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_node_zlib_reads_a_stitched_stream() -> None:
+    parts = [[b'{"a":['], [b"1," * 1000, b"2"], [b"]}"]]
+    stream = gzip_stream(deflate(part) for part in parts)
+    script = (
+        "const z=require('zlib');let c=[];process.stdin.on('data',d=>c.push(d));"
+        "process.stdin.on('end',()=>process.stdout.write(z.gunzipSync(Buffer.concat(c))))"
+    )
+    done = subprocess.run(
+        ["node", "-e", script], input=stream, capture_output=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"".join(b"".join(part) for part in parts)
