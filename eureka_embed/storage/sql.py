@@ -6,6 +6,11 @@ How it keeps the contract:
   ``eureka_sequence`` (``SELECT ... FOR UPDATE``; on SQLite, ``BEGIN IMMEDIATE``), then the
   lease row. Writers, whether threads or nodes sharing the database, queue on that lock, so no
   update is lost and change sequence numbers commit in order.
+- **Group commit on SQLite.** Concurrent writes of one process share one transaction per
+  batch (:mod:`~eureka_embed.storage.sql_group`), in arrival order, each function seeing the
+  writes before it; each is answered after its batch's commit, and a failed commit fails
+  them all with nothing applied. Server databases keep one transaction per write, side by
+  side on their own connections.
 - **Reads from memory.** Every node keeps all leases and the recent change log in memory and
   catches up with the database from the change log (and, for renewals made through other
   nodes, from the ``last_renewal_ms`` column) every ``sync_interval`` seconds, and at once
