@@ -6,6 +6,11 @@ How it keeps the contract:
   ``eureka_sequence`` (``SELECT ... FOR UPDATE``; on SQLite, ``BEGIN IMMEDIATE``), then the
   lease row. Writers, whether threads or nodes sharing the database, queue on that lock, so no
   update is lost and change sequence numbers commit in order.
+- **Group commit on SQLite.** Concurrent writes of one process share one transaction per
+  batch (:mod:`~eureka_embed.storage.sql_group`), in arrival order, each function seeing the
+  writes before it; each is answered after its batch's commit, and a failed commit fails
+  them all with nothing applied. Server databases keep one transaction per write, side by
+  side on their own connections.
 - **Reads from memory.** Every node keeps all leases and the recent change log in memory and
   catches up with the database from the change log (and, for renewals made through other
   nodes, from the ``last_renewal_ms`` column) every ``sync_interval`` seconds, and at once
@@ -31,6 +36,7 @@ How it keeps the contract:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import logging
 import threading
@@ -56,6 +62,7 @@ from eureka_embed.storage.sql_engine import (
     sync_of,
     timeouts_of,
 )
+from eureka_embed.storage.sql_group import GroupCommit, Queued
 from eureka_embed.storage.sql_health import DatabaseHealth
 from eureka_embed.storage.sql_schema import SEQUENCE_NAME, changes, leases, renewals, sequence
 
@@ -116,6 +123,27 @@ def _renewal_statement(dialect: str) -> sa.Update:
     )
 
 
+#: Writes sharing one SQLite transaction at most: a batch holds the database for its writers.
+_MAX_BATCH = 128
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Unit:
+    """A write for the group commit: its statements, and what to do in memory once committed."""
+
+    run: Callable[[sa.Connection], Any]
+    apply: Callable[[Any], None]
+
+
+class _UnitFailed(Exception):
+    """One unit of a batch failed by itself; the batch is rolled back and run without it."""
+
+    def __init__(self, position: int, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.position = position
+        self.error = error
+
+
 #: Rows per joined UPDATE on server databases (three parameters each).
 _FLUSH_CHUNK = 500
 
@@ -163,22 +191,43 @@ def _dump_instance(instance: InstanceInfo) -> str:
     return orjson.dumps(instance_to_dict(instance)).decode()
 
 
-def _load_instance(text: str) -> InstanceInfo:
-    return instance_from_dict(orjson.loads(text), registration=False)
+def _load_instance(text: str, decoded: dict[str, InstanceInfo] | None = None) -> InstanceInfo:
+    """The instance stored as ``text``; ``decoded`` shares one object per distinct text.
+
+    In memory a lease and the change that wrote it hold the same instance object; rows read
+    back hold the same text twice. Sharing what was decoded keeps a reloaded store as lean as
+    the one that wrote it, and decodes each distinct instance once (decoding dominates a load).
+    """
+    if decoded is None:
+        return instance_from_dict(orjson.loads(text), registration=False)
+    instance = decoded.get(text)
+    if instance is None:
+        instance = decoded[text] = instance_from_dict(orjson.loads(text), registration=False)
+    return instance
 
 
-def _record_from_row(row: sa.Row[Any], last_renewal_ms: int | None = None) -> LeaseRecord:
+def _record_from_row(
+    row: sa.Row[Any],
+    last_renewal_ms: int | None = None,
+    decoded: dict[str, InstanceInfo] | None = None,
+) -> LeaseRecord:
     override = row.override
     return LeaseRecord(
-        instance=_load_instance(row.instance),
+        instance=_load_instance(row.instance, decoded),
         duration_ms=row.duration_ms,
         last_renewal_ms=row.last_renewal_ms if last_renewal_ms is None else last_renewal_ms,
-        override=InstanceStatus(override) if override else None,
+        override=_OVERRIDES[override] if override else None,
     )
 
 
-def _change_from_row(row: sa.Row[Any]) -> Change:
-    return Change(row.seq, row.timestamp_ms, ActionType(row.action), _load_instance(row.instance))
+def _change_from_row(row: sa.Row[Any], decoded: dict[str, InstanceInfo] | None = None) -> Change:
+    instance = _load_instance(row.instance, decoded)
+    return Change(row.seq, row.timestamp_ms, _ACTIONS[row.action], instance)
+
+
+#: Enum members by stored value: a dict lookup is several times cheaper than the Enum call.
+_OVERRIDES = {status.value: status for status in InstanceStatus}
+_ACTIONS = {action.value: action for action in ActionType}
 
 
 def _first_line(exc: sa.exc.DBAPIError) -> str:
@@ -243,6 +292,13 @@ class SqlStore(IndexedStore):
         # SQLite has one writer at a time anyway; queueing here keeps threads of this process
         # from spinning on the database's busy lock (and shares one in-memory connection).
         self._db_lock = threading.RLock() if self._sqlite else None
+        # SQLite: concurrent writes of this process share one transaction each batch (see
+        # sql_group). Server databases run writers side by side on their own connections,
+        # and there a shared transaction would hold every row lock of the batch (and the
+        # sequence row that the other nodes queue on) for the whole batch.
+        self._group: GroupCommit[_Unit] | None = (
+            GroupCommit(self._write_batch, max_batch=_MAX_BATCH) if self._sqlite else None
+        )
         # Catching up reads one consistent snapshot of the log and the rows it names; SQLite
         # transactions are snapshots already. Said as the transaction's first statement, not
         # as a connection option: setting an option on a connection the database dropped
@@ -392,27 +448,79 @@ class SqlStore(IndexedStore):
             write, result = fn(current)
             if write is None:
                 return None, result, None
-            self._write_lease(conn, key, write.record, exists=row is not None)
+            written = self._write_lease(conn, key, write.record, exists=row is not None)
             if write.change is None:
                 return write, result, None
-            change = self._log_change(conn, seq + 1, key, write, current)
+            change = self._log_change(conn, seq + 1, key, write, current, written=written)
             return write, result, change
 
-        write, result, change = self._run(unit, write=True)
-        if write is not None:
-            self._apply_own_write(key, write.record, change)
-        return result
+        def apply(outcome: tuple[Write | None, T, Change | None]) -> None:
+            write, _, change = outcome
+            if write is not None:
+                self._apply_own_write(key, write.record, change)
+
+        if self._group is not None:
+            outcome: tuple[Write | None, T, Change | None] = self._group.submit(_Unit(unit, apply))
+            return outcome[1]
+        outcome = self._run(unit, write=True)
+        apply(outcome)
+        return outcome[1]
+
+    def _write_batch(self, batch: list[Queued[_Unit]]) -> None:
+        """Run ``batch``'s units in order in one transaction; answer each (for GroupCommit).
+
+        A unit that fails on its own (its function raised, or the database refused its
+        statements) is answered with that error and the batch runs again without it: its
+        neighbours in the queue are not its fault. A failure of the transaction (the
+        database unreachable, busy, or the commit refused) answers every unit with it, and
+        nothing of the batch is applied to memory. After the commit, units are applied to
+        memory in commit order, so each is the next in sequence.
+        """
+        live = list(batch)
+        while live:
+
+            def units(conn: sa.Connection) -> list[Any]:
+                outcomes = []
+                for position, item in enumerate(live):
+                    try:
+                        outcomes.append(item.work.run(conn))
+                    except (sa.exc.IntegrityError, sa.exc.DataError) as exc:
+                        raise _UnitFailed(position, self._failure(exc, timed_out=False)) from exc
+                    except sa.exc.DBAPIError:
+                        raise  # the transaction's failure: _run retries or reports it
+                    except Exception as exc:
+                        raise _UnitFailed(position, exc) from exc
+                return outcomes
+
+            try:
+                outcomes = self._run(units, write=True)
+            except _UnitFailed as failed:
+                live.pop(failed.position).error = failed.error
+                continue
+            except StorageError as exc:
+                for item in live:
+                    item.error = type(exc)(str(exc))  # an exception object per raising thread
+                    item.error.__cause__ = exc.__cause__
+                return
+            for item, outcome in zip(live, outcomes, strict=True):
+                item.outcome = outcome
+                try:
+                    item.work.apply(outcome)
+                except Exception as exc:  # committed: the writer hears of it all the same
+                    item.error = exc
+            return
 
     def _write_lease(
         self, conn: sa.Connection, key: Key, record: LeaseRecord | None, *, exists: bool
-    ) -> None:
+    ) -> str | None:
+        """Write (or delete) the lease row; returns the instance text written, if any."""
         app, instance_id = key
         this = {"b_app": app, "b_id": instance_id}
         if record is None:
             if exists:
                 conn.execute(_DELETE_LEASE, this)
                 conn.execute(_DELETE_RENEWAL, this)
-            return
+            return None
         values = {
             "instance": _dump_instance(record.instance),
             "override": record.override.value if record.override is not None else None,
@@ -425,11 +533,24 @@ class SqlStore(IndexedStore):
             names = {"app": app, "instance_id": instance_id}
             conn.execute(_INSERT_LEASE, {**names, **values})
             conn.execute(_INSERT_RENEWAL, {**names, "last_renewal_ms": record.last_renewal_ms})
+        return str(values["instance"])
 
     def _log_change(
-        self, conn: sa.Connection, seq: int, key: Key, write: Write, current: LeaseRecord | None
+        self,
+        conn: sa.Connection,
+        seq: int,
+        key: Key,
+        write: Write,
+        current: LeaseRecord | None,
+        *,
+        written: str | None = None,
     ) -> Change:
+        """Log the change; ``written`` is the lease's instance text, reused when it is the same
+        instance (a registration logs what it stores: encoding it twice cost a tenth of it)."""
         instance = write.logged_instance(current)
+        same = (
+            written is not None and write.record is not None and instance is write.record.instance
+        )
         assert write.change is not None
         conn.execute(
             _INSERT_CHANGE,
@@ -439,7 +560,7 @@ class SqlStore(IndexedStore):
                 "action": write.change.value,
                 "app": key[0],
                 "instance_id": key[1],
-                "instance": _dump_instance(instance),
+                "instance": written if same else _dump_instance(instance),
             },
         )
         conn.execute(_SET_SEQUENCE, {"b_seq": seq})
@@ -546,7 +667,8 @@ class SqlStore(IndexedStore):
         if not logged or logged[0].seq != local + 1:
             # The changes we missed were pruned (this node was away too long): start over.
             return self._reload()
-        fresh = {(row.app, row.instance_id): _record_from_row(row) for row in rows}
+        decoded: dict[str, InstanceInfo] = {}
+        fresh = {(row.app, row.instance_id): _record_from_row(row, None, decoded) for row in rows}
         with self._lock:
             # Own writes may have moved on meanwhile, each the next in sequence: skip those.
             if head <= self._sequence:
@@ -555,7 +677,7 @@ class SqlStore(IndexedStore):
                 self._put(key, fresh.get(key))
             for row in logged:
                 if row.seq > self._sequence:
-                    self._append(_change_from_row(row))
+                    self._append(_change_from_row(row, decoded))
         return True
 
     def _lease_rows(self, conn: sa.Connection, keys: Sequence[Key]) -> Iterable[sa.Row[Any]]:
@@ -596,8 +718,9 @@ class SqlStore(IndexedStore):
 
         def unit(conn: sa.Connection) -> tuple[int, list[LeaseRecord], list[Change]]:
             head = conn.execute(_READ_SEQUENCE).scalar_one()
-            records = [_record_from_row(row) for row in conn.execute(_SELECT_LEASES)]
-            logged = [_change_from_row(row) for row in conn.execute(_SELECT_CHANGES)]
+            decoded: dict[str, InstanceInfo] = {}
+            records = [_record_from_row(row, None, decoded) for row in conn.execute(_SELECT_LEASES)]
+            logged = [_change_from_row(row, decoded) for row in conn.execute(_SELECT_CHANGES)]
             return head, records, logged
 
         head, records, logged = self._run(unit, write=False)

@@ -1,0 +1,213 @@
+"""SQLite register over HTTP with 1 vs 16 clients, and node start over a file of N (issue 12).
+
+Run: ``python bench/bench_sql_scaling.py [--rounds N] [--sizes 1000,10000,50000,100000]``.
+
+- **Register over HTTP**: ``eureka-embed serve`` over a SQLite file in a subprocess; each round
+  sends ``--registrations`` registrations from one client, then the same number from 16
+  clients at once (threads with a keep-alive connection each, fresh instance ids every time),
+  in an order that rotates between rounds; the ratio is taken within each round. Target: 16
+  clients >= 1.5x one client, and >= 1,500/s.
+- **Node start**: for each size a SQLite file of N registered instances (and their N logged
+  changes, as after a deploy) is written once; each round opens a store over it in a fresh
+  process and times the constructor (schema check, loading every lease and the log). The growth
+  exponent is the slope of log(time) over log(N) between the smallest and largest size.
+  Target: <= 1.5 s at 100k.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.client
+import itertools
+import math
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from a source tree
+    sys.path.insert(0, str(ROOT))
+
+import orjson  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from bench.bench_http import registration, server_process  # noqa: E402
+from bench.bench_registry import make_instance  # noqa: E402
+from bench.rounds import Spread, heading, interleaved, ratio, rounds_argument, row, target  # noqa: E402
+from eureka_embed.codec import instance_to_dict  # noqa: E402
+from eureka_embed.storage import migrate  # noqa: E402
+from eureka_embed.storage.sql_schema import SEQUENCE_NAME, changes, leases, renewals, sequence  # noqa: E402
+
+CLIENTS = 16
+
+
+def register_batch(root_url: str, ids: list[int], clients: int) -> float:
+    """Registrations of ``ids`` from ``clients`` concurrent connections; registrations/s."""
+    host, port = root_url.removeprefix("http://").rsplit(":", 1)
+    shares = [ids[c::clients] for c in range(clients)]
+    failures: list[str] = []
+
+    def client(share: list[int]) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        try:
+            for n in share:
+                conn.request(
+                    "POST",
+                    f"/eureka/apps/APP{n % 50}",
+                    body=registration(n),
+                    headers={"Content-Type": "application/json"},
+                )
+                answer = conn.getresponse()
+                answer.read()
+                if answer.status != 204:
+                    failures.append(f"{n}: {answer.status}")
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(share,)) for share in shares]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if failures:
+        raise RuntimeError(f"registrations failed: {failures[:5]}")
+    return len(ids) / elapsed
+
+
+def bench_register(registrations: int, rounds: int) -> None:
+    fresh = itertools.count()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        with server_process(
+            ["-m", "eureka_embed", "serve", "--port", "0", "--store", store]
+        ) as url:
+            register_batch(url, [next(fresh) for _ in range(200)], CLIENTS)  # warm-up
+
+            def subject(clients: int) -> Callable[[], float]:
+                def measure() -> float:
+                    ids = [next(fresh) for _ in range(registrations)]
+                    return register_batch(url, ids, clients)
+
+                return measure
+
+            rates = interleaved(
+                {"1 client": subject(1), f"{CLIENTS} clients": subject(CLIENTS)}, rounds
+            )
+    one, many = rates["1 client"], rates[f"{CLIENTS} clients"]
+    heading(f"SQLite file over HTTP, {registrations} registrations per subject", rounds)
+    scaled = ratio(many, one)
+    row("register, 1 client (/s)", Spread.of(one).show())
+    row(
+        f"register, {CLIENTS} clients (/s)",
+        Spread.of(many).show(),
+        target(">= 1,500", Spread.of(many).median >= 1500),
+    )
+    row(
+        f"register, {CLIENTS} clients / 1 client",
+        scaled.show(".2f"),
+        target(">= 1.5", scaled.median >= 1.5),
+    )
+
+
+def write_file(path: Path, instances: int) -> None:
+    """A store's file of ``instances`` registrations and their logged changes, written in bulk
+    (the rows the store writes, without its per-write cost)."""
+    engine = sa.create_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        for start in range(0, instances, 5_000):
+            lease_rows, renewal_rows, change_rows = [], [], []
+            for n in range(start, min(instances, start + 5_000)):
+                info = make_instance(n)
+                text = orjson.dumps(instance_to_dict(info)).decode()
+                key = {"app": info.app, "instance_id": info.instance_id}
+                lease_rows.append(
+                    {**key, "instance": text, "override": None, "duration_ms": 90_000}
+                )
+                renewal_rows.append({**key, "last_renewal_ms": 1_700_000_000_000})
+                change_rows.append(
+                    {
+                        **key,
+                        "seq": n + 1,
+                        "timestamp_ms": 1_700_000_000_000,
+                        "action": "ADDED",
+                        "instance": text,
+                    }
+                )
+            conn.execute(sa.insert(leases), lease_rows)
+            conn.execute(sa.insert(renewals), renewal_rows)
+            conn.execute(sa.insert(changes), change_rows)
+        conn.execute(
+            sa.update(sequence).where(sequence.c.name == SEQUENCE_NAME).values(value=instances)
+        )
+    engine.dispose()
+
+
+_START = """
+import sys, time
+from eureka_embed.storage.sql import SqlStore
+start = time.perf_counter()
+store = SqlStore(sys.argv[1], background=False)
+elapsed = time.perf_counter() - start
+assert store.count() == int(sys.argv[2]), store.count()
+print(elapsed)
+"""
+
+
+def start_once(path: Path, instances: int) -> float:
+    done = subprocess.run(
+        [sys.executable, "-c", _START, f"sqlite:///{path}", str(instances)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return float(done.stdout.strip()) * 1000
+
+
+def bench_start(sizes: list[int], rounds: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {}
+        for size in sizes:
+            files[size] = Path(tmp) / f"n{size}.db"
+            write_file(files[size], size)
+        subjects: dict[str, Callable[[], float]] = {
+            f"{size}": functools.partial(start_once, files[size], size) for size in sizes
+        }
+        times = interleaved(subjects, rounds)
+    heading("SQLite node start over a file of N (fresh process per point)", rounds)
+    medians = {}
+    for size in sizes:
+        spread = Spread.of(times[f"{size}"])
+        medians[size] = spread.median
+        goal = target("<= 1,500 ms", spread.median <= 1500) if size == 100_000 else ""
+        row(f"node start, {size:,} instances (ms)", spread.show(",.0f"), goal)
+    low, high = min(sizes), max(sizes)
+    if high > low:
+        slope = math.log(medians[high] / medians[low]) / math.log(high / low)
+        row(f"growth exponent, {low:,} to {high:,}", f"N^{slope:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--registrations", type=int, default=800, help="per subject and round")
+    parser.add_argument("--sizes", default="1000,10000,50000,100000")
+    parser.add_argument("--skip-register", action="store_true")
+    parser.add_argument("--skip-start", action="store_true")
+    rounds_argument(parser)
+    args = parser.parse_args()
+    if not args.skip_register:
+        bench_register(args.registrations, args.rounds)
+    if not args.skip_start:
+        bench_start([int(s) for s in args.sizes.split(",")], args.rounds)
+
+
+if __name__ == "__main__":
+    main()
