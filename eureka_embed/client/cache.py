@@ -3,8 +3,9 @@
 One writer (the refresh task) builds a new immutable :class:`CacheView` after each change and
 publishes it with a single reference swap; lookups read whichever view is current without a
 lock, so they never wait, least of all on the network. A delta only rebuilds the applications
-it touches. Per-view indexes (UP instances of an app, instances of a VIP) are built on first
-use and kept with the view.
+it touches, and the view's hashcode comes from per-status counts the writer keeps with each
+change, so a merge costs what the delta holds, not what the registry holds. Per-view indexes
+(UP instances of an app, instances of a VIP) are built on first use and kept with the view.
 """
 
 from __future__ import annotations
