@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eureka_embed.client.cache import CacheView, RegistryCache
@@ -182,6 +182,7 @@ _steps = st.lists(
 
 
 @given(_steps)
+@settings(suppress_health_check=[HealthCheck.too_slow])  # up to eight registries an example
 def test_the_view_hashcode_after_any_fetches_and_merges_is_that_of_its_instances(
     steps: list[tuple[str, list[Any]]],
 ) -> None:

@@ -14,7 +14,7 @@ from unittest import mock
 
 import orjson
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eureka_embed.codec import (
@@ -31,6 +31,8 @@ from tests.codec import strategies
 from tests.codec.test_fuzz import INSTANCE_KEYS, instance_dicts, json_values
 
 NOW = 1_700_000_000_000
+# Whole registries, two per example: drawing them is slow on a loaded machine, and that is fine.
+big_inputs = settings(suppress_health_check=[HealthCheck.too_slow])
 BODIES = [(fmt, compact) for fmt in WireFormat for compact in (False, True)]
 
 
@@ -97,6 +99,7 @@ def test_the_quick_path_agrees_on_nested_objects_with_odd_values(
 
 @pytest.mark.parametrize(("fmt", "compact"), BODIES)
 @given(registry=strategies.registries)
+@big_inputs
 def test_registry_bodies_decode_to_what_the_general_reader_gives(
     fmt: WireFormat, compact: bool, registry: Applications
 ) -> None:
@@ -116,6 +119,7 @@ def _body(instances: list[InstanceInfo], fmt: WireFormat = WireFormat.JSON) -> b
 
 @pytest.mark.parametrize(("fmt", "compact"), BODIES)
 @given(first=strategies.registries, second=strategies.registries)
+@big_inputs
 def test_a_read_with_reuse_equals_a_fresh_read_whatever_came_before(
     fmt: WireFormat, compact: bool, first: Applications, second: Applications
 ) -> None:
@@ -136,6 +140,7 @@ def test_a_read_with_reuse_equals_a_fresh_read_whatever_came_before(
     ),
     st.data(),
 )
+@big_inputs
 def test_a_changed_field_always_shows_in_the_next_read(
     instances: list[InstanceInfo], data: st.DataObject
 ) -> None:
