@@ -11,6 +11,11 @@ its baseline in the same rounds:
   over a mock transport (decode + apply, no sockets);
 - a delta of ``--changes`` (100) status changes: decoding it (against a bare ``orjson.loads``),
   and merging it into the 10k cache (with the hashcode check);
+- decode scaling (``--scaling``, 1k 10k 50k 100k): the full registry decoded as a first fetch
+  (nothing to reuse), as a second fetch with 1 % of the instances changed (reusing the rest,
+  as the REST client does), and a bare ``orjson.loads`` of the same bytes, in the same rounds;
+  per instance and in total, with the growth exponent (least-squares slope of log time over
+  log n). XML: the first fetch at 10k only (``--xml``);
 - client CPU (``time.process_time``) per heartbeat: through the in-process client, and through
   the full HTTP stack (sessioned, retrying, redirecting, metrics, REST, urllib3) against an
   ``eureka-embed serve`` child process, so the server's CPU is not counted; against the
@@ -22,6 +27,7 @@ from __future__ import annotations
 import argparse
 import functools
 import http.client
+import math
 import re
 import subprocess
 import sys
@@ -54,7 +60,12 @@ from eureka_embed.client import (
 )
 from eureka_embed.client.cache import RegistryCache
 from eureka_embed.clock import ManualClock
-from eureka_embed.codec import WireFormat, decode_applications, encode_applications
+from eureka_embed.codec import (
+    DecodedInstances,
+    WireFormat,
+    decode_applications,
+    encode_applications,
+)
 from eureka_embed.model import (
     ActionType,
     Applications,
@@ -190,6 +201,68 @@ def bench_delta(instances: list[InstanceInfo], changes: int, rounds: int) -> Non
     row("decode / bare orjson.loads (cost, x)", decode_vs_bare.show(".1f"))
 
 
+def bench_decode_scaling(sizes: list[int], rounds: int, *, xml: bool) -> None:
+    """Full registry decode at each size: first fetch, second fetch with 1 % changed, orjson."""
+    medians: dict[str, list[float]] = {}
+    for n in sizes:
+        for name, median in _decode_at(n, rounds, xml=xml and n == 10_000).items():
+            medians.setdefault(name, []).append(median)
+    if len(sizes) > 1:
+        heading("growth exponent (slope of log median time over log n)", rounds)
+        for name, values in medians.items():
+            if len(values) == len(sizes):
+                row(name, f"{_slope(sizes, values):.2f}")
+
+
+def _decode_at(n: int, rounds: int, *, xml: bool) -> dict[str, float]:
+    instances = [make_instance(k) for k in range(n)]
+    payload = encode_applications(Applications.of(instances), WireFormat.JSON)
+    changed = list(instances)
+    every = range(0, n, 100)  # 1 %, spread over the applications
+    for k in every:
+        changed[k] = changed[k].evolve(
+            status=InstanceStatus.DOWN, last_dirty_timestamp=changed[k].last_dirty_timestamp + 1
+        )
+    changed_payload = encode_applications(Applications.of(changed), WireFormat.JSON)
+
+    def second_fetch() -> float:
+        memo = DecodedInstances()
+        decode_applications(payload, WireFormat.JSON, reuse=memo)  # the first: not timed
+        started = time.perf_counter()
+        decode_applications(changed_payload, WireFormat.JSON, reuse=memo)
+        took = time.perf_counter() - started
+        assert memo.reused == n - len(every), "every unchanged instance is reused"
+        return took
+
+    subjects: dict[str, Callable[[], float]] = {
+        "first fetch": _timer(lambda: decode_applications(payload, WireFormat.JSON), 1),
+        "second fetch, 1 % changed": second_fetch,
+        "bare orjson.loads (baseline)": _timer(lambda: orjson.loads(payload), 1),
+    }
+    if xml:
+        xml_payload = encode_applications(Applications.of(instances), WireFormat.XML)
+        subjects["first fetch, XML"] = _timer(
+            lambda: decode_applications(xml_payload, WireFormat.XML), 1
+        )
+    times = interleaved(subjects, rounds)
+    heading(f"full registry decode: {n} instances, {len(payload) / 1e6:.1f} MB JSON", rounds)
+    for name, values in times.items():
+        row(f"{name}, ms", ms(Spread.of(values)))
+        row(f"{name}, us per instance", Spread.of(v / n for v in values).show(".1f", scale=1e6))
+    baseline = times["bare orjson.loads (baseline)"]
+    for name in ("first fetch", "second fetch, 1 % changed"):
+        row(f"{name} / bare orjson.loads (x)", ratio(times[name], baseline).show(".2f"))
+    return {name: Spread.of(values).median for name, values in times.items()}
+
+
+def _slope(sizes: list[int], values: list[float]) -> float:
+    xs = [math.log(n) for n in sizes]
+    ys = [math.log(v) for v in values]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    covariance = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
+    return covariance / sum((x - mean_x) ** 2 for x in xs)
+
+
 def per_heartbeat_us(heartbeat: Callable[[], object], beats: int) -> tuple[float, float]:
     """Client CPU and wall time per heartbeat, in microseconds, over ``beats`` heartbeats."""
     cpu, wall = time.process_time(), time.perf_counter()
@@ -291,8 +364,19 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=10_000)
     parser.add_argument("--changes", type=int, default=100)
     parser.add_argument("--heartbeats", type=int, default=1_000, help="per round and client")
+    parser.add_argument(
+        "--scaling",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1_000, 10_000, 50_000, 100_000],
+        help="registry sizes for the decode scaling rows (comma-separated)",
+    )
+    parser.add_argument("--only-scaling", action="store_true", help="skip the other groups")
+    parser.add_argument("--xml", action="store_true", help="also XML decode at 10k")
     rounds_argument(parser)
     args = parser.parse_args()
+    bench_decode_scaling(args.scaling, args.rounds, xml=args.xml)
+    if args.only_scaling:
+        return
     instances = [make_instance(n) for n in range(args.instances)]
     bench_full_registry(instances, args.rounds)
     bench_delta(instances, args.changes, args.rounds)

@@ -3,8 +3,9 @@
 One writer (the refresh task) builds a new immutable :class:`CacheView` after each change and
 publishes it with a single reference swap; lookups read whichever view is current without a
 lock, so they never wait, least of all on the network. A delta only rebuilds the applications
-it touches. Per-view indexes (UP instances of an app, instances of a VIP) are built on first
-use and kept with the view.
+it touches, and the view's hashcode comes from per-status counts the writer keeps with each
+change, so a merge costs what the delta holds, not what the registry holds. Per-view indexes
+(UP instances of an app, instances of a VIP) are built on first use and kept with the view.
 """
 
 from __future__ import annotations
@@ -33,10 +34,15 @@ class CacheView:
 
     __slots__ = ("_by_svip", "_by_vip", "_up", "apps", "hashcode", "version")
 
-    def __init__(self, apps: Mapping[str, Application], version: str) -> None:
+    def __init__(
+        self, apps: Mapping[str, Application], version: str, hashcode: str | None = None
+    ) -> None:
+        """``hashcode``: that of ``apps``, when the caller keeps it; else counted here."""
         self.apps: Mapping[str, Application] = MappingProxyType(dict(apps))
         self.version = version
-        self.hashcode = apps_hashcode(i for app in self.apps.values() for i in app.instances)
+        if hashcode is None:
+            hashcode = apps_hashcode(i for app in self.apps.values() for i in app.instances)
+        self.hashcode = hashcode
         self._up: dict[str, tuple[InstanceInfo, ...]] = {}
         self._by_vip: dict[str, tuple[InstanceInfo, ...]] | None = None
         self._by_svip: dict[str, tuple[InstanceInfo, ...]] | None = None
@@ -118,6 +124,9 @@ class RegistryCache:
         self._lock = threading.Lock()
         # app name -> instance id -> instance: the writer's working copy behind the views.
         self._apps: dict[str, dict[str, InstanceInfo]] = {}
+        # Instances of the working copy per status, kept with each change: a delta's view then
+        # gets its hashcode without counting the whole registry again.
+        self._counts: dict[str, int] = {}
         self._view = CacheView({}, "-1")
 
     @property
@@ -132,12 +141,22 @@ class RegistryCache:
             for instance in app.instances:
                 members[instance.instance_id] = instance
         fresh = {name: members for name, members in fresh.items() if members}
+        counts: dict[str, int] = {}
+        for members in fresh.values():
+            for instance in members.values():
+                key = instance.status.value
+                counts[key] = counts.get(key, 0) + 1
         with self._lock:
             changed = fresh != self._apps
             self._apps = fresh
+            self._counts = counts
             apps = {name: Application(name, tuple(m.values())) for name, m in fresh.items()}
-            self._view = CacheView(apps, applications.version)
+            self._view = CacheView(apps, applications.version, _hashcode(counts))
         return changed
+
+    def _count(self, instance: InstanceInfo, step: int) -> None:
+        key = instance.status.value
+        self._counts[key] = self._counts.get(key, 0) + step
 
     def apply_delta(self, delta: Applications) -> DeltaOutcome:
         """Merge ``delta`` by action type: ADDED and MODIFIED add or replace, DELETED removes."""
@@ -148,12 +167,16 @@ class RegistryCache:
                 if instance.action_type is ActionType.DELETED:
                     members = self._apps.get(name)
                     if members is not None and instance.instance_id in members:
-                        del members[instance.instance_id]
+                        self._count(members.pop(instance.instance_id), -1)
                         touched.add(name)
                 else:
                     members = self._apps.setdefault(name, {})
                     # Deltas repeat a change for minutes; only a different copy is a change.
-                    if members.get(instance.instance_id) != instance:
+                    before = members.get(instance.instance_id)
+                    if before != instance:
+                        if before is not None:
+                            self._count(before, -1)
+                        self._count(instance, 1)
                         members[instance.instance_id] = instance
                         touched.add(name)
             view = self._view
@@ -166,13 +189,18 @@ class RegistryCache:
                     else:
                         self._apps.pop(name, None)
                         apps.pop(name, None)
-                view = self._view = CacheView(apps, delta.version)
+                view = self._view = CacheView(apps, delta.version, _hashcode(self._counts))
         return DeltaOutcome(
             changed=bool(touched),
             consistent=view.hashcode == delta.apps_hashcode,
             local_hashcode=view.hashcode,
             server_hashcode=delta.apps_hashcode,
         )
+
+
+def _hashcode(counts: Mapping[str, int]) -> str:
+    """:func:`~eureka_embed.model.apps_hashcode` of instances counted per status."""
+    return "".join(f"{name}_{counts[name]}_" for name in sorted(counts) if counts[name])
 
 
 def _by_id(app: Application) -> dict[str, InstanceInfo]:

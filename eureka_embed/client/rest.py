@@ -23,6 +23,7 @@ from eureka_embed.client.response import EurekaResponse
 from eureka_embed.client.transport import HttpRequest, HttpResponse, Transport
 from eureka_embed.clock import Clock, system_clock
 from eureka_embed.codec import (
+    DecodedInstances,
     WireFormat,
     decode_application,
     decode_applications,
@@ -83,6 +84,8 @@ class RestEurekaHttpClient(EurekaHttpClient):
             headers["Authorization"] = authorization
         self._headers = headers
         self._closed = False
+        # The last full registry's instances: a fetch builds objects only for what changed.
+        self._last_registry = DecodedInstances()
 
     def __repr__(self) -> str:
         return f"RestEurekaHttpClient({self.endpoint.url!r}, {self.wire_format.name})"
@@ -155,7 +158,7 @@ class RestEurekaHttpClient(EurekaHttpClient):
     # ------------------------------------------------------------------ reads
 
     def get_applications(self, regions: Sequence[str] = ()) -> EurekaResponse[Applications]:
-        return self._read("apps/", self._read_applications, regions)
+        return self._read("apps/", self._read_full_registry, regions)
 
     def get_delta(
         self,
@@ -270,6 +273,10 @@ class RestEurekaHttpClient(EurekaHttpClient):
 
     def _read_applications(self, body: bytes, fmt: WireFormat) -> Applications:
         return decode_applications(body, fmt, now_ms=self.clock.now_ms())
+
+    def _read_full_registry(self, body: bytes, fmt: WireFormat) -> Applications:
+        now = self.clock.now_ms()
+        return decode_applications(body, fmt, now_ms=now, reuse=self._last_registry)
 
 
 def _segment(value: str) -> str:

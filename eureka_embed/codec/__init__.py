@@ -20,9 +20,11 @@ from typing import Any
 
 from eureka_embed.codec import jsoncodec, readers, writers, xmlcodec
 from eureka_embed.codec.jsoncodec import EncodedInstances
+from eureka_embed.codec.readers import DecodedInstances
 from eureka_embed.model import Application, Applications, InstanceInfo
 
 __all__ = [
+    "DecodedInstances",
     "EncodedInstances",
     "WireFormat",
     "decode_application",
@@ -112,12 +114,18 @@ def decode_application(
 
 
 def decode_applications(
-    body: bytes | str, fmt: WireFormat, *, now_ms: int | None = None
+    body: bytes | str,
+    fmt: WireFormat,
+    *,
+    now_ms: int | None = None,
+    reuse: DecodedInstances | None = None,
 ) -> Applications:
+    """A registry payload. ``reuse`` hands back the unchanged instances of the last payload
+    read with it (see :class:`~eureka_embed.codec.readers.DecodedInstances`)."""
     now = readers.resolve_now(now_ms)
     if fmt is WireFormat.JSON:
-        return jsoncodec.decode_applications(body, now_ms=now)
-    return xmlcodec.decode_applications(body, now_ms=now)
+        return jsoncodec.decode_applications(body, now_ms=now, reuse=reuse)
+    return xmlcodec.decode_applications(body, now_ms=now, reuse=reuse)
 
 
 def instance_to_dict(instance: InstanceInfo, *, compact: bool = False) -> dict[str, Any]:

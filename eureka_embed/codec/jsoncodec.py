@@ -199,6 +199,8 @@ def decode_application(body: bytes | str, *, now_ms: int) -> Application:
     return readers.read_application(tree, "application", now_ms=now_ms)
 
 
-def decode_applications(body: bytes | str, *, now_ms: int) -> Applications:
+def decode_applications(
+    body: bytes | str, *, now_ms: int, reuse: readers.DecodedInstances | None = None
+) -> Applications:
     tree = _unwrap(_loads(body), "applications")
-    return readers.read_applications(tree, "applications", now_ms=now_ms)
+    return readers.read_applications(tree, "applications", now_ms=now_ms, reuse=reuse)

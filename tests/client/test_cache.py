@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eureka_embed.client.cache import CacheView, RegistryCache
@@ -158,3 +159,41 @@ def test_merging_deltas_gives_what_the_server_holds(
 
     assert _ids(cache.view.instances("ORDERS", only_up=False)) == _ids(server.values())
     assert cache.view.hashcode == apps_hashcode(server.values())
+
+
+_ids_small = st.integers(1, 6)
+_apps_small = st.sampled_from(["ORDERS", "PAYMENTS"])
+_one = st.builds(
+    lambda n, app, status: instance(n, app=app, status=status),
+    _ids_small,
+    _apps_small,
+    st.sampled_from(InstanceStatus),
+)
+_steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("full"), st.lists(_one, max_size=6)),
+        st.tuples(
+            st.just("delta"),
+            st.lists(st.tuples(_one, st.sampled_from(ActionType)), max_size=4),
+        ),
+    ),
+    max_size=8,
+)
+
+
+@given(_steps)
+@settings(suppress_health_check=[HealthCheck.too_slow])  # up to eight registries an example
+def test_the_view_hashcode_after_any_fetches_and_merges_is_that_of_its_instances(
+    steps: list[tuple[str, list[Any]]],
+) -> None:
+    cache = RegistryCache()
+    for kind, items in steps:
+        if kind == "full":
+            cache.replace(Applications.of(items))
+        else:
+            changes = [one.evolve(action_type=action) for one, action in items]
+            outcome = cache.apply_delta(Applications.of(changes, hashcode=""))
+            assert outcome.local_hashcode == cache.view.hashcode
+        view = cache.view
+        everything = [i for app in view.apps.values() for i in app.instances]
+        assert view.hashcode == apps_hashcode(everything)

@@ -15,8 +15,8 @@ from eureka_embed.client import (
 )
 from eureka_embed.client.transport import Handler
 from eureka_embed.clock import ManualClock
-from eureka_embed.codec import WireFormat, decode_instance
-from eureka_embed.model import ActionType, InstanceStatus
+from eureka_embed.codec import WireFormat, decode_instance, encode_applications
+from eureka_embed.model import ActionType, Applications, InstanceStatus
 from tests.client.support import answer, apps_answer, instance, json_answer, payload
 
 BASE = "http://eureka-a:8761/eureka/"
@@ -333,3 +333,21 @@ def test_a_watch_with_a_bad_index_or_wait_is_refused_before_sending() -> None:
         with pytest.raises(ValueError, match="positive"):
             client.get_delta(index=1, wait_s=wait_s)
     assert transport.requests == []
+
+
+@pytest.mark.parametrize("fmt", list(WireFormat), ids=lambda f: f.name)
+def test_a_second_full_fetch_shows_every_change_and_reuses_the_rest(fmt: WireFormat) -> None:
+    current = [instance(n) for n in range(1, 6)]
+
+    def registry(request: HttpRequest) -> HttpResponse:
+        body = encode_applications(Applications.of(current), fmt)
+        return answer(200, body, {"content-type": fmt.content_type})
+
+    client, _ = _client(registry, wire_format=fmt)
+    first = client.get_applications().entity
+    current[1] = current[1].evolve(status=InstanceStatus.DOWN, last_dirty_timestamp=9)
+    second = client.get_applications().entity
+    assert first is not None and second is not None
+    assert second == Applications.of(current)
+    old, new = first.applications[0].instances, second.applications[0].instances
+    assert [a is b for a, b in zip(old, new, strict=True)] == [True, False, True, True, True]
