@@ -149,7 +149,8 @@ def test_a_status_override_and_an_expired_lease_count_as_stored() -> None:
 
 def test_a_renewal_moves_the_lease_out_of_the_expiry_candidates() -> None:
     clock = ManualClock()
-    with MemoryStore() as store:
+    store = MemoryStore()
+    with store:
         registry = Registry(store, _config(0.01), clock)
         registry.register(instance(1))
         registry.register(instance(2))
@@ -166,7 +167,8 @@ def test_a_renewal_moves_the_lease_out_of_the_expiry_candidates() -> None:
 def test_a_renewal_read_in_behind_the_index_is_filed_right_by_the_pass() -> None:
     # SqlStore raises renewal times it reads from other nodes without telling the index.
     clock = ManualClock()
-    with MemoryStore() as store:
+    store = MemoryStore()
+    with store:
         registry = Registry(store, _config(0.01), clock)
         registry.register(instance(1))
         record = store.get("ORDERS", instance(1).instance_id)
