@@ -572,7 +572,7 @@ class Registry:
         earlier change and then this delta holds exactly the registry the hashcode counts.
         """
         since = self.clock.now_ms() - self.config.delta_retention_ms
-        snapshot = self.store.snapshot_since(since)
+        snapshot = self.store.delta_snapshot(since)
         latest: dict[tuple[str, str], InstanceInfo] = {}
         for change in snapshot.changes:
             latest.pop(change.key, None)

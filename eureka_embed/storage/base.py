@@ -234,6 +234,15 @@ class Store(abc.ABC):
         Once the store is closed, every wait returns at once.
         """
 
+    def delta_snapshot(self, since_ms: int) -> Snapshot:
+        """What a delta needs: :meth:`snapshot_since` without the records (``records`` is
+        empty) but with the hashcode of all of them, read at the same instant.
+
+        This default takes a whole snapshot; the stores here copy no record.
+        """
+        full = self.snapshot_since(since_ms)
+        return Snapshot(full.sequence, (), full.changes, full.apps_hashcode)
+
     def apps_hashcode(self) -> str:
         """The apps hashcode of every record. This default counts a snapshot; the stores
         here keep the counts as they go and answer at once."""

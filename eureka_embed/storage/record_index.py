@@ -222,6 +222,10 @@ class IndexedStore(Store):
                 self._sequence, index.records(), self._logged_since(since_ms), index.hashcode()
             )
 
+    def delta_snapshot(self, since_ms: int) -> Snapshot:
+        with self._lock:
+            return Snapshot(self._sequence, (), self._logged_since(since_ms), self._index.hashcode())
+
     def count(self) -> int:
         return self._index.count
 

@@ -83,6 +83,9 @@ def _check_counts(registry: Registry) -> None:
     counted = apps_hashcode(r.instance for r in snapshot.records)
     assert snapshot.apps_hashcode == counted
     assert registry.store.snapshot_since(0).apps_hashcode == counted
+    delta = registry.store.delta_snapshot(0)
+    assert delta.apps_hashcode == counted
+    assert delta.changes == registry.store.changes_since(0)
     assert registry.apps_hashcode() == counted
     assert registry.get_delta().apps_hashcode == counted
     assert registry.get_applications().apps_hashcode == counted
