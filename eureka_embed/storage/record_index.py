@@ -117,8 +117,9 @@ class RecordIndex:
             # _drop_from and _file, written out: two calls fewer on every heartbeat.
             buckets = self._buckets
             bucket.discard(record)
-            if not bucket and buckets.get(bucket.key) is bucket:
-                del buckets[bucket.key]
+            old_key = bucket.key
+            if not bucket and buckets.get(old_key) is bucket:
+                del buckets[old_key]
             target = buckets.get(key)
             if target is None:
                 target = buckets[key] = _ExpiryBucket(key)
