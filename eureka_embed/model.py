@@ -27,6 +27,7 @@ __all__ = [
     "PortInfo",
     "apps_hashcode",
     "frozen_metadata",
+    "hashcode_of_counts",
 ]
 
 DEFAULT_DATA_CENTER_CLASS = "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo"
@@ -227,9 +228,20 @@ def apps_hashcode(instances: Iterable[InstanceInfo]) -> str:
     """Eureka's reconcile hashcode: ``STATUS_count_`` for each status present, sorted by name.
 
     Clients compare it with the hashcode of their merged cache to detect a bad delta merge.
+    It counts each instance's own ``status`` (the one an override already set), whatever its
+    lease: an expired lease not yet evicted is counted.
     """
     counts: dict[str, int] = {}
     for instance in instances:
         key = instance.status.value
         counts[key] = counts.get(key, 0) + 1
-    return "".join(f"{name}_{counts[name]}_" for name in sorted(counts))
+    return hashcode_of_counts(counts)
+
+
+def hashcode_of_counts(counts: Mapping[str, int]) -> str:
+    """The hashcode of a registry holding ``counts[status]`` instances of each status.
+
+    For stores that keep the counts as they go (:mod:`eureka_embed.storage.record_index`):
+    zero counts are left out, as a status no instance has is absent from the hashcode.
+    """
+    return "".join(f"{name}_{counts[name]}_" for name in sorted(counts) if counts[name])

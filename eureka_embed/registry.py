@@ -29,7 +29,6 @@ from eureka_embed.model import (
     InstanceInfo,
     InstanceStatus,
     LeaseInfo,
-    apps_hashcode,
 )
 from eureka_embed.storage.base import LeaseRecord, Store, Write
 from eureka_embed.storage.memory import MemoryStore
@@ -86,6 +85,10 @@ def _resolve_status(
         if existing_status is _UP or existing_status is _OUT_OF_SERVICE:
             return existing_status
     return status
+
+
+def _lease_key(record: LeaseRecord) -> tuple[str, str]:
+    return (record.app, record.instance_id)
 
 
 class _RenewRate:
@@ -557,7 +560,9 @@ class Registry:
         """The full registry. Lease timestamps are as of each instance's last change."""
         snapshot = self.store.snapshot()
         return Applications.of(
-            (r.instance for r in snapshot.records), version=str(snapshot.sequence)
+            (r.instance for r in snapshot.records),
+            version=str(snapshot.sequence),
+            hashcode=snapshot.apps_hashcode,
         )
 
     def get_delta(self) -> Applications:
@@ -567,13 +572,14 @@ class Registry:
         earlier change and then this delta holds exactly the registry the hashcode counts.
         """
         since = self.clock.now_ms() - self.config.delta_retention_ms
-        snapshot = self.store.snapshot_since(since)
+        snapshot = self.store.delta_snapshot(since)
         latest: dict[tuple[str, str], InstanceInfo] = {}
         for change in snapshot.changes:
             latest.pop(change.key, None)
             latest[change.key] = change.instance
-        hashcode = apps_hashcode(r.instance for r in snapshot.records)
-        return Applications.of(latest.values(), version=str(snapshot.sequence), hashcode=hashcode)
+        return Applications.of(
+            latest.values(), version=str(snapshot.sequence), hashcode=snapshot.apps_hashcode
+        )
 
     def get_vip(self, vip: str) -> Applications:
         """Instances whose comma-separated vipAddress names ``vip`` (case-insensitively)."""
@@ -593,7 +599,8 @@ class Registry:
         return Applications.of(matching, version="-1")
 
     def apps_hashcode(self) -> str:
-        return apps_hashcode(r.instance for r in self.store.snapshot().records)
+        """Eureka's hashcode of the whole registry: the store keeps it as it changes."""
+        return self.store.apps_hashcode()
 
     # ------------------------------------------------------------------ self-preservation
 
@@ -661,11 +668,13 @@ class Registry:
         self._last_eviction_ms = now
         if not self.is_lease_expiration_enabled():
             return []
-        records = self.store.snapshot().records
-        expired = [r for r in records if self._is_expired(r, now, compensation)]
+        # The store hands over only the leases that ran out before the cut-off (without the
+        # started_ms grace, which only shortens the list); the rule itself is applied here.
+        found = self.store.expired(now - compensation)
+        expired = [r for r in found.records if self._is_expired(r, now, compensation)]
         if not expired:
             return []
-        size = len(records)
+        size = found.total
         limit = size - int(size * self.config.renewal_percent_threshold)
         if len(expired) > limit:
             log.warning(
@@ -674,6 +683,8 @@ class Registry:
                 limit,
                 round((1 - self.config.renewal_percent_threshold) * 100),
             )
+            # In a fixed order, so that one seed evicts the same leases from any store.
+            expired.sort(key=_lease_key)
             expired = self._rng.sample(expired, limit)
         evicted = []
         for record in expired:

@@ -36,14 +36,14 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from eureka_embed.model import ActionType, InstanceInfo, InstanceStatus
+from eureka_embed.model import ActionType, InstanceInfo, InstanceStatus, apps_hashcode
 
 if TYPE_CHECKING:
     from eureka_embed.storage.view_index import View
 
-__all__ = ["Change", "LeaseRecord", "Snapshot", "Store", "Write"]
+__all__ = ["Change", "ExpiredLeases", "LeaseRecord", "Snapshot", "Store", "Write"]
 
 T = TypeVar("T")
 
@@ -62,6 +62,9 @@ class LeaseRecord:
     last_renewal_ms: int
     #: The status override recorded for this instance (Eureka's overriddenInstanceStatusMap).
     override: InstanceStatus | None = field(default=None)
+    #: A store's own bookkeeping: the expiry bucket of its index holding this record
+    #: (:mod:`eureka_embed.storage.record_index`). Not copied by ``replace``.
+    expiry_bucket: Any = field(default=None, init=False, repr=False)
 
     @property
     def app(self) -> str:
@@ -127,6 +130,26 @@ class Snapshot:
     records: Sequence[LeaseRecord]
     #: Changes with sequence numbers up to ``sequence``, in order; empty from ``snapshot()``.
     changes: Sequence[Change] = ()
+    #: The apps hashcode of ``records``, from a store that keeps it as it goes; None makes
+    #: :attr:`apps_hashcode` count the records.
+    hashcode: str | None = None
+
+    @property
+    def apps_hashcode(self) -> str:
+        """Eureka's hashcode of ``records`` (:func:`~eureka_embed.model.apps_hashcode`)."""
+        if self.hashcode is not None:
+            return self.hashcode
+        return apps_hashcode(r.instance for r in self.records)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredLeases:
+    """What :meth:`Store.expired` found, read at one instant."""
+
+    #: Every record whose ``last_renewal_ms + duration_ms`` is before the cut-off.
+    records: Sequence[LeaseRecord]
+    #: How many leases the store held at that instant.
+    total: int
 
 
 class Store(abc.ABC):
@@ -210,6 +233,32 @@ class Store(abc.ABC):
         cost nothing until something changes. Heartbeats move no sequence and wake nobody.
         Once the store is closed, every wait returns at once.
         """
+
+    def delta_snapshot(self, since_ms: int) -> Snapshot:
+        """What a delta needs: :meth:`snapshot_since` without the records (``records`` is
+        empty) but with the hashcode of all of them, read at the same instant.
+
+        This default takes a whole snapshot; the stores here copy no record.
+        """
+        full = self.snapshot_since(since_ms)
+        return Snapshot(full.sequence, (), full.changes, full.apps_hashcode)
+
+    def apps_hashcode(self) -> str:
+        """The apps hashcode of every record. This default counts a snapshot; the stores
+        here keep the counts as they go and answer at once."""
+        return self.snapshot().apps_hashcode
+
+    def expired(self, before_ms: int) -> ExpiredLeases:
+        """The records whose lease ran out before ``before_ms`` (``last_renewal_ms +
+        duration_ms < before_ms``), in no particular order, with the number of leases held.
+
+        The registry applies its own rules of expiry to these (a grace period, the lateness of
+        the eviction timer), so it must see every lease that could have expired. This default
+        scans a snapshot; the stores here look only at the leases that ran out.
+        """
+        records = self.snapshot().records
+        found = [r for r in records if r.last_renewal_ms + r.duration_ms < before_ms]
+        return ExpiredLeases(found, len(records))
 
     def view_index(self, view: View) -> int:
         """The watch index of ``view`` (:mod:`eureka_embed.storage.view_index`): at least 1,

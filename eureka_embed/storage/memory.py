@@ -45,9 +45,10 @@ class MemoryStore(IndexedStore):
 
     def renew(self, app: str, instance_id: str, now_ms: int) -> LeaseRecord | None:
         with self._lock:
-            record = self._index.get(app, instance_id)
-            if record is not None and now_ms > record.last_renewal_ms:
-                record.last_renewal_ms = now_ms
+            index = self._index
+            record = index.get(app, instance_id)
+            if record is not None:
+                index.renew(record, now_ms)
             return record
 
     def prune_changes(self, before_ms: int) -> int:

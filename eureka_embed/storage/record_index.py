@@ -12,17 +12,47 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-from eureka_embed.storage.base import Change, LeaseRecord, Snapshot, Store
+from eureka_embed.model import hashcode_of_counts
+from eureka_embed.storage.base import Change, ExpiredLeases, LeaseRecord, Snapshot, Store
 from eureka_embed.storage.view_index import View, ViewIndexes
 
 __all__ = ["IndexedStore", "RecordIndex"]
 
 
+#: The width of an expiry bucket. A bucket holds the leases running out within the same
+#: second: an eviction pass reads the buckets wholly past its cut-off and the one it falls in.
+_BUCKET_MS = 1000
+
+
+class _ExpiryBucket(set[LeaseRecord]):
+    """The records whose lease runs out within one :data:`_BUCKET_MS` span, numbered ``key``."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: int) -> None:
+        super().__init__()
+        self.key = key
+
+
 class RecordIndex:
-    __slots__ = ("_apps", "count")
+    """Records by app and instance id, with what is kept as they change rather than counted on
+    a read: how many records there are, how many of each status (the apps hashcode), and
+    which leases run out when (expiry buckets, for eviction).
+
+    No locking of its own: the owner serialises every call (a store's write lock). Each record
+    in the index sits in exactly one bucket, the one of ``last_renewal_ms + duration_ms`` as
+    of its last :meth:`put` or :meth:`renew`; a renewal time raised behind the index's back
+    (SqlStore reading other nodes' renewals) leaves it in an earlier bucket, which
+    :meth:`expired` corrects when it gets there. Earlier is safe: a lease is never missed.
+    """
+
+    __slots__ = ("_apps", "_buckets", "_hashcode", "_statuses", "count")
 
     def __init__(self) -> None:
         self._apps: dict[str, dict[str, LeaseRecord]] = {}
+        self._buckets: dict[int, _ExpiryBucket] = {}
+        self._statuses: dict[str, int] = {}
+        self._hashcode: str | None = ""
         self.count = 0
 
     def get(self, app: str, instance_id: str) -> LeaseRecord | None:
@@ -41,13 +71,26 @@ class RecordIndex:
     def records(self) -> list[LeaseRecord]:
         return [record for members in self._apps.values() for record in members.values()]
 
+    def hashcode(self) -> str:
+        """The apps hashcode of the records, from the counts (remade after a change)."""
+        code = self._hashcode
+        if code is None:
+            code = self._hashcode = hashcode_of_counts(self._statuses)
+        return code
+
     def put(self, record: LeaseRecord) -> LeaseRecord | None:
         """Store ``record`` under its app and id; returns the record it replaced."""
         members = self._apps.setdefault(record.app, {})
         previous = members.get(record.instance_id)
+        if previous is record:
+            return previous
         members[record.instance_id] = record
         if previous is None:
             self.count += 1
+        else:
+            self._unfile(previous)
+        self._count_status(record.instance.status.value, +1)
+        self._file(record, (record.last_renewal_ms + record.duration_ms) // _BUCKET_MS)
         return previous
 
     def remove(self, app: str, instance_id: str) -> LeaseRecord | None:
@@ -57,9 +100,88 @@ class RecordIndex:
         removed = members.pop(instance_id, None)
         if removed is not None:
             self.count -= 1
+            self._unfile(removed)
             if not members:
                 del self._apps[app]
         return removed
+
+    def renew(self, record: LeaseRecord, now_ms: int) -> None:
+        """Raise ``record``'s renewal time to ``now_ms`` (never lower it) and move the lease to
+        the bucket it now runs out in. The heartbeat hot path: a few dict and set operations."""
+        if now_ms <= record.last_renewal_ms:
+            return
+        record.last_renewal_ms = now_ms
+        bucket = record.expiry_bucket
+        key = (now_ms + record.duration_ms) // _BUCKET_MS
+        if bucket is not None and bucket.key != key:
+            # _drop_from and _file, written out: two calls fewer on every heartbeat.
+            buckets = self._buckets
+            bucket.discard(record)
+            old_key = bucket.key
+            if not bucket and buckets.get(old_key) is bucket:
+                del buckets[old_key]
+            target = buckets.get(key)
+            if target is None:
+                target = buckets[key] = _ExpiryBucket(key)
+            target.add(record)
+            record.expiry_bucket = target
+
+    def expired(self, before_ms: int) -> list[LeaseRecord]:
+        """The records whose ``last_renewal_ms + duration_ms`` is before ``before_ms``.
+
+        Reads only the buckets at or before the cut-off's: the leases that ran out, those of
+        the cut-off's own second, and any left behind by a renewal made without :meth:`renew`,
+        which move to their bucket here.
+        """
+        found: list[LeaseRecord] = []
+        # Gathered first: a record filed again below may land in another due bucket.
+        for record in self.due(before_ms):
+            bucket = record.expiry_bucket
+            if self.get(record.app, record.instance_id) is not record:
+                # Renewed through a lookup made just before its store replaced this index.
+                self._drop_from(bucket, record)
+                continue
+            runs_out = record.last_renewal_ms + record.duration_ms
+            if runs_out < before_ms:
+                found.append(record)
+            key = runs_out // _BUCKET_MS
+            if key != bucket.key:  # renewed behind the index's back: file it right
+                self._drop_from(bucket, record)
+                self._file(record, key)
+        return found
+
+    def due(self, before_ms: int) -> list[LeaseRecord]:
+        """The records of the buckets that :meth:`expired` reads for ``before_ms``: those that
+        ran out, and those the index last saw renewed too early for the cut-off."""
+        last_key = (before_ms - 1) // _BUCKET_MS
+        return [r for key, bucket in self._buckets.items() if key <= last_key for r in bucket]
+
+    def _count_status(self, status: str, step: int) -> None:
+        statuses = self._statuses
+        statuses[status] = statuses.get(status, 0) + step
+        self._hashcode = None
+
+    def _file(self, record: LeaseRecord, key: int) -> None:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _ExpiryBucket(key)
+        bucket.add(record)
+        record.expiry_bucket = bucket
+
+    def _unfile(self, record: LeaseRecord) -> None:
+        """Forget a record that left the index: its status count and its bucket."""
+        self._count_status(record.instance.status.value, -1)
+        bucket = record.expiry_bucket
+        if bucket is not None:
+            self._drop_from(bucket, record)
+
+    def _drop_from(self, bucket: _ExpiryBucket, record: LeaseRecord) -> None:
+        bucket.discard(record)
+        # Empty buckets go at once: they would otherwise pile up while nothing is evicted
+        # (self-preservation), one a second. The identity check spares a newer bucket of the
+        # same key, should this one belong to an index the store has since replaced.
+        if not bucket and self._buckets.get(bucket.key) is bucket:
+            del self._buckets[bucket.key]
 
 
 class IndexedStore(Store):
@@ -99,14 +221,33 @@ class IndexedStore(Store):
 
     def snapshot(self) -> Snapshot:
         with self._lock:
-            return Snapshot(self._sequence, self._index.records())
+            index = self._index
+            return Snapshot(self._sequence, index.records(), hashcode=index.hashcode())
 
     def snapshot_since(self, since_ms: int) -> Snapshot:
         with self._lock:
-            return Snapshot(self._sequence, self._index.records(), self._logged_since(since_ms))
+            index = self._index
+            return Snapshot(
+                self._sequence, index.records(), self._logged_since(since_ms), index.hashcode()
+            )
+
+    def delta_snapshot(self, since_ms: int) -> Snapshot:
+        with self._lock:
+            return Snapshot(
+                self._sequence, (), self._logged_since(since_ms), self._index.hashcode()
+            )
 
     def count(self) -> int:
         return self._index.count
+
+    def apps_hashcode(self) -> str:
+        with self._lock:
+            return self._index.hashcode()
+
+    def expired(self, before_ms: int) -> ExpiredLeases:
+        with self._lock:
+            index = self._index
+            return ExpiredLeases(index.expired(before_ms), index.count)
 
     def latest_sequence(self) -> int:
         return self._sequence

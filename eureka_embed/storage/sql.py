@@ -608,8 +608,8 @@ class SqlStore(IndexedStore):
         record = self._index.get(app, instance_id)
         if record is None:
             return None
-        with self._dirty_lock:
-            record.last_renewal_ms = max(record.last_renewal_ms, now_ms)
+        with self._lock, self._dirty_lock:  # _lock: the index files the lease anew
+            self._index.renew(record, now_ms)
             self._dirty[(app, instance_id)] = record.last_renewal_ms
         return record
 

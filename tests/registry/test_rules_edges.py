@@ -23,7 +23,7 @@ from eureka_embed.events import RegistryEvent, WriteAction
 from eureka_embed.model import ActionType, InstanceStatus, LeaseInfo
 from eureka_embed.registry import Registry, RenewOutcome
 from eureka_embed.storage import MemoryStore
-from eureka_embed.storage.base import LeaseRecord, Snapshot, Write
+from eureka_embed.storage.base import ExpiredLeases, LeaseRecord, Snapshot, Write
 from tests.registry.helpers import instance
 
 UP = InstanceStatus.UP
@@ -505,6 +505,14 @@ class _HeartbeatDuringScan(MemoryStore):
         live = super().snapshot()
         # Copies: the memory store renews a record in place, a SQL store's snapshot is a copy.
         taken = Snapshot(live.sequence, [replace(r) for r in live.records])
+        for record in taken.records:
+            self.renew(record.app, record.instance_id, self.clock.now_ms())
+        return taken
+
+    def expired(self, before_ms: int) -> ExpiredLeases:
+        # The eviction scan asks the store for the leases that ran out, not for a snapshot.
+        live = super().expired(before_ms)
+        taken = ExpiredLeases([replace(r) for r in live.records], live.total)
         for record in taken.records:
             self.renew(record.app, record.instance_id, self.clock.now_ms())
         return taken
