@@ -565,14 +565,20 @@ class Registry:
             hashcode=snapshot.apps_hashcode,
         )
 
-    def get_delta(self) -> Applications:
+    def get_delta(self, after_index: int | None = None) -> Applications:
         """Changes of the retention window: each changed instance once, in its latest state.
+
+        With ``after_index`` (the watch index of the whole registry a client last read), only
+        the changes after it, where the store can still tell them; else the whole window. A
+        watching client woken by one change then decodes that change, not three minutes'.
 
         The changes and the hashcode come from one snapshot: a client that merged every
         earlier change and then this delta holds exactly the registry the hashcode counts.
         """
-        since = self.clock.now_ms() - self.config.delta_retention_ms
-        snapshot = self.store.delta_snapshot(since)
+        snapshot = None if after_index is None else self.store.delta_after_index(after_index)
+        if snapshot is None:
+            since = self.clock.now_ms() - self.config.delta_retention_ms
+            snapshot = self.store.delta_snapshot(since)
         latest: dict[tuple[str, str], InstanceInfo] = {}
         for change in snapshot.changes:
             latest.pop(change.key, None)

@@ -155,12 +155,21 @@ class Endpoints:
         return self._registry.config.delta_enabled
 
     def get_delta(self, req: EndpointRequest) -> EndpointResponse:
-        """``GET apps/delta``: recent changes; 403 when the server has deltas turned off."""
+        """``GET apps/delta``: recent changes; 403 when the server has deltas turned off.
+
+        With ``?index=N`` (a watch, or a client that read index N before), the changes after
+        N only, where the store still knows them: the client holds everything up to N, and
+        the hashcode still checks the whole registry it then holds.
+        """
         if not self.serves_deltas:
             raise HttpRefusal(DELTA_DISABLED)
         index = self._view_index(req, ALL)
+        watch = watch_request(req, ALL)
         variant = negotiate(req)
-        return _indexed(cached_payload(req, self._payloads.delta(variant), variant), index)
+        delta = self._payloads.delta(
+            variant, after_index=None if watch is None else watch.after_index
+        )
+        return _indexed(cached_payload(req, delta, variant), index)
 
     def get_app(self, req: EndpointRequest) -> EndpointResponse:
         """``GET apps/{app}``: one application."""

@@ -89,12 +89,24 @@ class RegistryPayloads:
         assert payload is not None  # the full registry always exists, if empty
         return payload
 
-    def delta(self, variant: Variant) -> Payload:
+    def delta(self, variant: Variant, *, after_index: int | None = None) -> Payload:
+        """The delta window, or with ``after_index`` only what changed after that watch
+        index (see :meth:`Registry.get_delta`); the watchers one change wakes all ask for
+        the same index, so one of them builds it."""
         registry = self.registry
         version = (registry.sequence, registry.clock.now_ms() // DELTA_TIME_BUCKET_MS)
-        payload = self._cached(
-            ("delta", ""), variant, version, registry.get_delta, self._encode_delta
-        )
+        if after_index is None:
+            payload = self._cached(
+                ("delta", ""), variant, version, registry.get_delta, self._encode_delta
+            )
+        else:
+            payload = self._cached(
+                ("delta", str(after_index)),
+                variant,
+                version,
+                lambda: registry.get_delta(after_index),
+                self._encode_delta_after,
+            )
         assert payload is not None
         return payload
 
@@ -156,6 +168,12 @@ class RegistryPayloads:
         body = _registry_body(apps, variant, segments, keep=True)
         segments.retain(app.name for app in apps.applications)
         return body
+
+    def _encode_delta_after(self, apps: Applications, variant: Variant) -> bytes:
+        # A few changes: their segments would only push the window's out of the cache.
+        return _registry_body(
+            apps, variant, self._delta_segments[variant.fmt, variant.compact], keep=False
+        )
 
     def _encode_vip(self, apps: Applications, variant: Variant) -> bytes:
         segments = self._registry_segments[variant.fmt, variant.compact]

@@ -243,6 +243,17 @@ class Store(abc.ABC):
         full = self.snapshot_since(since_ms)
         return Snapshot(full.sequence, (), full.changes, full.apps_hashcode)
 
+    def delta_after_index(self, index: int) -> Snapshot | None:
+        """:meth:`delta_snapshot` of only the changes after the registry stood at ``index``
+        (a :meth:`view_index` of :data:`~eureka_embed.storage.view_index.ALL` this store
+        gave out), in the order they happened; None when this store cannot tell which
+        changes those are (an index it never gave out, from before a reload, or whose
+        changes it has pruned), and then the caller answers the whole delta window.
+
+        This default always answers None.
+        """
+        return None
+
     def apps_hashcode(self) -> str:
         """The apps hashcode of every record. This default counts a snapshot; the stores
         here keep the counts as they go and answer at once."""

@@ -203,6 +203,8 @@ class IndexedStore(Store):
         self._log: deque[Change] = deque()
         self._sequence = 0
         self._views = ViewIndexes()
+        #: The newest sequence pruned from the log: changes after it are all still there.
+        self._pruned_through = 0
         self._change_signal = threading.Condition(threading.Lock())
         self._waits_over = False
 
@@ -236,6 +238,20 @@ class IndexedStore(Store):
             return Snapshot(
                 self._sequence, (), self._logged_since(since_ms), self._index.hashcode()
             )
+
+    def delta_after_index(self, index: int) -> Snapshot | None:
+        with self._lock:
+            after = self._views.sequence_at(index)
+            if after is None or after < self._pruned_through:
+                return None
+            newer: list[Change] = []
+            # From the newest end: a watcher is usually a change or two behind.
+            for change in reversed(self._log):
+                if change.sequence <= after:
+                    break
+                newer.append(change)
+            newer.reverse()
+            return Snapshot(self._sequence, (), newer, self._index.hashcode())
 
     def count(self) -> int:
         return self._index.count
@@ -289,6 +305,8 @@ class IndexedStore(Store):
         """Every view's index anew, after records and sequence were replaced wholesale
         (caller holds ``_lock``)."""
         self._views.reset(self._sequence, self._index.records())
+        # The views now start at the reloaded sequence: nothing older is asked of the log.
+        self._pruned_through = 0
 
     def _notify_change(self) -> None:
         """Wake every waiter (after the sequence moved, with ``_lock`` released)."""
@@ -299,7 +317,7 @@ class IndexedStore(Store):
         with self._lock:
             dropped = 0
             while self._log and self._log[0].timestamp_ms < before_ms:
-                self._log.popleft()
+                self._pruned_through = self._log.popleft().sequence
                 dropped += 1
             return dropped
 

@@ -72,6 +72,14 @@ class ViewIndexes:
     def index(self, view: View) -> int:
         return max(self._last.get(view, 0), self._floor) + self._offset
 
+    def sequence_at(self, index: int) -> int | None:
+        """The sequence the registry was at when :data:`ALL` had ``index``; None when no
+        index given out since the last :meth:`reset` was ``index``."""
+        sequence = index - self._offset
+        if sequence < self._floor or sequence > max(self._last.get(ALL, 0), self._floor):
+            return None
+        return sequence
+
     def record(self, change: Change) -> None:
         """Move the views ``change`` touched to its sequence."""
         key = change.key

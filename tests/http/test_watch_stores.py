@@ -129,6 +129,33 @@ def test_a_watch_on_one_node_wakes_on_a_write_through_another(sql_store: SqlStor
         follower.close()
 
 
+def test_a_node_following_the_database_answers_the_changes_after_an_index(
+    sql_store: SqlStore,
+) -> None:
+    # The follower's indexes come from the changes it synced: they map back to the same
+    # changes the writer logged, so a client following the follower gets only what is new.
+    follower = SqlStore(sql_store.engine, background=False)
+    writer = Registry(sql_store)
+    try:
+        writer.register(instance(1))
+        follower.sync()
+        index = follower.view_index(ALL)
+        writer.register(instance(2))
+        writer.cancel("ORDERS", instance(1).instance_id)
+        follower.sync()
+
+        snapshot = follower.delta_after_index(index)
+
+        assert snapshot is not None
+        assert [(c.action, c.instance.instance_id) for c in snapshot.changes] == [
+            (ActionType.ADDED, instance(2).instance_id),
+            (ActionType.DELETED, instance(1).instance_id),
+        ]
+        assert snapshot.apps_hashcode == "UP_1_"
+    finally:
+        follower.close()
+
+
 def test_a_node_that_reloads_keeps_its_indexes_moving_forwards(sql_store: SqlStore) -> None:
     writer = Registry(sql_store)
     writer.register(instance(1))

@@ -12,6 +12,7 @@ from eureka_embed.clock import ManualClock
 from eureka_embed.config import RegistryConfig
 from eureka_embed.events import RegistryEvent, WriteAction
 from eureka_embed.model import InstanceStatus
+from eureka_embed.protocol import INDEX_HEADER
 from eureka_embed.registry import Registry
 from eureka_embed.storage import Store
 from tests.wsgi.adapters import AppFactory
@@ -191,6 +192,36 @@ def test_delta_lists_recent_changes_with_their_action(
     assert instances == {instance_id(1): "ADDED", instance_id(2): "DELETED"}
     # The hashcode is the full registry's, so the client can check its merge.
     assert json_of(result)["applications"]["apps__hashcode"] == "UP_1_"
+
+
+def test_delta_after_an_index_lists_only_the_changes_since(
+    client: falcon.testing.TestClient, base: str
+) -> None:
+    register(client, 1)
+    seen = client.simulate_get(f"{base}/apps/delta", headers=JSON)
+    index = seen.headers[INDEX_HEADER]
+    register(client, 2)
+    client.simulate_delete(f"{base}/apps/ORDERS/{instance_id(1)}")
+
+    result = client.simulate_get(f"{base}/apps/delta", params={"index": index}, headers=JSON)
+
+    assert result.status_code == 200
+    instances = {
+        i["instanceId"]: i["actionType"]
+        for app in json_of(result)["applications"]["application"]
+        for i in app["instance"]
+    }
+    # Instance 1's registration came before the index: the client holds it already.
+    assert instances == {instance_id(2): "ADDED", instance_id(1): "DELETED"}
+    assert json_of(result)["applications"]["apps__hashcode"] == "UP_1_"
+    assert int(result.headers[INDEX_HEADER]) > int(index)
+    # Nothing after the newest index; an index this server never gave out: the whole window.
+    latest = result.headers[INDEX_HEADER]
+    empty = client.simulate_get(f"{base}/apps/delta", params={"index": latest}, headers=JSON)
+    assert json_of(empty)["applications"]["application"] == []
+    future = str(int(latest) + 100)
+    window = client.simulate_get(f"{base}/apps/delta", params={"index": future}, headers=JSON)
+    assert len(window.json["applications"]["application"][0]["instance"]) == 2
 
 
 def test_delta_is_forbidden_when_disabled(create_app: AppFactory, base: str) -> None:
