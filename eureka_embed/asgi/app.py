@@ -13,9 +13,11 @@ from typing import Any, cast
 
 import falcon
 import falcon.asgi
+from falcon.routing import CompiledRouter
 
 from eureka_embed.asgi.heartbeat import HeartbeatFastPath
 from eureka_embed.asgi.resources import AsgiResource
+from eureka_embed.asgi.watch_fast_path import WatchFastPath
 from eureka_embed.http.api import DEFAULT_BASE_PATHS, EurekaApi
 from eureka_embed.http.offload import DEFAULT_BLOCKING_THREADS, EventLoopAnswers
 from eureka_embed.http.responses import error_response
@@ -42,6 +44,8 @@ class EurekaAsgiApp(falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]):
 
     #: The heartbeat fast path; None sends heartbeats through Falcon like every other request.
     heartbeats: HeartbeatFastPath | None = None
+    #: The fast path of watching reads; None sends them through Falcon.
+    watching_reads: WatchFastPath | None = None
 
     async def __call__(  # type: ignore[override]  # ASGI's types, wider than Falcon's
         self, scope: MutableMapping[str, Any], receive: Any, send: Any
@@ -52,12 +56,20 @@ class EurekaAsgiApp(falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]):
         if root and (path == root or path.startswith(root + "/")):
             path = path[len(root) :] or "/"
             scope = {**scope, "path": path}
-        heartbeats = self.heartbeats
-        if heartbeats is not None and scope["type"] == "http" and scope.get("method") == "PUT":
-            heartbeat = heartbeats.match(scope, path)
-            if heartbeat is not None:
-                await heartbeats.respond(heartbeat, send, started)
-                return
+        if scope["type"] == "http":
+            method = scope.get("method")
+            heartbeats = self.heartbeats
+            if heartbeats is not None and method == "PUT":
+                heartbeat = heartbeats.match(scope, path)
+                if heartbeat is not None:
+                    await heartbeats.respond(heartbeat, send, started)
+                    return
+            watching = self.watching_reads
+            if watching is not None and method == "GET":
+                read = watching.match(scope, path)
+                if read is not None:
+                    await watching.respond(read, send, started)
+                    return
         await super().__call__(cast("dict[str, Any]", scope), receive, send)
 
 
@@ -124,12 +136,15 @@ def falcon_asgi_app(
     *,
     threads: int = DEFAULT_BLOCKING_THREADS,
     heartbeat_fast_path: bool = True,
+    watch_fast_path: bool = True,
 ) -> EurekaAsgiApp:
     """The Falcon ASGI app serving ``api``'s routes (for a caller that keeps ``api``, to end its
     watches when stopping, as :func:`eureka_embed.wsgi.app.falcon_app` is for WSGI).
 
     :param heartbeat_fast_path: answer heartbeats from the ASGI scope
         (:mod:`eureka_embed.asgi.heartbeat`); off, Falcon routes them (the tests compare both).
+    :param watch_fast_path: hold and answer watching reads from the ASGI scope
+        (:mod:`eureka_embed.asgi.watch_fast_path`); off, through Falcon.
     """
     # Not closed on ASGI's lifespan shutdown: falcon.testing (and some hosts) send one per
     # request. Idle threads cost nothing, and end when the app is dropped or the process exits.
@@ -138,7 +153,9 @@ def falcon_asgi_app(
     if api.request_stats is not None:
         middleware.append(_AsyncRequestMetrics(api.request_stats))
 
-    app = EurekaAsgiApp(middleware=middleware)
+    # Our own router, given to Falcon: the watch fast path finds routes with it as Falcon does.
+    router = CompiledRouter()
+    app = EurekaAsgiApp(middleware=middleware, router=router)
     app.req_options.strip_url_path_trailing_slash = True
     app.set_error_serializer(serialize_http_error)
     app.add_error_handler(Exception, _any_error)
@@ -147,4 +164,8 @@ def falcon_asgi_app(
         app.add_route(route.template, resource)
     if heartbeat_fast_path:
         app.heartbeats = HeartbeatFastPath(api.routes, answers, api.request_stats, app.req_options)
+    if watch_fast_path:
+        app.watching_reads = WatchFastPath(
+            router, answers, api.watches, api.request_stats, app.req_options
+        )
     return app

@@ -37,6 +37,8 @@ class AsgiResource:
     def __init__(
         self, route: Route, max_body_bytes: int, answers: EventLoopAnswers, watches: Watches
     ) -> None:
+        #: The route served (the watch fast path finds it through the app's router).
+        self.route = route
         for method, handler in route.handlers.items():
             inline = method in route.inline_methods
             if route.view_of is not None and method == "GET":

@@ -9,7 +9,6 @@ order, body) must be the same, and so must the request metrics and the registry 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -20,27 +19,13 @@ from eureka_embed.clock import ManualClock
 from eureka_embed.config import RegistryConfig
 from eureka_embed.http.api import EurekaApi
 from eureka_embed.registry import Registry
+from tests.asgi.asgi_calls import Call, call_app
 from tests.wsgi.helpers import instance_id, json_body
 
 ID1, ID2 = instance_id(1), instance_id(2)
 REPLICATION = (b"x-netflix-discovery-replication", b"true")
 JSON = (b"accept", b"application/json")
 XML = (b"accept", b"application/xml")
-
-
-@dataclass(frozen=True)
-class Call:
-    """One request as an ASGI server hands it over (``path`` percent-decoded, as servers do)."""
-
-    path: str
-    query: bytes = b""
-    headers: tuple[tuple[bytes, bytes], ...] = ()
-    method: str = "PUT"
-    root_path: str = ""
-    body: bytes = b""
-    #: Whether the fast path should answer it (else Falcon does, in both apps).
-    fast: bool = True
-    raw_path: bytes | None = field(default=None)
 
 
 HEARTBEATS: list[tuple[str, Call]] = [
@@ -146,39 +131,6 @@ class CountingFastPath(HeartbeatFastPath):
         await super().respond(heartbeat, send, started)
 
 
-async def _call(app: EurekaAsgiApp, call: Call) -> list[dict[str, Any]]:
-    sent: list[dict[str, Any]] = []
-    delivered = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal delivered
-        if delivered:
-            await asyncio.sleep(3600)  # the client waits for the answer
-        delivered = True
-        return {"type": "http.request", "body": call.body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    path = call.path
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
-        "method": call.method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": call.raw_path if call.raw_path is not None else path.encode(),
-        "query_string": call.query,
-        "root_path": call.root_path,
-        "headers": [(b"host", b"registry.test"), *call.headers],
-        "client": ("127.0.0.1", 40000),
-        "server": ("127.0.0.1", 8761),
-    }
-    await app(scope, receive, send)
-    return sent
-
-
 def _app(*, fast: bool) -> tuple[EurekaAsgiApp, Registry]:
     registry = Registry(config=RegistryConfig(self_preservation=False), clock=ManualClock())
     app = falcon_asgi_app(EurekaApi(registry), heartbeat_fast_path=fast)
@@ -196,12 +148,12 @@ def _register(app: EurekaAsgiApp, n: int) -> None:
         body=json_body(n),
         fast=False,
     )
-    status = asyncio.run(_call(app, call))[0]["status"]
+    status = asyncio.run(call_app(app, call))[0]["status"]
     assert status == 204
 
 
 def _heartbeat_metrics(app: EurekaAsgiApp) -> list[str]:
-    sent = asyncio.run(_call(app, Call("/metrics", method="GET", fast=False)))
+    sent = asyncio.run(call_app(app, Call("/metrics", method="GET", fast=False)))
     text = sent[-1]["body"].decode()
     return [
         line
@@ -226,7 +178,10 @@ def answers() -> dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]:
     for name, call in HEARTBEATS:
         assert isinstance(fast_app.heartbeats, CountingFastPath)
         before = fast_app.heartbeats.answered
-        results[name] = (asyncio.run(_call(fast_app, call)), asyncio.run(_call(slow_app, call)))
+        results[name] = (
+            asyncio.run(call_app(fast_app, call)),
+            asyncio.run(call_app(slow_app, call)),
+        )
         assert fast_app.heartbeats.answered - before == int(call.fast), name
     results["<metrics>"] = (
         [{"lines": _heartbeat_metrics(fast_app)}],
