@@ -8,8 +8,8 @@ caches, so nothing may change them after construction. No I/O and no wire format
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
@@ -78,6 +78,39 @@ class ActionType(str, enum.Enum):
         return self.value
 
 
+def _evolver(cls: type[Any]) -> Callable[..., Any]:
+    """``dataclasses.replace`` for the frozen, slotted ``cls``, about three times as fast.
+
+    Every write of the registry builds changed instances (a renewal after a status change, a
+    cancel, each lease an eviction pass removes), and ``replace`` goes through ``__init__``'s
+    argument handling and a frozen ``__setattr__`` per field. This copies the fields straight
+    into a new object (code generated once per class, as dataclasses does for ``__init__``),
+    then runs ``__post_init__`` as ``replace`` would. Unknown field names are a TypeError.
+    """
+    names = tuple(f.name for f in fields(cls))
+    lines = ["def evolve(self, changes):", "    new = _new(_cls)"]
+    lines += [
+        f"    _set(new, {n!r}, changes[{n!r}] if {n!r} in changes else self.{n})" for n in names
+    ]
+    lines.append("    return new")
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_set": object.__setattr__}
+    exec("\n".join(lines), namespace)  # only the field names above go in
+    copy: Callable[[Any, dict[str, Any]], Any] = namespace["evolve"]
+    known = frozenset(names)
+    post_init = getattr(cls, "__post_init__", None)
+
+    def evolve(self: Any, **changes: Any) -> Any:
+        if not known.issuperset(changes):
+            unknown = ", ".join(sorted(set(changes) - known))
+            raise TypeError(f"{cls.__name__} has no field {unknown}")
+        new = copy(self, changes)
+        if post_init is not None:
+            post_init(new)
+        return new
+
+    return evolve
+
+
 @dataclass(frozen=True, slots=True)
 class PortInfo:
     port: int
@@ -109,6 +142,10 @@ class LeaseInfo:
     last_renewal_timestamp: int = 0
     eviction_timestamp: int = 0
     service_up_timestamp: int = 0
+
+    def evolve(self, **changes: Any) -> LeaseInfo:
+        """A copy with ``changes`` applied (``dataclasses.replace``, faster)."""
+        return _evolve_lease(self, **changes)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,14 +182,18 @@ class InstanceInfo:
         object.__setattr__(self, "metadata", frozen_metadata(self.metadata))
 
     def evolve(self, **changes: Any) -> InstanceInfo:
-        """A copy with ``changes`` applied (``dataclasses.replace`` under a friendlier name)."""
-        return replace(self, **changes)
+        """A copy with ``changes`` applied (``dataclasses.replace``, faster)."""
+        return _evolve_instance(self, **changes)  # type: ignore[no-any-return]
 
     def vip_names(self) -> tuple[str, ...]:
         return _split_vips(self.vip_address)
 
     def secure_vip_names(self) -> tuple[str, ...]:
         return _split_vips(self.secure_vip_address)
+
+
+_evolve_lease = _evolver(LeaseInfo)
+_evolve_instance = _evolver(InstanceInfo)
 
 
 def _split_vips(value: str | None) -> tuple[str, ...]:

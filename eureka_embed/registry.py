@@ -386,8 +386,7 @@ class Registry:
                 return None, None
             if expired_only and not self._is_expired(existing, now):
                 return None, None  # renewed since the eviction scan: keep it
-            lease = replace(
-                existing.instance.lease_info,
+            lease = existing.instance.lease_info.evolve(
                 last_renewal_timestamp=existing.last_renewal_ms,
                 eviction_timestamp=now,
             )
@@ -420,7 +419,7 @@ class Registry:
                 return Write(renewed), current
             lease = current.lease_info
             if status is _UP and lease.service_up_timestamp == 0:
-                lease = replace(lease, service_up_timestamp=now)
+                lease = lease.evolve(service_up_timestamp=now)
             stored = current.evolve(
                 status=status,
                 overridden_status=status,

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from eureka_embed.model import ActionType, InstanceInfo, InstanceStatus, apps_hashcode
@@ -80,7 +80,7 @@ class LeaseRecord:
         if lease.last_renewal_timestamp == self.last_renewal_ms:
             return self.instance
         return self.instance.evolve(
-            lease_info=replace(lease, last_renewal_timestamp=self.last_renewal_ms)
+            lease_info=lease.evolve(last_renewal_timestamp=self.last_renewal_ms)
         )
 
 
