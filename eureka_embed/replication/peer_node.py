@@ -182,7 +182,10 @@ class PeerNode:
 
     def _run(self) -> None:
         while True:
-            tasks = self.queue.next_batch(self.settings.probe_interval_s)
+            # An unreachable peer is probed again as soon as the retry wait is over: the first
+            # answer after a partition is what starts the reconciliation with it.
+            idle_s = self.settings.probe_interval_s if self.reachable is not False else 0.0
+            tasks = self.queue.next_batch(idle_s)
             if self._stop.is_set():
                 self._flush(tasks)
                 return

@@ -27,9 +27,12 @@ class ReplicationSettings:
     #: First wait after any other network failure (refused, reset, connect time-out).
     network_retry_s: float = 0.1
     #: *ours*: the wait doubles with each failure in a row, up to this (Eureka never backs off).
-    max_retry_s: float = 3.0
-    #: *ours*: an idle peer is sent an empty batch this often, so its status stays current.
-    probe_interval_s: float = 30.0
+    #: Short, because the first answer after a partition starts the reconciliation.
+    max_retry_s: float = 1.0
+    #: *ours*: an idle peer is sent an empty batch this often, so its status stays current;
+    #: an unreachable one after each retry wait. Below ``max_task_age_s``, so that a partition
+    #: long enough for tasks to age out is noticed by every node, even one with nothing to send.
+    probe_interval_s: float = 10.0
     #: *ours*: on stop, what is pending is still sent to reachable peers for this long.
     stop_flush_s: float = 1.0
     #: *ours*: how often the apps hashcodes of the peers are compared with this node's; a
