@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.partitions.netns import NamespacedServe, Network, network
-from tests.partitions.workload import Side, queue_lengths, register_all, until_agreed, view
+from tests.partitions.workload import Ledger, Side, queue_lengths, register_all, until_agreed, view
 
 #: Eureka's default queue capacity: the bound a queue must stay under.
 QUEUE_CAPACITY = 10_000
@@ -36,14 +36,13 @@ def test_a_node_cut_off_agrees_with_its_peers_within_5_s_of_the_heal(cut_s: int)
         urls = [node.base_url for node in nodes]
         before = [f"p{n}" for n in range(40)]
         register_all(a.base_url, before)
-        agreed_at, _ = until_agreed(urls, frozenset(before), 10)
+        ledger = Ledger(acked=set(before))
+        agreed_at, _ = until_agreed(urls, ledger, 10)
         assert agreed_at is not None, "the three nodes never agreed before the cut"
 
         # Clients of half the instances stay with A, the others fail over to C.
-        majority = Side(a.base_url, "a", live=before[:20])
-        minority = Side(c.base_url, "c", live=before[20:])
-        acked: set[str] = set(before)
-        cancelled: set[str] = set()
+        majority = Side(a.base_url, "a", ledger, live=before[:20])
+        minority = Side(c.base_url, "c", ledger, live=before[20:])
         longest_queue = 0
 
         net.cut(c.host)
@@ -51,10 +50,10 @@ def test_a_node_cut_off_agrees_with_its_peers_within_5_s_of_the_heal(cut_s: int)
         tick = 0
         while time.monotonic() < cut_until:
             for side in (majority, minority):
-                side.register_new(acked)
+                side.register_new()
                 side.heartbeat_some(5)
                 if tick % 4 == 0:
-                    side.cancel_oldest(cancelled)
+                    side.cancel_oldest()
             if tick % 4 == 2:
                 longest_queue = max([longest_queue, *(q for u in urls for q in queue_lengths(u))])
             tick += 1
@@ -63,25 +62,27 @@ def test_a_node_cut_off_agrees_with_its_peers_within_5_s_of_the_heal(cut_s: int)
         a_view, c_view = view(a.base_url), view(c.base_url)
         assert a_view is not None and c_view is not None
         assert not {i for i in majority.live if i.startswith("a")} <= c_view.ids
-        assert cancelled & a_view.ids
+        assert ledger.cancelled & a_view.ids
 
         net.heal(c.host)
-        expected = frozenset(acked - cancelled)
-        took, views = until_agreed(urls, expected, CONVERGE_S)
-        missing = [sorted(expected - v.ids) if v else None for v in views]
-        extra = [sorted(v.ids - expected) if v else None for v in views]
+        took, views = until_agreed(urls, ledger, CONVERGE_S)
+        missing = [sorted(ledger.must_hold() - v.ids) if v else None for v in views]
+        extra = [sorted(v.ids - ledger.may_hold()) if v else None for v in views]
         assert took is not None, f"not agreed {CONVERGE_S} s after the heal: {missing=} {extra=}"
-        print(f"\ncut {cut_s} s: agreed {took:.2f} s after the heal; {len(expected)} instances, "
-              f"{len(cancelled)} cancelled, longest replication queue {longest_queue}")
+        agreed = views[0].ids if views[0] else frozenset()
+        print(
+            f"\ncut {cut_s} s: agreed {took:.2f} s after the heal; {len(agreed)} instances, "
+            f"{len(ledger.cancelled)} cancelled, longest replication queue {longest_queue}"
+        )
 
         # Nothing cancelled comes back later (a stale queued write or a lease running on).
         settle_until = time.monotonic() + 3
         while time.monotonic() < settle_until:
             for url in urls:
                 held = view(url)
-                assert held is not None and held.ids == expected, url
+                assert held is not None and held.ids == agreed, url
             time.sleep(0.2)
         # One pending task per instance and action at most (the queue deduplicates), far
         # below the capacity: nothing queued was dropped for space.
-        assert longest_queue <= min(3 * len(acked), QUEUE_CAPACITY)
+        assert longest_queue <= min(3 * len(ledger.acked), QUEUE_CAPACITY)
         assert all(q == 0 for url in urls for q in queue_lengths(url))

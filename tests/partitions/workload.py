@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,43 +39,75 @@ def view(base_url: str) -> View | None:
 
 
 @dataclass
+class Ledger:
+    """What the nodes acknowledged, and what got no answer (it may or may not have happened)."""
+
+    acked: set[str] = field(default_factory=set)
+    cancelled: set[str] = field(default_factory=set)
+    unsure: set[str] = field(default_factory=set)
+    #: Every write's answer by status, per node URL (None: no answer).
+    answers: dict[str, Counter[int | None]] = field(default_factory=dict)
+
+    def answered(self, url: str, status: int | None) -> None:
+        self.answers.setdefault(url, Counter())[status] += 1
+
+    def must_hold(self) -> frozenset[str]:
+        return frozenset(self.acked - self.cancelled - self.unsure)
+
+    def may_hold(self) -> frozenset[str]:
+        return frozenset((self.acked | self.unsure) - self.cancelled)
+
+
+@dataclass
 class Side:
-    """The clients on one side of the partition: they write to ``url`` only."""
+    """The clients on one side of a partition: they write to ``url`` only."""
 
     url: str
     name: str
+    ledger: Ledger
     #: Instances registered (and acknowledged) here that are not cancelled yet.
     live: list[str] = field(default_factory=list)
     _next: int = 0
     _beat: int = 0
 
-    def register_new(self, acked: set[str]) -> None:
+    def register_new(self) -> None:
         instance_id = f"{self.name}{self._next}"
         self._next += 1
-        if _write(lambda: register(self.url, APP, instance_id)) == 204:
-            acked.add(instance_id)
+        status = _write(lambda: register(self.url, APP, instance_id))
+        self.ledger.answered(self.url, status)
+        if status == 204:
+            self.ledger.acked.add(instance_id)
             self.live.append(instance_id)
+        elif status is None:
+            self.ledger.unsure.add(instance_id)
 
-    def cancel_oldest(self, cancelled: set[str]) -> None:
+    def cancel_oldest(self) -> None:
         if not self.live:
             return
         instance_id = self.live.pop(0)
-        if _write(lambda: request(f"{self.url}apps/{APP}/{instance_id}", "DELETE").status) == 200:
-            cancelled.add(instance_id)
+        status = _write(lambda: request(f"{self.url}apps/{APP}/{instance_id}", "DELETE").status)
+        self.ledger.answered(self.url, status)
+        if status == 200:
+            self.ledger.cancelled.add(instance_id)
+        elif status is None:
+            self.ledger.unsure.add(instance_id)
+        else:
+            self.live.append(instance_id)  # refused (503): still registered, try again later
 
     def heartbeat_some(self, count: int) -> None:
         """Renew the next ``count`` live instances, round robin (as clients renew, spread)."""
         for _ in range(min(count, len(self.live))):
             self._beat = (self._beat + 1) % len(self.live)
             instance_id = self.live[self._beat]
-            _write(lambda: request(f"{self.url}apps/{APP}/{instance_id}", "PUT").status)
+            status = _write(lambda: request(f"{self.url}apps/{APP}/{instance_id}", "PUT").status)
+            self.ledger.answered(self.url, status)
 
 
 def _write(send: Callable[[], int]) -> int | None:
     try:
         return send()
     except OSError:
-        return None  # not acknowledged: not counted either way
+        return None  # no answer (time-out, reset)
 
 
 def register_all(url: str, ids: Sequence[str]) -> None:
@@ -93,14 +126,20 @@ def queue_lengths(base_url: str) -> list[int]:
 
 
 def until_agreed(
-    urls: Sequence[str], expected: frozenset[str], timeout_s: float
+    urls: Sequence[str], ledger: Ledger, timeout_s: float
 ) -> tuple[float | None, list[View | None]]:
-    """Seconds until every node lists exactly ``expected`` with one hashcode (None: never)."""
+    """Seconds until every node lists the same instances, with one hashcode, holding every
+    acknowledged registration and no acknowledged cancel (None: not within ``timeout_s``)."""
+    must, may = ledger.must_hold(), ledger.may_hold()
     started = time.monotonic()
     while True:
         views = [view(url) for url in urls]
-        agreed = all(v is not None and v.ids == expected for v in views)
-        if agreed and len({v.hashcode for v in views if v is not None}) == 1:
+        held = [v for v in views if v is not None]
+        if (
+            len(held) == len(urls)
+            and len({(v.ids, v.hashcode) for v in held}) == 1
+            and must <= held[0].ids <= may
+        ):
             return time.monotonic() - started, views
         if time.monotonic() - started > timeout_s:
             return None, views
