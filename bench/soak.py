@@ -36,6 +36,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,9 +83,7 @@ class Client:
         self._timeout = timeout
         self._conn: http.client.HTTPConnection | None = None
 
-    def call(
-        self, method: str, path: str, body: bytes | None = None
-    ) -> tuple[int, dict[str, str]]:
+    def call(self, method: str, path: str, body: bytes | None = None) -> tuple[int, dict[str, str]]:
         if self._conn is None:
             self._conn = http.client.HTTPConnection(*self._address, timeout=self._timeout)
         headers = {"Accept": "application/json", "Accept-Encoding": "gzip"}
@@ -109,8 +108,9 @@ def _path(n: int) -> str:
     return f"/eureka/apps/APP{n % APPS}/host{n}:app{n % APPS}:8080"
 
 
-def attempt(errors: Errors, who: str, send: Callable[[], tuple[int, dict[str, str]]],
-            ok: Sequence[int]) -> dict[str, str] | None:
+def attempt(
+    errors: Errors, who: str, send: Callable[[], tuple[int, dict[str, str]]], ok: Sequence[int]
+) -> dict[str, str] | None:
     """Make one request; count it, and its problem if any. The answer's headers, or None."""
     try:
         status, headers = send()
@@ -127,8 +127,12 @@ def register_fleet(root_url: str, errors: Errors, instances: int) -> None:
     def part(k: int) -> None:
         client = Client(root_url, 30)
         for n in range(k, instances, 4):
-            attempt(errors, "register", lambda n=n: client.call(  # type: ignore[misc]
-                "POST", f"/eureka/apps/APP{n % APPS}", registration(n)), (204,))
+            attempt(
+                errors,
+                "register",
+                partial(client.call, "POST", f"/eureka/apps/APP{n % APPS}", registration(n)),
+                (204,),
+            )
         client.close()
 
     threads = [threading.Thread(target=part, args=(k,)) for k in range(4)]
@@ -138,8 +142,9 @@ def register_fleet(root_url: str, errors: Errors, instances: int) -> None:
         thread.join()
 
 
-def heartbeats(root_url: str, errors: Errors, stop: threading.Event, k: int,
-               instances: int) -> None:
+def heartbeats(
+    root_url: str, errors: Errors, stop: threading.Event, k: int, instances: int
+) -> None:
     """Renew instances k, k+8, ... each every RENEW_S, each at its own phase."""
     client = Client(root_url, 30)
     mine = list(range(k, instances, HEARTBEAT_THREADS))
@@ -152,7 +157,7 @@ def heartbeats(root_url: str, errors: Errors, stop: threading.Event, k: int,
             due = start + cycle * RENEW_S + phase[n]
             if stop.wait(max(due - time.monotonic(), 0)):
                 break
-            attempt(errors, "heartbeat", lambda n=n: client.call("PUT", _path(n)), (200,))  # type: ignore[misc]
+            attempt(errors, "heartbeat", partial(client.call, "PUT", _path(n)), (200,))
         cycle += 1
     client.close()
 
@@ -161,7 +166,9 @@ def reader(root_url: str, errors: Errors, stop: threading.Event) -> None:
     client = Client(root_url, 30)
     if not stop.wait(random.uniform(0, RENEW_S)):
         while True:
-            attempt(errors, "delta reader", lambda: client.call("GET", "/eureka/apps/delta"), (200,))
+            attempt(
+                errors, "delta reader", partial(client.call, "GET", "/eureka/apps/delta"), (200,)
+            )
             if stop.wait(RENEW_S):
                 break
     client.close()
@@ -171,10 +178,13 @@ def watcher(root_url: str, errors: Errors, stop: threading.Event) -> None:
     client = Client(root_url, 40)
     index: str | None = None
     while not stop.is_set():
-        path = "/eureka/apps/delta" if index is None else (
-            f"/eureka/apps/delta?index={index}&wait=30s")
+        path = (
+            "/eureka/apps/delta"
+            if index is None
+            else (f"/eureka/apps/delta?index={index}&wait=30s")
+        )
         began = time.monotonic()
-        headers = attempt(errors, "watcher", lambda path=path: client.call("GET", path), (200,))  # type: ignore[misc]
+        headers = attempt(errors, "watcher", partial(client.call, "GET", path), (200,))
         moved = headers is not None and headers.get(INDEX_HEADER.lower()) != index
         index = headers.get(INDEX_HEADER.lower()) if headers is not None else None
         # Answered at once without a change (or failed): a client waits a little, never spins.
@@ -187,9 +197,13 @@ def churn(root_url: str, errors: Errors, stop: threading.Event, instances: int) 
     client = Client(root_url, 30)
     n = 0
     while not stop.wait(1.0):
-        attempt(errors, "churn", lambda: client.call("DELETE", _path(n)), (200,))
-        attempt(errors, "churn", lambda: client.call(
-            "POST", f"/eureka/apps/APP{n % APPS}", registration(n)), (204,))
+        attempt(errors, "churn", partial(client.call, "DELETE", _path(n)), (200,))
+        attempt(
+            errors,
+            "churn",
+            partial(client.call, "POST", f"/eureka/apps/APP{n % APPS}", registration(n)),
+            (204,),
+        )
         n = (n + 7919) % instances  # a stride coprime with the fleet: every one in turn
     client.close()
 
@@ -221,11 +235,12 @@ def slope_per_minute(points: Sequence[tuple[float, float]]) -> float:
 def load(root_url: str, errors: Errors, instances: int) -> Iterator[None]:
     stop = threading.Event()
     threads = [
-        *(threading.Thread(target=heartbeats, args=(root_url, errors, stop, k, instances))
-          for k in range(HEARTBEAT_THREADS)),
+        *(
+            threading.Thread(target=heartbeats, args=(root_url, errors, stop, k, instances))
+            for k in range(HEARTBEAT_THREADS)
+        ),
         *(threading.Thread(target=reader, args=(root_url, errors, stop)) for _ in range(READERS)),
-        *(threading.Thread(target=watcher, args=(root_url, errors, stop))
-          for _ in range(WATCHERS)),
+        *(threading.Thread(target=watcher, args=(root_url, errors, stop)) for _ in range(WATCHERS)),
         threading.Thread(target=churn, args=(root_url, errors, stop, instances)),
     ]
     for thread in threads:
@@ -240,10 +255,22 @@ def load(root_url: str, errors: Errors, instances: int) -> Iterator[None]:
 
 
 def soak(label: str, store: str, minutes: float, instances: int, server: str) -> bool:
-    print(f"\n{label}: {instances:,} instances, {READERS} delta readers, {WATCHERS} watchers, "
-          f"{minutes:g} min on {server}")
-    args = ["-m", "eureka_embed", "serve", "--port", "0", "--server", server, "--store", store,
-            "--auto-migrate"]
+    print(
+        f"\n{label}: {instances:,} instances, {READERS} delta readers, {WATCHERS} watchers, "
+        f"{minutes:g} min on {server}"
+    )
+    args = [
+        "-m",
+        "eureka_embed",
+        "serve",
+        "--port",
+        "0",
+        "--server",
+        server,
+        "--store",
+        store,
+        "--auto-migrate",
+    ]
     if server == "waitress":  # each held watch takes a worker thread there
         args += ["--threads", str(WATCHERS + 16), "--max-watchers", str(WATCHERS + 4)]
     errors = Errors()
@@ -268,7 +295,10 @@ def soak(label: str, store: str, minutes: float, instances: int, server: str) ->
     ):
         slope = slope_per_minute([(s.at_s, value(s)) for s in fitted])
         ends = f"{value(fitted[0]):.1f} -> {value(fitted[-1]):.1f}" if fitted else "-"
-        row(f"{name}: slope, then first -> last", f"{slope:+.3f} {unit}/min ({ends})".replace(" /", "/"))
+        row(
+            f"{name}: slope, then first -> last",
+            f"{slope:+.3f} {unit}/min ({ends})".replace(" /", "/"),
+        )
     for who, count in sorted(errors.requests.items()):
         row(f"{who} requests", f"{count:,}")
     row("errors", f"{errors.total}" + (f" {dict(errors.counts)}" if errors.total else ""))
@@ -281,18 +311,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--instances", type=int, default=INSTANCES)
     parser.add_argument("--server", default="uvicorn", choices=("uvicorn", "waitress"))
     parser.add_argument(
-        "--postgres", default=os.environ.get("EUREKA_EMBED_TEST_POSTGRES"),
+        "--postgres",
+        default=os.environ.get("EUREKA_EMBED_TEST_POSTGRES"),
         help="a PostgreSQL URL for the second run (its eureka tables are reused)",
     )
     options = parser.parse_args(argv)
     clean = True
     with ExitStack() as stack:
         folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="eureka-soak-"))
-        clean &= soak("SQLite (default store)", f"sqlite:///{folder}/eureka.db", options.minutes,
-                      options.instances, options.server)
+        clean &= soak(
+            "SQLite (default store)",
+            f"sqlite:///{folder}/eureka.db",
+            options.minutes,
+            options.instances,
+            options.server,
+        )
     if options.postgres:
-        clean &= soak("PostgreSQL", options.postgres, options.minutes, options.instances,
-                      options.server)
+        clean &= soak(
+            "PostgreSQL", options.postgres, options.minutes, options.instances, options.server
+        )
     else:
         print("\nPostgreSQL: skipped (give --postgres or EUREKA_EMBED_TEST_POSTGRES)")
     sys.exit(0 if clean else 1)

@@ -24,8 +24,8 @@ from eureka_embed.replication.cancel_log import CancelLog
 from eureka_embed.replication.peer_client import PeerEurekaHttpClient
 from eureka_embed.replication.peer_node import PeerNode, PeerStatus
 from eureka_embed.replication.peer_urls import NodeAddress, parse_peer_urls
-from eureka_embed.replication.reconcile import Reconciler, Reconciliation
 from eureka_embed.replication.receiver import ReplicationReceiver
+from eureka_embed.replication.reconcile import Reconciler, Reconciliation
 from eureka_embed.replication.replicator import PeerReplicator
 from eureka_embed.replication.settings import ReplicationSettings
 from eureka_embed.replication.startup_copy import CopyResult, copy_registry_from_peers

@@ -39,7 +39,7 @@ from eureka_embed.replication.peer_copy import adopt, fetch_registry
 from eureka_embed.replication.peer_node import PeerNode
 from eureka_embed.replication.wire import ReplicationItem
 
-__all__ = ["Reconciler", "Reconciliation", "ReconcilePlan", "plan_reconciliation"]
+__all__ = ["ReconcilePlan", "Reconciler", "Reconciliation", "plan_reconciliation"]
 
 log = logging.getLogger(__name__)
 

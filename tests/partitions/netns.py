@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from tests.integration.requirements import require
 from tests.server.support import LineReader, ServeProcess, child_env
 
-__all__ = ["Host", "Network", "NamespacedServe", "network"]
+__all__ = ["Host", "NamespacedServe", "Network", "network"]
 
 _PREFIX = "ee"
 _OWN = re.compile(rf"^{_PREFIX}(\d+)-")
@@ -85,7 +85,21 @@ class Network:
             port,
         )
         self._add_netns(netns)
-        ip("link", "add", "name", "fabric0", "netns", netns, "type", "veth", "peer", "name", port, "netns", self.hub)
+        ip(
+            "link",
+            "add",
+            "name",
+            "fabric0",
+            "netns",
+            netns,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            port,
+            "netns",
+            self.hub,
+        )
         ip("-n", self.hub, "link", "set", port, "master", "br0", "up")
         ip("-n", netns, "addr", "add", f"{host.address}/24", "dev", "fabric0")
         ip("-n", netns, "link", "set", "fabric0", "up")
@@ -111,9 +125,7 @@ class Network:
         self._stack.callback(process.terminate)
         return process
 
-    def popen(
-        self, host: Host, argv: Sequence[str], **kwargs: object
-    ) -> subprocess.Popen[str]:
+    def popen(self, host: Host, argv: Sequence[str], **kwargs: object) -> subprocess.Popen[str]:
         """Run ``argv`` in ``host``'s namespace (``ip netns exec`` execs it: same process)."""
         return subprocess.Popen(["ip", "netns", "exec", host.netns, *argv], text=True, **kwargs)  # type: ignore[call-overload,no-any-return]
 

@@ -49,8 +49,19 @@ def private_postgres(net: Network, host: Host, port: int = 5432) -> Iterator[str
         os.chown(root, owner.pw_uid, owner.pw_gid)
         data = root / "data"
         subprocess.run(
-            [*as_postgres, str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres"]
-            + ["-A", "trust", "--no-sync", "-E", "UTF8"],
+            [
+                *as_postgres,
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ],
             check=True,
             capture_output=True,
             timeout=60,
@@ -59,9 +70,22 @@ def private_postgres(net: Network, host: Host, port: int = 5432) -> Iterator[str
             hba.write("host all all 10.99.0.0/24 trust\n")
         server = net.popen(
             host,
-            [*as_postgres, str(bin_dir / "postgres"), "-D", str(data), "-p", str(port)]
-            + ["-k", str(root), "-c", f"listen_addresses={host.address}"]
-            + ["-c", "fsync=off", "-c", "max_connections=60"],
+            [
+                *as_postgres,
+                str(bin_dir / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(port),
+                "-k",
+                str(root),
+                "-c",
+                f"listen_addresses={host.address}",
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=60",
+            ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -4,6 +4,7 @@ both sides, the cut heals: every node agrees again within 5 s (reconciliation, o
 from __future__ import annotations
 
 import time
+
 import pytest
 
 from tests.partitions.netns import NamespacedServe, Network, network
@@ -32,7 +33,7 @@ def start(net: Network) -> list[NamespacedServe]:
 def test_a_node_cut_off_agrees_with_its_peers_within_5_s_of_the_heal(cut_s: int) -> None:
     with network() as net:
         nodes = start(net)
-        a, b, c = nodes
+        a, _, c = nodes
         urls = [node.base_url for node in nodes]
         before = [f"p{n}" for n in range(40)]
         register_all(a.base_url, before)

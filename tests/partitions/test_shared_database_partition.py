@@ -60,7 +60,9 @@ def test_a_node_cut_from_the_shared_database_agrees_within_5_s_of_the_heal() -> 
             took, views = until_agreed(urls, ledger, CONVERGE_S)
             missing = [sorted(ledger.must_hold() - v.ids) if v else None for v in views]
             extra = [sorted(v.ids - ledger.may_hold()) if v else None for v in views]
-            assert took is not None, f"not agreed {CONVERGE_S} s after the heal: {missing=} {extra=}"
+            assert took is not None, (
+                f"not agreed {CONVERGE_S} s after the heal: {missing=} {extra=}"
+            )
             print(
                 f"\nshared database, cut {CUT_S} s: agreed {took:.2f} s after the heal; "
                 f"writes to the cut-off node answered {dict(cut_off)}"

@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from tests.server.support import JSON_HEADERS, register, request
@@ -73,7 +74,7 @@ class Side:
     def register_new(self) -> None:
         instance_id = f"{self.name}{self._next}"
         self._next += 1
-        status = _write(lambda: register(self.url, APP, instance_id))
+        status = _write(partial(register, self.url, APP, instance_id))
         self.ledger.answered(self.url, status)
         if status == 204:
             self.ledger.acked.add(instance_id)
@@ -85,7 +86,7 @@ class Side:
         if not self.live:
             return
         instance_id = self.live.pop(0)
-        status = _write(lambda: request(f"{self.url}apps/{APP}/{instance_id}", "DELETE").status)
+        status = _write(partial(_status, f"{self.url}apps/{APP}/{instance_id}", "DELETE"))
         self.ledger.answered(self.url, status)
         if status == 200:
             self.ledger.cancelled.add(instance_id)
@@ -99,8 +100,12 @@ class Side:
         for _ in range(min(count, len(self.live))):
             self._beat = (self._beat + 1) % len(self.live)
             instance_id = self.live[self._beat]
-            status = _write(lambda: request(f"{self.url}apps/{APP}/{instance_id}", "PUT").status)
+            status = _write(partial(_status, f"{self.url}apps/{APP}/{instance_id}", "PUT"))
             self.ledger.answered(self.url, status)
+
+
+def _status(url: str, method: str) -> int:
+    return request(url, method).status
 
 
 def _write(send: Callable[[], int]) -> int | None:

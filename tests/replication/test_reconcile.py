@@ -88,9 +88,7 @@ def test_on_equal_dirty_timestamps_a_differing_status_changed_later_wins() -> No
     out_earlier = out_later.evolve(last_updated_timestamp=4_000)
     same_status_later = ONE.evolve(last_updated_timestamp=9_000)
 
-    assert plan_reconciliation({key(ONE): ours}, [out_later], cancel_log(), {}).take == (
-        out_later,
-    )
+    assert plan_reconciliation({key(ONE): ours}, [out_later], cancel_log(), {}).take == (out_later,)
     for copy in (out_earlier, same_status_later):
         assert plan_reconciliation({key(ONE): ours}, [copy], cancel_log(), {}).take == ()
 
@@ -160,6 +158,15 @@ def diverge(a: Node, b: Node) -> None:
 EXPECTED = {key(instance(n)): 1_000 for n in (4, 10, 20, 21)} | {key(instance(3)): 2_000}
 
 
+def wait_until_agreed(*nodes: Node) -> None:
+    for node in nodes:
+        wait_for(
+            lambda node=node: registry_state(node.registry) == EXPECTED,  # type: ignore[misc]
+            timeout=5,
+            what=f"the agreed registry on {node.url}",
+        )
+
+
 def test_two_diverged_nodes_agree_after_each_reconciles_with_the_other() -> None:
     with loopback_nodes(2) as (a, b):
         diverge(a, b)
@@ -170,12 +177,7 @@ def test_two_diverged_nodes_agree_after_each_reconciles_with_the_other() -> None
         b.replicator.reconciler.reconcile(peer_of(b, a))
 
         # Each side took what it lacked; the cancels travel through the peers' queues.
-        for node in (a, b):
-            wait_for(
-                lambda node=node: registry_state(node.registry) == EXPECTED,  # type: ignore[misc]
-                timeout=5,
-                what=f"the agreed registry on {node.url}",
-            )
+        wait_until_agreed(a, b)
         assert a.registry.apps_hashcode() == b.registry.apps_hashcode()
         assert a.replicator.reconciler.differing_peers() == []
         assert (a.replicator.reconciler.cancels_sent, b.replicator.reconciler.cancels_sent) == (
@@ -192,24 +194,14 @@ def test_a_reconciliation_asked_for_runs_on_the_reconciler_thread() -> None:
         a.replicator.reconciler.request(peer_of(a, b))
         b.replicator.reconciler.request(peer_of(b, a))
 
-        for node in (a, b):
-            wait_for(
-                lambda node=node: registry_state(node.registry) == EXPECTED,  # type: ignore[misc]
-                timeout=5,
-                what=f"the agreed registry on {node.url}",
-            )
+        wait_until_agreed(a, b)
 
 
 def test_differing_hashcodes_start_a_reconciliation_every_interval() -> None:
     settings = ReplicationSettings(reconcile_interval_s=0.2)
     with loopback_nodes(2, settings) as (a, b):
         diverge(a, b)
-        for node in (a, b):
-            wait_for(
-                lambda node=node: registry_state(node.registry) == EXPECTED,  # type: ignore[misc]
-                timeout=5,
-                what=f"the agreed registry on {node.url}",
-            )
+        wait_until_agreed(a, b)
 
 
 # ---------------------------------------------------------------------- the trigger
