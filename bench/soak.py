@@ -12,8 +12,8 @@ The load, against ``eureka-embed serve --server uvicorn`` (the server for large 
   Eureka client does);
 - 100 watchers, each holding ``apps/delta?index=N&wait=30s`` and coming back at once with the
   index of every answer (what a watching DiscoveryClient does);
-- churn: one instance cancelled and registered again every second, so deltas change and
-  watchers wake.
+- churn: one registration or cancel a second (of instances outside the fleet), so deltas
+  change and watchers wake.
 
 Every answer that is not the one expected, and every failed request, is an error (by kind).
 Every 10 s the server process's RSS, open file descriptors and threads are sampled; after a
@@ -194,17 +194,21 @@ def watcher(root_url: str, errors: Errors, stop: threading.Event) -> None:
 
 
 def churn(root_url: str, errors: Errors, stop: threading.Event, instances: int) -> None:
+    """Every second, register an instance of its own or cancel the one it registered last.
+
+    Its instances are not the fleet's, so no heartbeat races a cancel (a 404 there would be a
+    client's cue to register again, not an error).
+    """
     client = Client(root_url, 30)
-    n = 0
+    tick = 0
     while not stop.wait(1.0):
-        attempt(errors, "churn", partial(client.call, "DELETE", _path(n)), (200,))
-        attempt(
-            errors,
-            "churn",
-            partial(client.call, "POST", f"/eureka/apps/APP{n % APPS}", registration(n)),
-            (204,),
-        )
-        n = (n + 7919) % instances  # a stride coprime with the fleet: every one in turn
+        n = instances + tick // 2 % 100
+        if tick % 2 == 0:
+            send = partial(client.call, "POST", f"/eureka/apps/APP{n % APPS}", registration(n))
+            attempt(errors, "churn", send, (204,))
+        else:
+            attempt(errors, "churn", partial(client.call, "DELETE", _path(n)), (200,))
+        tick += 1
     client.close()
 
 
@@ -289,16 +293,13 @@ def soak(label: str, store: str, minutes: float, instances: int, server: str) ->
     fitted = [s for s in samples if s.at_s >= warm_up]
     row("samples fitted (after the warm-up)", f"{len(fitted)} from {warm_up:.0f} s")
     for name, unit, value in (
-        ("RSS", "MiB", lambda s: s.rss_mib),
-        ("open file descriptors", "", lambda s: float(s.fds)),
+        ("RSS", " MiB", lambda s: s.rss_mib),
+        ("open fds", "", lambda s: float(s.fds)),
         ("threads", "", lambda s: float(s.threads)),
     ):
         slope = slope_per_minute([(s.at_s, value(s)) for s in fitted])
         ends = f"{value(fitted[0]):.1f} -> {value(fitted[-1]):.1f}" if fitted else "-"
-        row(
-            f"{name}: slope, then first -> last",
-            f"{slope:+.3f} {unit}/min ({ends})".replace(" /", "/"),
-        )
+        row(f"{name} slope (first -> last sample)", f"{slope:+.3f}{unit}/min ({ends})")
     for who, count in sorted(errors.requests.items()):
         row(f"{who} requests", f"{count:,}")
     row("errors", f"{errors.total}" + (f" {dict(errors.counts)}" if errors.total else ""))
