@@ -95,7 +95,6 @@ class PeerReplicator:
             peer.start()
         if self.peers:
             self.reconciler.start()
-        if self.peers:
             log.info("replicating to %s", ", ".join(peer.url for peer in self.peers))
         return self
 
