@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from tests.integration.requirements import require
 from tests.server.support import LineReader, ServeProcess, child_env
@@ -126,8 +129,14 @@ class Network:
         return process
 
     def popen(self, host: Host, argv: Sequence[str], **kwargs: object) -> subprocess.Popen[str]:
-        """Run ``argv`` in ``host``'s namespace (``ip netns exec`` execs it: same process)."""
-        return subprocess.Popen(["ip", "netns", "exec", host.netns, *argv], text=True, **kwargs)  # type: ignore[call-overload,no-any-return]
+        """Run ``argv`` in ``host``'s namespace (``ip netns exec`` execs it: same process).
+
+        It gets SIGTERM if this process dies first (``setpriv --pdeathsig``), so even a test
+        run killed outright leaves no server behind, and the next run's sweep can then delete
+        the namespaces it left.
+        """
+        command = ["ip", "netns", "exec", host.netns, "setpriv", "--pdeathsig", "TERM", *argv]
+        return subprocess.Popen(command, text=True, **kwargs)  # type: ignore[call-overload,no-any-return]
 
 
 class NamespacedServe(ServeProcess):
@@ -178,7 +187,8 @@ def _free_control_net() -> str:
 
 
 def _sweep_leftovers() -> None:
-    """Remove namespaces an earlier run of this harness left behind (its pid is gone)."""
+    """Remove what an earlier run of this harness left behind (its pid is gone): namespaces
+    (and with them their links) where nothing runs any more, and data directories."""
     for line in ip("netns", "list", check=False).stdout.splitlines():
         name = line.split()[0] if line.split() else ""
         match = _OWN.match(name)
@@ -187,6 +197,11 @@ def _sweep_leftovers() -> None:
         if ip("netns", "pids", name, check=False).stdout.strip():
             continue  # something still runs there: not ours to stop
         ip("netns", "del", name, check=False)
+    # The private PostgreSQL's data directories (tests.partitions.private_postgres).
+    for folder in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-pg-*"):
+        match = _OWN.match(folder.name)
+        if match is not None and not _alive(int(match.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:

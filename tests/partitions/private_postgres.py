@@ -43,7 +43,8 @@ def private_postgres(net: Network, host: Host, port: int = 5432) -> Iterator[str
         require("postgres", False, "no postgres user to run a private server as")
         raise
     as_postgres = ["setpriv", f"--reuid={owner.pw_uid}", f"--regid={owner.pw_gid}"]
-    as_postgres.append("--init-groups")
+    # Its own --pdeathsig: a change of user clears the one the outer setpriv set.
+    as_postgres += ["--init-groups", "--pdeathsig", "TERM"]
     root = Path(tempfile.mkdtemp(prefix=f"{net.tag}-pg-"))
     try:
         os.chown(root, owner.pw_uid, owner.pw_gid)
