@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +90,8 @@ class PeerNode:
 
     It talks to the peer through a :class:`PeerEurekaHttpClient` over a transport made by
     ``transport_factory`` (by default a urllib3 pool with the peer time-outs), and closes it on
-    :meth:`stop`.
+    :meth:`stop`. ``on_back`` is called (from the sender thread) when the peer answers again
+    after failing: the replicator reconciles with it then.
     """
 
     def __init__(
@@ -100,8 +101,10 @@ class PeerNode:
         *,
         settings: ReplicationSettings | None = None,
         transport_factory: TransportFactory | None = None,
+        on_back: Callable[[PeerNode], None] | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self._on_back = on_back
         self.settings = settings = settings if settings is not None else ReplicationSettings()
         self._registry = registry
         self.queue = TaskQueue(
@@ -179,7 +182,10 @@ class PeerNode:
 
     def _run(self) -> None:
         while True:
-            tasks = self.queue.next_batch(self.settings.probe_interval_s)
+            # An unreachable peer is probed again as soon as the retry wait is over: the first
+            # answer after a partition is what starts the reconciliation with it.
+            idle_s = self.settings.probe_interval_s if self.reachable is not False else 0.0
+            tasks = self.queue.next_batch(idle_s)
             if self._stop.is_set():
                 self._flush(tasks)
                 return
@@ -322,6 +328,10 @@ class PeerNode:
         reachable = error is None
         if reachable and self.reachable is False:
             log.info("peer %s is reachable again", self.url)
+            if self._on_back is not None:
+                # Tasks older than max_task_age_s were dropped meanwhile: what they carried
+                # must come from a reconciliation, not from leases running out.
+                self._on_back(self)
         elif not reachable and self.reachable is not False:
             log.warning("peer %s is unreachable, retrying: %s", self.url, error)
         self.reachable = reachable

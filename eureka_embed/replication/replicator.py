@@ -4,6 +4,10 @@ It listens to the registry. A write a client made here (``replication=False``) b
 per peer; a write a peer sent (``replication=True``) was already forwarded by the node that
 took it from the client, so it stops here. In a full mesh every node thus receives each write
 exactly once, and nothing loops.
+
+Writes that could not reach a peer for longer than the queue keeps them are made up by a
+:class:`.Reconciler` (when the peer is back, and when hashcodes differ), which needs the
+cancels this node saw (a :class:`.CancelLog`, fed by the same listener).
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ from eureka_embed.client.endpoints import EurekaEndpoint
 from eureka_embed.client.transport import TransportFactory
 from eureka_embed.events import RegistryEvent
 from eureka_embed.registry import Registry
+from eureka_embed.replication.cancel_log import CancelLog
 from eureka_embed.replication.peer_node import PeerNode, PeerStatus
 from eureka_embed.replication.peer_urls import NodeAddress, parse_peer_urls
+from eureka_embed.replication.reconcile import Reconciler
 from eureka_embed.replication.settings import ReplicationSettings
 from eureka_embed.replication.startup_copy import CopyResult, copy_registry_from_peers
 from eureka_embed.replication.wire import ReplicationItem
@@ -61,8 +67,17 @@ class PeerReplicator:
                 registry,
                 settings=self.settings,
                 transport_factory=transport_factory,
+                on_back=self._peer_back,
             )
             for endpoint in endpoints
+        )
+        self.cancels = CancelLog(
+            registry.clock,
+            retention_ms=round(self.settings.cancel_retention_s * 1000),
+            capacity=self.settings.cancel_log_capacity,
+        )
+        self.reconciler = Reconciler(
+            registry, self.peers, self.cancels, interval_s=self.settings.reconcile_interval_s
         )
         self._started = False
         self._stopped = False
@@ -79,6 +94,7 @@ class PeerReplicator:
         for peer in self.peers:
             peer.start()
         if self.peers:
+            self.reconciler.start()
             log.info("replicating to %s", ", ".join(peer.url for peer in self.peers))
         return self
 
@@ -88,6 +104,7 @@ class PeerReplicator:
             return
         self._stopped = True
         self.registry.remove_listener(self.on_write)
+        self.reconciler.stop()
         for peer in self.peers:
             peer.queue.close()  # every peer starts its final flush at once
         for peer in self.peers:
@@ -101,11 +118,15 @@ class PeerReplicator:
 
     def on_write(self, event: RegistryEvent) -> None:
         """The registry listener :meth:`start` installs: queue ``event`` for every peer."""
+        self.cancels.on_write(event)  # replicated cancels too: this node saw them happen
         if event.replication:
             return
         item = ReplicationItem.from_event(event)
         for peer in self.peers:
             peer.enqueue(item)
+
+    def _peer_back(self, peer: PeerNode) -> None:
+        self.reconciler.request(peer)
 
     def statuses(self) -> list[PeerStatus]:
         return [peer.status() for peer in self.peers]

@@ -27,15 +27,28 @@ class ReplicationSettings:
     #: First wait after any other network failure (refused, reset, connect time-out).
     network_retry_s: float = 0.1
     #: *ours*: the wait doubles with each failure in a row, up to this (Eureka never backs off).
-    max_retry_s: float = 3.0
-    #: *ours*: an idle peer is sent an empty batch this often, so its status stays current.
-    probe_interval_s: float = 30.0
+    #: Short, because the first answer after a partition starts the reconciliation.
+    max_retry_s: float = 1.0
+    #: *ours*: an idle peer is sent an empty batch this often, so its status stays current;
+    #: an unreachable one after each retry wait. Below ``max_task_age_s``, so that a partition
+    #: long enough for tasks to age out is noticed by every node, even one with nothing to send.
+    probe_interval_s: float = 10.0
     #: *ours*: on stop, what is pending is still sent to reachable peers for this long.
     stop_flush_s: float = 1.0
+    #: *ours*: how often the apps hashcodes of the peers are compared with this node's; a
+    #: peer that differs is reconciled with (:mod:`.reconcile`), as is one reachable again.
+    reconcile_interval_s: float = 30.0
+    #: *ours*: how long a cancel is remembered, so a peer met again after a partition does
+    #: not bring the instance back; past it, a stale copy lives until its lease expires.
+    cancel_retention_s: float = 600.0
+    #: *ours*: the most cancels remembered (the oldest are forgotten first).
+    cancel_log_capacity: int = 100_000
 
     def __post_init__(self) -> None:
         if self.queue_capacity < 1 or self.max_batch < 1:
             raise ValueError("queue_capacity and max_batch must be at least 1")
+        if self.cancel_log_capacity < 1:
+            raise ValueError("cancel_log_capacity must be at least 1")
         for name in (
             "max_task_age_s",
             "connect_timeout_s",
@@ -44,6 +57,8 @@ class ReplicationSettings:
             "network_retry_s",
             "max_retry_s",
             "probe_interval_s",
+            "reconcile_interval_s",
+            "cancel_retention_s",
         ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive")

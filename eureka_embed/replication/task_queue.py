@@ -8,8 +8,9 @@
 - A batch is ready when ``max_batch`` tasks wait, or when the oldest has waited ``max_delay_s``;
   so no task waits longer than that for its batch to start (unless the peer is failing).
 - Tasks older than ``max_age_s`` are dropped when a batch is taken (Eureka's "replication
-  events older than the threshold"): a peer that was away for long catches up from heartbeats
-  and its start-up copy instead of from stale writes that could resurrect evicted instances.
+  events older than the threshold"): a peer that was away for long catches up by
+  reconciliation (:mod:`.reconcile`) instead of from stale writes that could resurrect
+  evicted instances.
 
 :meth:`take_ready` decides on the injected ``clock`` without blocking (what the tests drive);
 :meth:`next_batch` is the sender thread's blocking wrapper around it.
