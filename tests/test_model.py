@@ -72,3 +72,30 @@ def test_applications_group_sort_and_look_up_case_insensitively() -> None:
 def test_amazon_data_center_has_its_class() -> None:
     assert DataCenterInfo("Amazon", {"instance-id": "i-1"}).class_name.endswith("AmazonInfo")
     assert DataCenterInfo().class_name.endswith("DefaultDataCenterInfo")
+
+
+def test_evolve_is_dataclasses_replace() -> None:
+    info = make(1)
+    for changes in (
+        {},
+        {"status": InstanceStatus.DOWN, "last_dirty_timestamp": 7},
+        {"lease_info": info.lease_info.evolve(eviction_timestamp=9, duration_secs=5)},
+    ):
+        assert info.evolve(**changes) == dataclasses.replace(info, **changes)
+    assert info.lease_info.evolve(duration_secs=5) == dataclasses.replace(
+        info.lease_info, duration_secs=5
+    )
+    # __post_init__ runs on the copy: metadata handed over is frozen, as a new instance's.
+    source = {"zone": "a"}
+    changed = info.evolve(metadata=source)
+    source["zone"] = "b"
+    assert changed.metadata["zone"] == "a"
+    with pytest.raises(TypeError):
+        changed.metadata["x"] = "y"  # type: ignore[index]
+
+
+def test_evolve_refuses_a_field_the_class_lacks() -> None:
+    with pytest.raises(TypeError, match="no field colour"):
+        make(1).evolve(colour="red")
+    with pytest.raises(TypeError, match="LeaseInfo has no field zone"):
+        make(1).lease_info.evolve(zone="a")
