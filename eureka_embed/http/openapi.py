@@ -257,7 +257,7 @@ _WAIT_PARAM: Final = _query(
     "wait",
     f"how long a watch is held: a number with ms, s, m or h (default {DEFAULT_WAIT_S:.0f}s, "
     f"at most {MAX_WAIT_S:.0f}s)",
-    {"type": "string", "pattern": "^[0-9]{1,3}(ms)?$"},
+    {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,9})?(ms|s|m|h)?$"},
 )
 _REGIONS_PARAM: Final = _query("regions", "accepted and ignored", {"type": "string"})
 _LAST_DIRTY: Final = _query(
@@ -270,9 +270,18 @@ _WATCH: Final = (_INDEX_PARAM, _WAIT_PARAM)
 _WRITE: Final = (_ACCEPT, _REPLICATION)
 
 
+_PATH_EXAMPLES: Final = {"app": "ORDERS", "instance_id": "host1:orders:8080", "vip": "orders"}
+
+
 def _path_param(name: str) -> JsonObject:
     # Ids arrive percent-encoded or raw (``h%3Aapp%3A8080``); both name the same instance.
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string"},
+        "example": _PATH_EXAMPLES[name],
+    }
 
 
 # -- responses
@@ -351,13 +360,34 @@ class _Operation:
         return rendered
 
 
-def _body(json_schema: str, xml_root: str | None) -> JsonObject:
-    content: JsonObject = {_JSON: {"schema": {"$ref": f"#/components/schemas/{json_schema}"}}}
+def _body(
+    json_schema: str, xml_root: str | None, example: JsonObject | None = None
+) -> JsonObject:
+    json_content: JsonObject = {"schema": {"$ref": f"#/components/schemas/{json_schema}"}}
+    if example is not None:
+        json_content["example"] = example
+    content: JsonObject = {_JSON: json_content}
     if xml_root is not None:
         content[_XML] = {"schema": {"type": "object", "xml": {"name": xml_root}}}
     return {"required": True, "content": content}
 
 
+#: A registration under ``apps/ORDERS``, as Spring Cloud's client sends it (trimmed).
+_REGISTRATION_EXAMPLE: Final = {
+    "instance": {
+        "instanceId": "host1:orders:8080",
+        "hostName": "host1",
+        "app": "ORDERS",
+        "ipAddr": "10.0.0.1",
+        "status": "UP",
+        "port": {"$": 8080, "@enabled": "true"},
+        "vipAddress": "orders",
+        "dataCenterInfo": {
+            "@class": "com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo",
+            "name": "MyOwn",
+        },
+    }
+}
 _NO_INSTANCE: Final = _refusal("no such instance (or application)")
 
 #: Every operation, by route template below the base path (absolute for ``/`` and
@@ -405,7 +435,7 @@ _OPERATIONS: Final[Mapping[tuple[str, str], _Operation]] = {
             503: _UNAVAILABLE,
         },
         (*_WRITE, _CONTENT_ENCODING),
-        _body("Registration", "instance"),
+        _body("Registration", "instance", _REGISTRATION_EXAMPLE),
     ),
     ("apps/{app}/{instance_id}", "GET"): _Operation(
         "one instance, with its live lease",
