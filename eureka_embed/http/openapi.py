@@ -328,7 +328,9 @@ def _bodiless(description: str) -> JsonObject:
 _NOT_MODIFIED: Final = {"description": "the If-None-Match ETag is still current; no body"}
 _BAD_WATCH: Final = _refusal("a malformed index or wait")
 _STOPPING: Final = _refusal(
-    "a watch on a server that is stopping: watch another node", _RETRY_AFTER
+    "the store cannot be reached, or a watch on a server that is stopping: retry later or "
+    "watch another node",
+    _RETRY_AFTER,
 )
 _UNAVAILABLE: Final = _refusal("the store cannot be reached; retry later", _RETRY_AFTER)
 _TOO_LARGE: Final = _refusal("the body (as sent, or once decoded) is above the server's limit")
@@ -360,9 +362,7 @@ class _Operation:
         return rendered
 
 
-def _body(
-    json_schema: str, xml_root: str | None, example: JsonObject | None = None
-) -> JsonObject:
+def _body(json_schema: str, xml_root: str | None, example: JsonObject | None = None) -> JsonObject:
     json_content: JsonObject = {"schema": {"$ref": f"#/components/schemas/{json_schema}"}}
     if example is not None:
         json_content["example"] = example
@@ -510,7 +510,11 @@ _OPERATIONS: Final[Mapping[tuple[str, str], _Operation]] = {
     ),
     ("instances/{instance_id}", "GET"): _Operation(
         "one instance, whatever application holds it",
-        {200: _payload("the instance", "Instance", "instance", indexed=False), 404: _NO_INSTANCE},
+        {
+            200: _payload("the instance", "Instance", "instance", indexed=False),
+            404: _NO_INSTANCE,
+            503: _UNAVAILABLE,
+        },
         _READ_HEADERS,
     ),
     ("vips/{vip}", "GET"): _Operation(
@@ -542,7 +546,8 @@ _OPERATIONS: Final[Mapping[tuple[str, str], _Operation]] = {
                     _JSON: {"schema": {"type": "object"}},
                     _XML: {"schema": {"type": "object", "xml": {"name": "status"}}},
                 },
-            }
+            },
+            503: _UNAVAILABLE,
         },
         (_ACCEPT,),
     ),
@@ -568,12 +573,15 @@ _OPERATIONS: Final[Mapping[tuple[str, str], _Operation]] = {
     ),
     ("/", "GET"): _Operation(
         "the dashboard",
-        {200: {"description": "an HTML page", "content": {"text/html": {}}}},
+        {200: {"description": "an HTML page", "content": {"text/html": {}}}, 503: _UNAVAILABLE},
         tags=("meta",),
     ),
     ("/metrics", "GET"): _Operation(
         "Prometheus metrics",
-        {200: {"description": "the text exposition format", "content": {_TEXT: {}}}},
+        {
+            200: {"description": "the text exposition format", "content": {_TEXT: {}}},
+            503: _UNAVAILABLE,
+        },
         tags=("meta",),
     ),
 }
