@@ -18,8 +18,8 @@ from eureka_embed.asgi.heartbeat import HeartbeatFastPath
 from eureka_embed.asgi.resources import AsgiResource
 from eureka_embed.http.api import DEFAULT_BASE_PATHS, EurekaApi
 from eureka_embed.http.offload import DEFAULT_BLOCKING_THREADS, EventLoopAnswers
-from eureka_embed.http.responses import error_response
 from eureka_embed.http.openapi import openapi_routes
+from eureka_embed.http.responses import error_response
 from eureka_embed.http.server_status import PeersStatus
 from eureka_embed.registry import Registry
 from eureka_embed.wsgi.errors import serialize_http_error

@@ -390,6 +390,20 @@ _REGISTRATION_EXAMPLE: Final = {
 }
 _NO_INSTANCE: Final = _refusal("no such instance (or application)")
 
+
+def _vip_read(field_name: str) -> _Operation:
+    return _Operation(
+        f"the instances whose {field_name} lists this name (an unknown one: none)",
+        {
+            200: _payload("matching instances", "Applications", "applications", indexed=True),
+            304: _NOT_MODIFIED,
+            400: _BAD_WATCH,
+            503: _STOPPING,
+        },
+        (*_CACHED_READ, *_WATCH),
+    )
+
+
 #: Every operation, by route template below the base path (absolute for ``/`` and
 #: ``/metrics``) and method.
 _OPERATIONS: Final[Mapping[tuple[str, str], _Operation]] = {
@@ -517,26 +531,8 @@ _OPERATIONS: Final[Mapping[tuple[str, str], _Operation]] = {
         },
         _READ_HEADERS,
     ),
-    ("vips/{vip}", "GET"): _Operation(
-        "the instances whose vipAddress lists this name (an unknown one: none)",
-        {
-            200: _payload("matching instances", "Applications", "applications", indexed=True),
-            304: _NOT_MODIFIED,
-            400: _BAD_WATCH,
-            503: _STOPPING,
-        },
-        (*_CACHED_READ, *_WATCH),
-    ),
-    ("svips/{vip}", "GET"): _Operation(
-        "the instances whose secureVipAddress lists this name",
-        {
-            200: _payload("matching instances", "Applications", "applications", indexed=True),
-            304: _NOT_MODIFIED,
-            400: _BAD_WATCH,
-            503: _STOPPING,
-        },
-        (*_CACHED_READ, *_WATCH),
-    ),
+    ("vips/{vip}", "GET"): _vip_read("vipAddress"),
+    ("svips/{vip}", "GET"): _vip_read("secureVipAddress"),
     ("status", "GET"): _Operation(
         "this server: uptime, self-preservation, renewals, peers, instance counts",
         {

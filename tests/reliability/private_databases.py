@@ -29,6 +29,9 @@ import sqlalchemy as sa
 from tests.integration.requirements import require
 
 DATABASE = "eureka"
+#: Trust on loopback (the server lives as long as the test, on its own port); no fsync, as
+#: nothing here must survive the machine.
+_INITDB = ("--auth=trust", "-E", "UTF8", "--no-sync")
 
 
 class PrivateServer(Protocol):
@@ -82,6 +85,16 @@ def _wait_until_it_answers(url: str, timeout: float = 30) -> None:
         engine.dispose()
 
 
+def _create_database(admin_url: str) -> None:
+    """CREATE DATABASE, outside a transaction (PostgreSQL runs it in none)."""
+    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {DATABASE}"))
+    finally:
+        engine.dispose()
+
+
 def _user_exists(user: str) -> bool:
     try:
         pwd.getpwnam(user)
@@ -101,8 +114,7 @@ class PrivatePostgres:
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{DATABASE}"
         _run_as(
             "postgres",
-            [str(bin_dir / "initdb"), "-D", str(self._data), "-U", "postgres"]
-            + ["--auth=trust", "-E", "UTF8", "--no-sync"],
+            [str(bin_dir / "initdb"), "-D", str(self._data), "-U", "postgres", *_INITDB],
         )
 
     def start(self) -> None:
@@ -118,13 +130,7 @@ class PrivatePostgres:
         )
 
     def create_database(self) -> None:
-        admin = self.url.rsplit("/", 1)[0] + "/postgres"
-        engine = sa.create_engine(admin, isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as conn:
-                conn.execute(sa.text(f"CREATE DATABASE {DATABASE}"))
-        finally:
-            engine.dispose()
+        _create_database(self.url.rsplit("/", 1)[0] + "/postgres")
 
 
 @contextmanager
@@ -196,12 +202,7 @@ class PrivateMariaDb:
         self._process = None
 
     def create_database(self) -> None:
-        engine = sa.create_engine(self.url.rsplit("/", 1)[0] + "/mysql")
-        try:
-            with engine.begin() as conn:
-                conn.execute(sa.text(f"CREATE DATABASE {DATABASE}"))
-        finally:
-            engine.dispose()
+        _create_database(self.url.rsplit("/", 1)[0] + "/mysql")
 
 
 @contextmanager

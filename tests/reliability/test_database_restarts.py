@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Final
 
 import pytest
@@ -82,8 +83,10 @@ class Load:
     @contextmanager
     def running(self) -> Iterator[Load]:
         workers: list[Callable[[], None]] = [self.heartbeats, self.reader]
-        workers += [lambda n=n: self.writer(n) for n in range(WRITERS)]
         threads = [threading.Thread(target=work, daemon=True) for work in workers]
+        threads += [
+            threading.Thread(target=self.writer, args=(n,), daemon=True) for n in range(WRITERS)
+        ]
         for thread in threads:
             thread.start()
         try:
@@ -108,6 +111,10 @@ def two_nodes(url: str) -> Iterator[list[EurekaServer]]:
             node = EurekaServer(registry, host="127.0.0.1", port=0, threads=8)
             nodes.append(stack.enter_context(node))
         yield nodes
+
+
+def lists_all(base_url: str, instance_ids: list[str]) -> bool:
+    return set(instance_ids) <= {i["instanceId"] for i in app_instances(base_url, APP)}
 
 
 def recovery_time(base_url: str, since: float) -> float:
@@ -147,9 +154,7 @@ def run_restarts(database: PrivateServer) -> list[float]:
         assert load.acknowledged, "no write was acknowledged"
         for url in urls:  # the other node's writes arrive by sync: allow it the interval
             wait_for(
-                lambda url=url: (
-                    set(load.acknowledged) <= {i["instanceId"] for i in app_instances(url, APP)}
-                ),
+                partial(lists_all, url, load.acknowledged),
                 timeout=10,
                 what=f"every acknowledged registration listed by {url}",
             )

@@ -20,7 +20,7 @@ from eureka_embed.http.openapi import openapi_document
 from eureka_embed.registry import Registry
 from eureka_embed.testing import config_for_tests
 from tests.wsgi.adapters import AppFactory
-from tests.wsgi.helpers import BASES, JSON, instance_id, json_body, register
+from tests.wsgi.helpers import BASES, instance_id, json_body, register
 from tests.wsgi.test_errors import FailingStore
 
 Result = falcon.testing.Result
@@ -276,7 +276,7 @@ def test_every_documented_operation_has_a_driver_for_each_of_its_codes() -> None
 @pytest.mark.parametrize(
     ("template", "below", "method", "status"),
     _documented(),
-    ids=lambda value: str(value),
+    ids=str,
 )
 def test_each_documented_code_happens(
     create_app: AppFactory, template: str, below: str, method: str, status: int

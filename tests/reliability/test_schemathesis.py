@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,7 +74,7 @@ def _fuzzed(document: dict[str, Any]) -> dict[str, Any]:
 schema = schemathesis.openapi.from_dict(_fuzzed(DOCUMENT)).exclude(path_regex="^/eureka/v2/")
 
 
-@pytest.fixture(scope="module", params=NODE_KINDS, ids=lambda kind: "-".join(kind))
+@pytest.fixture(scope="module", params=NODE_KINDS, ids="-".join)
 def node(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveNode]:
@@ -108,6 +107,6 @@ def test_served_document_is_this_one(node: LiveNode) -> None:
     deadline=None,
     derandomize=True,
 )
-def test_api(case: schemathesis.Case, node: LiveNode, session: requests.Session) -> None:
+def test_api(case: schemathesis.Case[Any], node: LiveNode, session: requests.Session) -> None:
     # Watches are held up to ?wait=; the document bounds wait to 999 ms.
     case.call_and_validate(base_url=node.root_url, session=session, checks=CHECKS, timeout=10)
