@@ -87,10 +87,14 @@ def registration(instance_id: str) -> bytes:
 
 
 def post(base_url: str, instance_id: str) -> tuple[int, str]:
+    """The status of a registration, and its reason when refused (with its Retry-After)."""
     answer = request(
         f"{base_url}apps/{APP}", "POST", body=registration(instance_id), headers=JSON_HEADERS
     )
-    return answer.status, answer.body.decode(errors="replace")
+    reason = answer.body.decode(errors="replace")
+    if answer.status == 503:
+        assert answer.headers["retry-after"].isdigit(), answer.headers
+    return answer.status, reason
 
 
 def test_a_full_disk_refuses_writes_with_503_loses_nothing_and_recovers(tmp_path: Path) -> None:
