@@ -7,6 +7,7 @@ listener of the test's, which must never be called."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 from collections.abc import Iterator
@@ -23,8 +24,9 @@ from tests.server.support import JSON_HEADERS, register, register_body, request
 
 pytestmark = pytest.mark.slow
 
-#: Hostile requests per node kind (each followed by a valid registration).
-EXAMPLES = 100
+#: Hostile requests per node kind (each followed by a valid registration);
+#: ``EUREKA_EMBED_FUZZ_EXAMPLES`` changes it for a longer hunt than CI's.
+EXAMPLES = int(os.environ.get("EUREKA_EMBED_FUZZ_EXAMPLES", "100"))
 #: Longest wait for an answer: a server that holds a hostile request longer is a failure.
 ANSWER_TIMEOUT_S = 10.0
 
