@@ -313,3 +313,15 @@ def test_with_the_store_down_every_operation_answers_a_documented_code(
             if str(result.status_code) not in operation["responses"]:
                 undocumented.append((method, template, result.status_code))
     assert undocumented == []
+
+
+def test_an_api_mounted_at_the_root_documents_its_own_paths(create_app: AppFactory) -> None:
+    client = falcon.testing.TestClient(create_app(Registry(FailingStore()), base_paths=["/"]))
+
+    document = client.simulate_get("/openapi.json").json
+
+    assert {"/apps", "/apps/{app}", "/status", "/openapi.json", "/", "/metrics"} <= set(
+        document["paths"]
+    )
+    assert not any(path.startswith("/eureka") for path in document["paths"])
+    assert client.simulate_get("/eureka/openapi.json").status_code == 404
