@@ -62,6 +62,8 @@ def status_of(answer: bytes) -> int | None:
 def items_refused(answer: bytes) -> bool:
     """A replication batch answered 200, each of its items with a refusal."""
     body = answer.split(b"\r\n\r\n", 1)[1]
+    if not body.startswith(b'{"responseList"'):
+        return False
     results = json.loads(body)["responseList"]
     return all(result["statusCode"] >= 400 for result in results)
 
