@@ -37,7 +37,7 @@ _INITDB = ("--auth=trust", "-E", "UTF8", "--no-sync")
 class PrivateServer(Protocol):
     url: str
 
-    def stop(self) -> None: ...
+    def stop(self, *, crash: bool = False) -> None: ...
     def start(self) -> None: ...
 
 
@@ -122,11 +122,13 @@ class PrivatePostgres:
         command = [str(self._bin / "pg_ctl"), "-D", str(self._data), "-l", str(self._log)]
         _run_as("postgres", [*command, "-o", options, "-w", "start"])
 
-    def stop(self) -> None:
-        # fast: sessions are cut as a restart by an operator (or a failover) would cut them.
+    def stop(self, *, crash: bool = False) -> None:
+        """fast: sessions are cut as an operator's restart cuts them; crash: immediate, no
+        shutdown checkpoint, so the next start recovers from the WAL as after a crash."""
+        mode = "immediate" if crash else "fast"
         _run_as(
             "postgres",
-            [str(self._bin / "pg_ctl"), "-D", str(self._data), "-m", "fast", "-w", "stop"],
+            [str(self._bin / "pg_ctl"), "-D", str(self._data), "-m", mode, "-w", "stop"],
         )
 
     def create_database(self) -> None:
@@ -190,10 +192,14 @@ class PrivateMariaDb:
         )
         _wait_until_it_answers(self.url.rsplit("/", 1)[0] + "/mysql")
 
-    def stop(self) -> None:
-        # SIGTERM: mariadbd's normal shutdown, cutting its sessions.
+    def stop(self, *, crash: bool = False) -> None:
+        """SIGTERM, mariadbd's normal shutdown cutting its sessions; crash: SIGKILL, so the next
+        start recovers from InnoDB's redo log."""
         if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
+            if crash:
+                self._process.kill()
+            else:
+                self._process.terminate()
             try:
                 self._process.wait(60)
             except subprocess.TimeoutExpired:

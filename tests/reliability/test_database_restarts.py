@@ -1,8 +1,9 @@
 """Database restarts under load: two nodes sharing a private PostgreSQL (and a private MariaDB)
 take registrations, heartbeats and reads while the database is stopped and started again,
-twice. While it is down, writes answer 503 and reads keep answering; once it is back, each node
-acknowledges writes again within 5 s, with no restart of its own; nothing acknowledged is lost;
-and no answer is a 5xx other than 503."""
+twice: once stopped cleanly, once killed (recovering from its log at the start). While it is
+down, writes answer 503 and reads keep answering; once it is back, each node acknowledges
+writes again within 5 s, with no restart of its own; nothing acknowledged is lost; and no
+answer is a 5xx other than 503."""
 
 from __future__ import annotations
 
@@ -134,8 +135,8 @@ def run_restarts(database: PrivateServer) -> list[float]:
         urls = [node.base_url for node in nodes]
         with Load(urls).running() as load:
             time.sleep(0.5)
-            for _ in range(RESTARTS):
-                database.stop()
+            for restart in range(RESTARTS):
+                database.stop(crash=restart % 2 == 1)  # a clean stop, then a crash
                 down_from = time.monotonic()
                 time.sleep(DOWN_S)
                 down_until = time.monotonic()
