@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 from dataclasses import dataclass
 from functools import cache
 from typing import Final
@@ -47,6 +48,30 @@ def request_bytes(
     if length:
         lines.append(b"Content-Length: %d" % len(body))
     return b"\r\n".join([*lines, *headers]) + b"\r\n\r\n" + body
+
+
+#: Longest wait for an answer: a server that holds a hostile request longer is a failure.
+ANSWER_TIMEOUT_S: Final = 10.0
+
+
+def send_raw(port: int, data: bytes, *, half_close: bool) -> bytes:
+    """The server's whole answer to ``data`` (empty when it closed without one)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=ANSWER_TIMEOUT_S) as sock:
+        try:
+            sock.sendall(data)
+            if half_close:
+                sock.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused part-way through (a huge header): what it answered is still read
+        answer = bytearray()
+        try:
+            while chunk := sock.recv(1 << 16):
+                answer += chunk
+        except ConnectionResetError:
+            pass
+        except TimeoutError:
+            raise AssertionError(f"no answer within {ANSWER_TIMEOUT_S} s") from None
+    return bytes(answer)
 
 
 _REGISTER: Final = f"/eureka/apps/{APP}".encode()

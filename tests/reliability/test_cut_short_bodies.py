@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.reliability.hostile import send_raw
 from tests.reliability.live import live_node
-from tests.reliability.test_hostile_inputs import send_raw
 from tests.server.support import app_instances, register_body
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from tests.reliability.hostile import APP, TARGET_ID, Hostile, hostile_requests
+from tests.reliability.hostile import APP, TARGET_ID, Hostile, hostile_requests, send_raw
 from tests.reliability.live import NODE_KINDS, live_node
 from tests.server.support import JSON_HEADERS, register, register_body, request
 
@@ -27,28 +27,6 @@ pytestmark = pytest.mark.slow
 #: Hostile requests per node kind (each followed by a valid registration);
 #: ``EUREKA_EMBED_FUZZ_EXAMPLES`` changes it for a longer hunt than CI's.
 EXAMPLES = int(os.environ.get("EUREKA_EMBED_FUZZ_EXAMPLES", "100"))
-#: Longest wait for an answer: a server that holds a hostile request longer is a failure.
-ANSWER_TIMEOUT_S = 10.0
-
-
-def send_raw(port: int, data: bytes, *, half_close: bool) -> bytes:
-    """The server's whole answer to ``data`` (empty when it closed without one)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=ANSWER_TIMEOUT_S) as sock:
-        try:
-            sock.sendall(data)
-            if half_close:
-                sock.shutdown(socket.SHUT_WR)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # refused part-way through (a huge header): what it answered is still read
-        answer = bytearray()
-        try:
-            while chunk := sock.recv(1 << 16):
-                answer += chunk
-        except ConnectionResetError:
-            pass
-        except TimeoutError:
-            raise AssertionError(f"no answer within {ANSWER_TIMEOUT_S} s") from None
-    return bytes(answer)
 
 
 def status_of(answer: bytes) -> int | None:
