@@ -20,6 +20,7 @@ from eureka_embed.asgi.resources import AsgiResource
 from eureka_embed.asgi.watch_fast_path import WatchFastPath
 from eureka_embed.http.api import DEFAULT_BASE_PATHS, EurekaApi
 from eureka_embed.http.offload import DEFAULT_BLOCKING_THREADS, EventLoopAnswers
+from eureka_embed.http.openapi import openapi_routes
 from eureka_embed.http.responses import error_response
 from eureka_embed.http.server_status import PeersStatus
 from eureka_embed.registry import Registry
@@ -159,7 +160,7 @@ def falcon_asgi_app(
     app.req_options.strip_url_path_trailing_slash = True
     app.set_error_serializer(serialize_http_error)
     app.add_error_handler(Exception, _any_error)
-    for route in api.routes:
+    for route in (*api.routes, *openapi_routes(api)):
         resource = AsgiResource(route, api.max_body_bytes, answers, api.watches)
         app.add_route(route.template, resource)
     if heartbeat_fast_path:

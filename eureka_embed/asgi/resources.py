@@ -17,7 +17,7 @@ from typing import Any
 
 import falcon.asgi
 
-from eureka_embed.http.body import check_declared_length, too_large
+from eureka_embed.http.body import check_declared_length, require_declared_length, too_large
 from eureka_embed.http.endpoints import Route
 from eureka_embed.http.messages import Handler
 from eureka_embed.http.offload import EventLoopAnswers
@@ -92,7 +92,7 @@ async def read_body(req: falcon.asgi.Request, limit: int) -> bytes:
     length = req.content_length
     check_declared_length(length, limit)
     if length is not None:
-        return await req.bounded_stream.read(length)
+        return require_declared_length(await req.bounded_stream.read(length), length)
     body = await req.stream.read(limit + 1)
     if len(body) > limit:
         raise too_large(limit)

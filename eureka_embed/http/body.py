@@ -14,7 +14,7 @@ from typing import Final
 
 from eureka_embed.http.outcomes import HttpRefusal, Outcome
 
-__all__ = ["check_declared_length", "decode_body", "too_large"]
+__all__ = ["check_declared_length", "decode_body", "require_declared_length", "too_large"]
 
 _GZIP: Final = frozenset({"gzip", "x-gzip"})
 _IDENTITY: Final = "identity"
@@ -34,6 +34,26 @@ def check_declared_length(length: int | None, limit: int) -> None:
     """
     if length is not None and length > limit:
         raise too_large(limit)
+
+
+def require_declared_length(body: bytes, length: int) -> bytes:
+    """``body``, if it is all of the ``length`` bytes its Content-Length declared.
+
+    A server hands on a shorter body when the client went away mid-body (uvicorn does, as the
+    ASGI disconnect ends the stream); what arrived may still parse, but the client never
+    finished the request, so it must not be applied.
+
+    :raises HttpRefusal: 400 for a body cut short.
+    """
+    if len(body) < length:
+        raise HttpRefusal(
+            Outcome(
+                400,
+                f"request body ended after {len(body)} of the {length} bytes its "
+                "Content-Length declared",
+            )
+        )
+    return body
 
 
 def decode_body(body: bytes, content_encoding: str | None, limit: int) -> bytes:

@@ -16,6 +16,7 @@ from typing import Any, Final
 import falcon
 
 from eureka_embed.http.api import DEFAULT_BASE_PATHS, EurekaApi
+from eureka_embed.http.openapi import openapi_routes
 from eureka_embed.http.server_status import PeersStatus
 from eureka_embed.registry import Registry
 from eureka_embed.wsgi.errors import install_error_handlers
@@ -86,6 +87,6 @@ def falcon_app(api: EurekaApi) -> EurekaApp:
     # Eureka clients ask for both ``apps`` and ``apps/``; peers post to ``peerreplication/batch/``.
     app.req_options.strip_url_path_trailing_slash = True
     install_error_handlers(app)
-    for route in api.routes:
+    for route in (*api.routes, *openapi_routes(api)):
         app.add_route(route.template, FalconResource(route, api.max_body_bytes, api.watches))
     return app

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import falcon
 
-from eureka_embed.http.body import check_declared_length, too_large
+from eureka_embed.http.body import check_declared_length, require_declared_length, too_large
 from eureka_embed.http.messages import EndpointRequest
 
 # Kept importable from here, where it has always been.
@@ -45,7 +45,7 @@ def read_body(req: falcon.Request, limit: int) -> bytes:
     length = req.content_length
     check_declared_length(length, limit)
     if length is not None:
-        return req.bounded_stream.read(length)
+        return require_declared_length(req.bounded_stream.read(length), length)
     if not req.env.get("wsgi.input_terminated"):
         # Reading an unterminated stream without a length could block forever.
         return b""
