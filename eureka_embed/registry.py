@@ -557,12 +557,7 @@ class Registry:
 
     def get_applications(self) -> Applications:
         """The full registry. Lease timestamps are as of each instance's last change."""
-        snapshot = self.store.snapshot()
-        return Applications.of(
-            (r.instance for r in snapshot.records),
-            version=str(snapshot.sequence),
-            hashcode=snapshot.apps_hashcode,
-        )
+        return self.store.applications()
 
     def get_delta(self, after_index: int | None = None) -> Applications:
         """Changes of the retention window: each changed instance once, in its latest state.

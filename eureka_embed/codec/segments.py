@@ -82,7 +82,9 @@ class SegmentCache:
         """``app``'s segment, reusing what is cached; ``keep=False`` leaves the cache as it was
         (for answers that may hold only part of an application, such as VIP lookups)."""
         cached = self._apps.get(app.name)
-        if cached is not None and cached.instances == app.instances:
+        if cached is not None and (
+            cached.instances is app.instances or cached.instances == app.instances
+        ):
             return cached
         built = self._build(app, cached)
         if keep:

@@ -38,7 +38,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from eureka_embed.model import ActionType, InstanceInfo, InstanceStatus, apps_hashcode
+from eureka_embed.model import (
+    ActionType,
+    Applications,
+    InstanceInfo,
+    InstanceStatus,
+    apps_hashcode,
+)
 
 if TYPE_CHECKING:
     from eureka_embed.storage.view_index import View
@@ -242,6 +248,22 @@ class Store(abc.ABC):
         """
         full = self.snapshot_since(since_ms)
         return Snapshot(full.sequence, (), full.changes, full.apps_hashcode)
+
+    def applications(self) -> Applications:
+        """Every record's instance grouped as the full registry answer shows them (by
+        application name, then instance id), its version the sequence and its hashcode that
+        of the records, all read at one instant (as :meth:`snapshot`).
+
+        This default groups a whole snapshot; the stores here regroup only the applications
+        that changed since the last call, so one change in a large registry costs the size of
+        its application.
+        """
+        snapshot = self.snapshot()
+        return Applications.of(
+            (r.instance for r in snapshot.records),
+            version=str(snapshot.sequence),
+            hashcode=snapshot.apps_hashcode,
+        )
 
     def delta_after_index(self, index: int) -> Snapshot | None:
         """:meth:`delta_snapshot` of only the changes after the registry stood at ``index``

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Iterable, Iterator
 
-from eureka_embed.model import hashcode_of_counts
+from eureka_embed.model import Application, Applications, InstanceInfo, hashcode_of_counts
 from eureka_embed.storage.base import Change, ExpiredLeases, LeaseRecord, Snapshot, Store
-from eureka_embed.storage.view_index import View, ViewIndexes
+from eureka_embed.storage.view_index import View, ViewIndexes, app_view
 
 __all__ = ["IndexedStore", "RecordIndex"]
 
@@ -70,6 +71,11 @@ class RecordIndex:
 
     def records(self) -> list[LeaseRecord]:
         return [record for members in self._apps.values() for record in members.values()]
+
+    def apps(self) -> Iterator[tuple[str, Iterable[LeaseRecord]]]:
+        """Each application's name and records (a view: read it under the owner's lock)."""
+        for name, members in self._apps.items():
+            yield name, members.values()
 
     def hashcode(self) -> str:
         """The apps hashcode of the records, from the counts (remade after a change)."""
@@ -205,6 +211,8 @@ class IndexedStore(Store):
         self._views = ViewIndexes()
         #: The newest sequence pruned from the log: changes after it are all still there.
         self._pruned_through = 0
+        #: Each application as last grouped by :meth:`applications`, with its view index then.
+        self._grouped: dict[str, tuple[int, Application]] = {}
         self._change_signal = threading.Condition(threading.Lock())
         self._waits_over = False
 
@@ -237,6 +245,28 @@ class IndexedStore(Store):
         with self._lock:
             return Snapshot(
                 self._sequence, (), self._logged_since(since_ms), self._index.hashcode()
+            )
+
+    def applications(self) -> Applications:
+        with self._lock:
+            views = self._views
+            before = self._grouped
+            grouped: dict[str, tuple[int, Application]] = {}
+            for name, members in self._index.apps():
+                # An application's view index moves with every change of its instances (and
+                # with a reload): the same index, the same instances.
+                version = views.index(app_view(name))
+                known = before.get(name)
+                if known is None or known[0] != version:
+                    instances = sorted((r.instance for r in members), key=_instance_id)
+                    known = (version, Application(name, tuple(instances)))
+                grouped[name] = known
+            # A new dict, not edits: applications that left are dropped with the old one.
+            self._grouped = grouped
+            return Applications(
+                tuple(app for _, (_, app) in sorted(grouped.items())),
+                str(self._sequence),
+                self._index.hashcode(),
             )
 
     def delta_after_index(self, index: int) -> Snapshot | None:
@@ -278,8 +308,19 @@ class IndexedStore(Store):
             return self._logged_since(since_ms)
 
     def _logged_since(self, since_ms: int) -> list[Change]:
-        """The logged changes from ``since_ms`` on (caller holds ``_lock``)."""
-        return [c for c in self._log if c.timestamp_ms >= since_ms]
+        """The logged changes from ``since_ms`` on (caller holds ``_lock``).
+
+        From the newest end, as far as the first older one: the log is in time order (as
+        pruning assumes too), and a window of recent changes in a log still holding a large
+        registry's registrations then costs the window, not the log.
+        """
+        newer: list[Change] = []
+        for change in reversed(self._log):
+            if change.timestamp_ms < since_ms:
+                break
+            newer.append(change)
+        newer.reverse()
+        return newer
 
     def changes_after(self, sequence: int) -> list[Change]:
         with self._lock:
@@ -307,6 +348,7 @@ class IndexedStore(Store):
         self._views.reset(self._sequence, self._index.records())
         # The views now start at the reloaded sequence: nothing older is asked of the log.
         self._pruned_through = 0
+        self._grouped = {}
 
     def _notify_change(self) -> None:
         """Wake every waiter (after the sequence moved, with ``_lock`` released)."""
@@ -326,3 +368,7 @@ class IndexedStore(Store):
         with self._change_signal:
             self._waits_over = True
             self._change_signal.notify_all()
+
+
+def _instance_id(instance: InstanceInfo) -> str:
+    return instance.instance_id

@@ -161,10 +161,17 @@ def test_a_node_that_reloads_keeps_its_indexes_moving_forwards(sql_store: SqlSto
     writer.register(instance(1))
     before = views(sql_store)
 
+    grouped = sql_store.applications()
     # What a node does after missing pruned changes: read everything afresh.
     sql_store._reload()
 
     assert all(after >= b for after, b in zip(views(sql_store), before, strict=True))
+    # Regrouped from the reloaded records, not kept from before.
+    assert sql_store.applications() == grouped == Store.applications(sql_store)
+    assert (
+        sql_store.applications().applications[0].instances[0]
+        is not (grouped.applications[0].instances[0])
+    )
 
 
 def _change(sequence: int, app: str = "ORDERS") -> Change:

@@ -89,6 +89,16 @@ def _check_counts(registry: Registry) -> None:
     assert registry.apps_hashcode() == counted
     assert registry.get_delta().apps_hashcode == counted
     assert registry.get_applications().apps_hashcode == counted
+    # Regrouped per changed application, the same as grouping every record afresh.
+    store = registry.store
+    assert store.applications() == Store.applications(store)
+    assert registry.get_applications() == Store.applications(store)
+    # The window read from the newest end, the same as a filter of the whole log.
+    for back_s in (0, 1, 31, 120):
+        since = registry.clock.now_ms() - back_s * 1000
+        assert store.changes_since(since) == [
+            c for c in store.changes_since(0) if c.timestamp_ms >= since
+        ]
 
 
 @contextmanager
