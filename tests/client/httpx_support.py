@@ -31,7 +31,10 @@ class Service:
         self.server = LoopbackServer(self._answer).start()
 
     def _answer(self, seen: Seen) -> Reply:
-        return Reply(self.status, {"Content-Type": "text/plain"}, self.name.encode())
+        # No keep-alive: a stopped service must refuse the next call, as a dead process does,
+        # not answer it on a connection its handler thread still holds open.
+        headers = {"Content-Type": "text/plain", "Connection": "close"}
+        return Reply(self.status, headers, self.name.encode())
 
     @property
     def port(self) -> int:
