@@ -52,7 +52,9 @@ def test_the_async_transport_spreads_retries_and_names_a_service_with_none_up(
                 before = inner.ports.count(services[0].port)
                 answers = Counter([(await client.get("http://orders/")).text for _ in range(6)])
                 assert answers == {"orders-2": 3, "orders-3": 3}
-                assert inner.ports.count(services[0].port) == before + 1, "retried past, then cooled"
+                assert inner.ports.count(services[0].port) == before + 1, (
+                    "retried past, then cooled"
+                )
 
                 for service in services:
                     eureka_server.registry.update_status(

@@ -152,7 +152,10 @@ def test_retries_stop_after_max_retries_and_give_the_last_answer(
 def test_an_out_of_service_instance_gets_no_traffic_once_the_cache_knows(
     eureka_server: EurekaServer, caller: DiscoveryClient
 ) -> None:
-    with fleet(eureka_server) as services, httpx.Client(transport=EurekaTransport(caller)) as client:
+    with (
+        fleet(eureka_server) as services,
+        httpx.Client(transport=EurekaTransport(caller)) as client,
+    ):
         wait_for_up(caller, 3)
         eureka_server.registry.update_status(APP, "orders-3", InstanceStatus.OUT_OF_SERVICE)
         wait_for_up(caller, 2)
@@ -164,7 +167,10 @@ def test_an_out_of_service_instance_gets_no_traffic_once_the_cache_knows(
 def test_a_known_service_with_no_up_instance_is_a_typed_error_naming_it(
     eureka_server: EurekaServer, caller: DiscoveryClient
 ) -> None:
-    with fleet(eureka_server) as services, httpx.Client(transport=EurekaTransport(caller)) as client:
+    with (
+        fleet(eureka_server) as services,
+        httpx.Client(transport=EurekaTransport(caller)) as client,
+    ):
         wait_for_up(caller, 3)
         assert client.get("http://orders/").status_code == 200
         for n in (1, 2, 3):
@@ -190,7 +196,10 @@ def test_a_known_service_with_no_up_instance_is_a_typed_error_naming_it(
 def test_an_unknown_host_passes_through_untouched(
     eureka_server: EurekaServer, caller: DiscoveryClient
 ) -> None:
-    with fleet(eureka_server) as services, httpx.Client(transport=EurekaTransport(caller)) as client:
+    with (
+        fleet(eureka_server) as services,
+        httpx.Client(transport=EurekaTransport(caller)) as client,
+    ):
         wait_for_up(caller, 3)
         target = services[0]
         answer = client.get(f"http://localhost:{target.port}/plain?x=1")
