@@ -111,7 +111,7 @@ def _paired_p50_us(
     see the same moments of a loaded machine."""
     routed_times: list[float] = []
     direct_times: list[float] = []
-    calls = (
+    calls: tuple[tuple[Callable[[], httpx.Response], list[float]], ...] = (
         (lambda: routed.get("http://orders/ping"), routed_times),
         (lambda: direct.get(direct_url), direct_times),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -124,10 +124,11 @@ def test_a_post_is_not_sent_twice_unless_the_caller_says_so(
         assert len(services[1].seen) == 1
 
         # A GET after a 503 goes on to the next instance; so does a POST that says so.
-        for send in (
+        sends: list[Callable[[], httpx.Response]] = [
             lambda: client.get("http://orders/x"),
             lambda: client.post("http://orders/pay", extensions={"eureka_retry": True}),
-        ):
+        ]
+        for send in sends:
             tries, refused = len(inner.ports), len(services[1].seen)
             assert [send().status_code for _ in range(3)] == [200, 200, 200]
             retries = len(inner.ports) - tries - 3

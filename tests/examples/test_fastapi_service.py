@@ -4,6 +4,7 @@ and asyncio's debug mode logs no slow callback (a blocked event loop) on the way
 
 from __future__ import annotations
 
+import functools
 import re
 import signal
 import subprocess
@@ -44,10 +45,9 @@ def test_two_fastapi_services_register_call_each_other_by_name_and_deregister() 
                 ports[name] = int(port)
             assert set(ports) == {"orders", "payments"}
             for name, port in ports.items():
+                instance_id = f"127.0.0.1:{name}:{port}"
                 wait_for(
-                    lambda name=name, port=port: live_instance(
-                        base, name.upper(), f"127.0.0.1:{name}:{port}"
-                    ),
+                    functools.partial(live_instance, base, name.upper(), instance_id),
                     what=f"{name} registered",
                 )
 
@@ -77,6 +77,7 @@ def test_two_fastapi_services_register_call_each_other_by_name_and_deregister() 
 
 def _order(port: int) -> object | None:
     try:
-        return get_json(f"http://127.0.0.1:{port}/order")
+        answer: object = get_json(f"http://127.0.0.1:{port}/order")
     except AssertionError:  # not 200 (payments not in orders' copy yet): tried again
         return None
+    return answer
