@@ -15,14 +15,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from eureka_embed import option_values as values
 from eureka_embed.client.endpoints import parse_service_urls
 from eureka_embed.errors import InvalidInput
 from eureka_embed.model import InstanceStatus
 
 __all__ = ["SETTINGS", "InvalidEnvironment", "Setting", "read_environment"]
 
-_TRUE = frozenset({"true", "on", "yes", "1"})
-_FALSE = frozenset({"false", "off", "no", "0"})
 _SERVICE_URL_PREFIX = "EUREKA_CLIENT_SERVICEURL_"
 _METADATA_PREFIX = "EUREKA_INSTANCE_METADATAMAP_"
 _DEFAULT_ZONE = "defaultZone"
@@ -36,57 +35,22 @@ class InvalidEnvironment(InvalidInput):
         self.variable = variable
 
 
+_seconds = values.positive_seconds
+
+
 def _text(value: str) -> str:
     return value
 
 
-def _boolean(value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ValueError(f"{value!r} is not a boolean (true or false)")
-
-
-def _port(value: str) -> int:
-    try:
-        port = int(value.strip())
-    except ValueError:
-        raise ValueError(f"{value!r} is not a port number") from None
-    if not 0 <= port <= 65535:
-        raise ValueError(f"port {port} is out of range (0-65535)")
-    return port
-
-
-def _seconds(value: str) -> float:
-    try:
-        seconds = float(value.strip())
-    except ValueError:
-        raise ValueError(f"{value!r} is not a number of seconds") from None
-    if not (seconds > 0 and math.isfinite(seconds)):
-        raise ValueError(f"{value!r} is not a positive number of seconds")
-    return seconds
-
-
 def _delay(value: str) -> float:
+    # option_values.positive_seconds refuses 0, which here means "at once".
     try:
-        seconds = float(value.strip())
+        seconds = float(value)
     except ValueError:
-        raise ValueError(f"{value!r} is not a number of seconds") from None
-    if not (seconds >= 0 and math.isfinite(seconds)):
-        raise ValueError(f"{value!r} is not a number of seconds >= 0")
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise ValueError(f"must be a number of seconds >= 0, got {value!r}")
     return seconds
-
-
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value.strip())
-    except ValueError:
-        raise ValueError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise ValueError(f"{number} is not at least 1")
-    return number
 
 
 def _status(value: str) -> InstanceStatus:
@@ -94,7 +58,7 @@ def _status(value: str) -> InstanceStatus:
         return InstanceStatus(value.strip().upper())
     except ValueError:
         names = ", ".join(s.value for s in InstanceStatus)
-        raise ValueError(f"{value!r} is not an instance status ({names})") from None
+        raise ValueError(f"must be an instance status ({names}), got {value!r}") from None
 
 
 def _regions(value: str) -> tuple[str, ...]:
@@ -124,12 +88,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("eureka.instance.instance-id", "instance_id"),
     Setting("eureka.instance.hostname", "host_name"),
     Setting("eureka.instance.ip-address", "ip_addr"),
-    Setting("eureka.instance.prefer-ip-address", "prefer_ip_address", _boolean),
-    Setting("server.port", "port", _port),
-    Setting("eureka.instance.non-secure-port", "port", _port),
-    Setting("eureka.instance.non-secure-port-enabled", "port_enabled", _boolean),
-    Setting("eureka.instance.secure-port", "secure_port", _port),
-    Setting("eureka.instance.secure-port-enabled", "secure_port_enabled", _boolean),
+    Setting("eureka.instance.prefer-ip-address", "prefer_ip_address", values.boolean),
+    Setting("server.port", "port", values.port),
+    Setting("eureka.instance.non-secure-port", "port", values.port),
+    Setting("eureka.instance.non-secure-port-enabled", "port_enabled", values.boolean),
+    Setting("eureka.instance.secure-port", "secure_port", values.port),
+    Setting("eureka.instance.secure-port-enabled", "secure_port_enabled", values.boolean),
     Setting("eureka.instance.virtual-host-name", "vip_address"),
     Setting("eureka.instance.secure-virtual-host-name", "secure_vip_address"),
     Setting("eureka.instance.home-page-url", "home_page_url"),
@@ -140,8 +104,8 @@ SETTINGS: tuple[Setting, ...] = (
         "eureka.instance.lease-renewal-interval-in-seconds", "lease_renewal_interval_s", _seconds
     ),
     Setting("eureka.instance.lease-expiration-duration-in-seconds", "lease_duration_s", _seconds),
-    Setting("eureka.client.register-with-eureka", "register_with_eureka", _boolean),
-    Setting("eureka.client.fetch-registry", "fetch_registry", _boolean),
+    Setting("eureka.client.register-with-eureka", "register_with_eureka", values.boolean),
+    Setting("eureka.client.fetch-registry", "fetch_registry", values.boolean),
     Setting("eureka.client.registry-fetch-interval-seconds", "registry_fetch_interval_s", _seconds),
     Setting(
         "eureka.client.instance-info-replication-interval-seconds",
@@ -156,15 +120,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "eureka.client.heartbeat-executor-exponential-back-off-bound",
         "heartbeat_backoff_bound",
-        _positive_int,
+        values.whole_number(1),
     ),
     Setting(
         "eureka.client.cache-refresh-executor-exponential-back-off-bound",
         "fetch_backoff_bound",
-        _positive_int,
+        values.whole_number(1),
     ),
-    Setting("eureka.client.disable-delta", "disable_delta", _boolean),
-    Setting("eureka.client.filter-only-up-instances", "filter_only_up_instances", _boolean),
+    Setting("eureka.client.disable-delta", "disable_delta", values.boolean),
+    Setting("eureka.client.filter-only-up-instances", "filter_only_up_instances", values.boolean),
     Setting("eureka.client.fetch-remote-regions-registry", "fetch_regions", _regions),
     Setting(
         "eureka.client.eureka-server-connect-timeout-seconds",
@@ -177,9 +141,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "eureka.client.eureka-server-total-connections-per-host",
         "transport.max_connections_per_host",
-        _positive_int,
+        values.whole_number(1),
     ),
-    Setting("eureka.client.g-zip-content", "transport.gzip", _boolean),
+    Setting("eureka.client.g-zip-content", "transport.gzip", values.boolean),
 )
 
 
