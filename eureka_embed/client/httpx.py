@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from eureka_embed.client.balancing import CoolingOff, InstanceChooser, RoundRobin
+from eureka_embed.client.cache import CacheView
 from eureka_embed.clock import Clock
 from eureka_embed.model import InstanceInfo, InstanceStatus
 
@@ -72,8 +73,10 @@ _RETRIED_ERRORS = (
     httpx.RemoteProtocolError,
 )
 _UP = InstanceStatus.UP
-# Instance addresses whose normalised URL is kept (see _Router.target).
-_MAX_TARGETS = 4096
+# Entries kept in the router's caches of targets and lookups before they start afresh.
+_MAX_REMEMBERED = 4096
+# A service's UP instances, as _Router._up finds them.
+_Up = tuple[InstanceInfo, ...] | None
 
 
 class NoInstanceAvailable(httpx.ConnectError):
@@ -111,7 +114,10 @@ class _Router:
         # Services routed to before: one whose last instance left the registry (and so the
         # copy) is still a service, whose callers get NoInstanceAvailable, not a DNS error.
         self._known: set[str] = set()
-        self._targets: dict[tuple[str, str, int], httpx.URL] = {}
+        self._targets: dict[tuple[str, str, int], tuple[httpx.URL, str]] = {}
+        # Per (host, secure), what _up found in the registry copy of the moment: lookups and
+        # filtering are done once per copy, not per request. A new copy starts it afresh.
+        self._memo: tuple[CacheView | None, dict[tuple[str, bool], _Up]] = (None, {})
 
     def plan(self, request: httpx.Request) -> _Plan | None:
         """How to send ``request`` to a service; None when its host names none."""
@@ -119,6 +125,23 @@ class _Router:
         host = url.host
         secure = url.scheme == "https"
         view = self.discovery.cache_view
+        memo = self._memo
+        if memo[0] is not view or len(memo[1]) >= _MAX_REMEMBERED:
+            memo = self._memo = (view, {})
+        key = (host, secure)
+        try:
+            up = memo[1][key]
+        except KeyError:
+            up = memo[1][key] = self._up(view, host, secure)
+        if up is None:
+            return None
+        return _Plan(
+            self, request, service=host, secure=secure, up=up, retries=self._retries(request)
+        )
+
+    def _up(self, view: CacheView, host: str, secure: bool) -> _Up:
+        """The UP instances of the service ``host`` names, with the port the scheme asks for
+        enabled; None when it names no service."""
         app = view.apps.get(host.upper())
         members: Sequence[InstanceInfo]
         if app is not None:
@@ -129,25 +152,21 @@ class _Router:
                 members = view.by_vip(host, secure=False, only_up=False)
             if not members and host not in self._known:
                 return None
-        if host not in self._known:
-            self._known.add(host)
+        self._known.add(host)
         if secure:
-            up = [i for i in members if i.status is _UP and i.secure_port.enabled]
-        else:
-            up = [i for i in members if i.status is _UP and i.port.enabled]
-        return _Plan(
-            self, request, service=host, secure=secure, up=up, retries=self._retries(request)
-        )
+            return tuple(i for i in members if i.status is _UP and i.secure_port.enabled)
+        return tuple(i for i in members if i.status is _UP and i.port.enabled)
 
-    def target(self, scheme: str, host: str, port: int) -> httpx.URL:
-        """``scheme://host:port`` as httpx normalises it (IDNA, default ports), made once per
-        instance address: building a URL costs tens of microseconds."""
+    def target(self, scheme: str, host: str, port: int) -> tuple[httpx.URL, str]:
+        """``scheme://host:port`` as httpx normalises it (IDNA, default ports), and the Host
+        header for it, made once per instance address: building a URL costs tens of us."""
         key = (scheme, host, port)
         found = self._targets.get(key)
         if found is None:
-            if len(self._targets) >= _MAX_TARGETS:  # instances come and go: forget the old
+            if len(self._targets) >= _MAX_REMEMBERED:  # instances come and go: forget the old
                 self._targets.clear()
-            found = self._targets[key] = httpx.URL(scheme=scheme, host=host, port=port)
+            url = httpx.URL(scheme=scheme, host=host, port=port)
+            found = self._targets[key] = (url, url.netloc.decode("ascii"))
         return found
 
     def _retries(self, request: httpx.Request) -> int:
@@ -190,7 +209,7 @@ class _Plan:
         *,
         service: str,
         secure: bool,
-        up: list[InstanceInfo],
+        up: tuple[InstanceInfo, ...],
         retries: int,
     ) -> None:
         self._router = router
@@ -231,9 +250,9 @@ class _Plan:
         instance = self._router.chooser.choose(self.service, candidates)
         request = self.request
         port = instance.secure_port.port if self.secure else instance.port.port
-        target = self._router.target(request.url.scheme, instance.host_name, port)
+        target, host_header = self._router.target(request.url.scheme, instance.host_name, port)
         request.url = _retargeted(request.url, target)
-        request.headers["Host"] = target.netloc.decode("ascii")
+        request.headers["Host"] = host_header
         return instance
 
 
