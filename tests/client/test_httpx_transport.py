@@ -30,23 +30,29 @@ def caller(eureka_server: EurekaServer) -> Iterator[DiscoveryClient]:
         yield client
 
 
+@pytest.fixture
+def services(eureka_server: EurekaServer, caller: DiscoveryClient) -> Iterator[list[Service]]:
+    """Three registered instances of ORDERS, all in the caller's copy."""
+    with fleet(eureka_server) as started:
+        wait_for_up(caller, 3)
+        yield started
+
+
 def _answers(client: httpx.Client, count: int, url: str = "http://orders/hello") -> Counter[str]:
     return Counter(client.get(url).text for _ in range(count))
 
 
 def test_round_robin_spreads_calls_evenly_over_the_up_instances(
-    eureka_server: EurekaServer, caller: DiscoveryClient
+    eureka_server: EurekaServer, caller: DiscoveryClient, services: list[Service]
 ) -> None:
-    with fleet(eureka_server) as services:
-        wait_for_up(caller, 3)
-        with httpx.Client(transport=EurekaTransport(caller)) as client:
-            assert _answers(client, 30) == {"orders-1": 10, "orders-2": 10, "orders-3": 10}
-            # By VIP address too, and the path, query and Host reach the instance.
-            answer = client.get("http://orders-vip/a/b?c=d")
-        assert answer.status_code == 200
-        seen = next(s for s in services if s.name == answer.text).seen[-1]
-        assert seen.path == "/a/b?c=d"
-        assert seen.headers["host"] == f"127.0.0.1:{answer.request.url.port}"
+    with httpx.Client(transport=EurekaTransport(caller)) as client:
+        assert _answers(client, 30) == {"orders-1": 10, "orders-2": 10, "orders-3": 10}
+        # By VIP address too, and the path, query and Host reach the instance.
+        answer = client.get("http://orders-vip/a/b?c=d")
+    assert answer.status_code == 200
+    seen = next(s for s in services if s.name == answer.text).seen[-1]
+    assert seen.path == "/a/b?c=d"
+    assert seen.headers["host"] == f"127.0.0.1:{answer.request.url.port}"
 
 
 def test_zone_preference_stays_in_zone_while_one_is_up_there(
@@ -64,13 +70,12 @@ def test_zone_preference_stays_in_zone_while_one_is_up_there(
 
 
 def test_a_stopped_instance_is_retried_past_then_cooled_off_until_its_period_ends(
-    eureka_server: EurekaServer, caller: DiscoveryClient
+    eureka_server: EurekaServer, caller: DiscoveryClient, services: list[Service]
 ) -> None:
     clock = ManualClock()
     inner = Recording()
     transport = EurekaTransport(caller, inner=inner, cooling_period_s=30, clock=clock)
-    with fleet(eureka_server) as services, httpx.Client(transport=transport) as client:
-        wait_for_up(caller, 3)
+    with httpx.Client(transport=transport) as client:
         stopped = services[1]
         stopped.server.stop()
 
@@ -87,12 +92,11 @@ def test_a_stopped_instance_is_retried_past_then_cooled_off_until_its_period_end
 
 
 def test_a_cooled_instance_is_taken_back_when_the_registry_shows_it_changed(
-    eureka_server: EurekaServer, caller: DiscoveryClient
+    eureka_server: EurekaServer, caller: DiscoveryClient, services: list[Service]
 ) -> None:
     clock = ManualClock()
     transport = EurekaTransport(caller, cooling_period_s=30, clock=clock)
-    with fleet(eureka_server) as services, httpx.Client(transport=transport) as client:
-        wait_for_up(caller, 3)
+    with httpx.Client(transport=transport) as client:
         services[0].server.stop()
         assert "orders-1" not in _answers(client, 6)
 
@@ -110,13 +114,12 @@ def test_a_cooled_instance_is_taken_back_when_the_registry_shows_it_changed(
 
 
 def test_a_post_is_not_sent_twice_unless_the_caller_says_so(
-    eureka_server: EurekaServer, caller: DiscoveryClient
+    eureka_server: EurekaServer, caller: DiscoveryClient, services: list[Service]
 ) -> None:
     inner = Recording()
     # No cooling off: the failing instance stays in turn for every request below.
     transport = EurekaTransport(caller, inner=inner, cooling_period_s=0)
-    with fleet(eureka_server) as services, httpx.Client(transport=transport) as client:
-        wait_for_up(caller, 3)
+    with httpx.Client(transport=transport) as client:
         services[1].status = 503
         posts = [client.post("http://orders/pay", content=b"1") for _ in range(3)]
         assert sorted(p.status_code for p in posts) == [200, 200, 503]
@@ -136,28 +139,22 @@ def test_a_post_is_not_sent_twice_unless_the_caller_says_so(
 
 
 def test_retries_stop_after_max_retries_and_give_the_last_answer(
-    eureka_server: EurekaServer, caller: DiscoveryClient
+    eureka_server: EurekaServer, caller: DiscoveryClient, services: list[Service]
 ) -> None:
     inner = Recording()
-    with fleet(eureka_server) as services:
-        wait_for_up(caller, 3)
-        for service in services:
-            service.status = 502
-        transport = EurekaTransport(caller, inner=inner, max_retries=1)
-        with httpx.Client(transport=transport) as client:
-            assert client.get("http://orders/x").status_code == 502
-        assert len(inner.ports) == 2, "one try and one retry, on two instances"
-        assert len(set(inner.ports)) == 2
+    for service in services:
+        service.status = 502
+    transport = EurekaTransport(caller, inner=inner, max_retries=1)
+    with httpx.Client(transport=transport) as client:
+        assert client.get("http://orders/x").status_code == 502
+    assert len(inner.ports) == 2, "one try and one retry, on two instances"
+    assert len(set(inner.ports)) == 2
 
 
 def test_an_out_of_service_instance_gets_no_traffic_once_the_cache_knows(
-    eureka_server: EurekaServer, caller: DiscoveryClient
+    eureka_server: EurekaServer, caller: DiscoveryClient, services: list[Service]
 ) -> None:
-    with (
-        fleet(eureka_server) as services,
-        httpx.Client(transport=EurekaTransport(caller)) as client,
-    ):
-        wait_for_up(caller, 3)
+    with httpx.Client(transport=EurekaTransport(caller)) as client:
         eureka_server.registry.update_status(APP, "orders-3", InstanceStatus.OUT_OF_SERVICE)
         wait_for_up(caller, 2)
         before = len(services[2].seen)
@@ -166,13 +163,9 @@ def test_an_out_of_service_instance_gets_no_traffic_once_the_cache_knows(
 
 
 def test_a_known_service_with_no_up_instance_is_a_typed_error_naming_it(
-    eureka_server: EurekaServer, caller: DiscoveryClient
+    eureka_server: EurekaServer, caller: DiscoveryClient, services: list[Service]
 ) -> None:
-    with (
-        fleet(eureka_server) as services,
-        httpx.Client(transport=EurekaTransport(caller)) as client,
-    ):
-        wait_for_up(caller, 3)
+    with httpx.Client(transport=EurekaTransport(caller)) as client:
         assert client.get("http://orders/").status_code == 200
         for n in (1, 2, 3):
             eureka_server.registry.update_status(APP, f"orders-{n}", InstanceStatus.DOWN)
@@ -195,13 +188,9 @@ def test_a_known_service_with_no_up_instance_is_a_typed_error_naming_it(
 
 
 def test_an_unknown_host_passes_through_untouched(
-    eureka_server: EurekaServer, caller: DiscoveryClient
+    eureka_server: EurekaServer, caller: DiscoveryClient, services: list[Service]
 ) -> None:
-    with (
-        fleet(eureka_server) as services,
-        httpx.Client(transport=EurekaTransport(caller)) as client,
-    ):
-        wait_for_up(caller, 3)
+    with httpx.Client(transport=EurekaTransport(caller)) as client:
         target = services[0]
         answer = client.get(f"http://localhost:{target.port}/plain?x=1")
         assert answer.text == "orders-1"
