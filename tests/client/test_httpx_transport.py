@@ -144,11 +144,17 @@ def test_retries_stop_after_max_retries_and_give_the_last_answer(
     inner = Recording()
     for service in services:
         service.status = 502
-    transport = EurekaTransport(caller, inner=inner, max_retries=1)
+    transport = EurekaTransport(caller, inner=inner, max_retries=1, cooling_period_s=0)
     with httpx.Client(transport=transport) as client:
         assert client.get("http://orders/x").status_code == 502
-    assert len(inner.ports) == 2, "one try and one retry, on two instances"
-    assert len(set(inner.ports)) == 2
+        assert len(inner.ports) == 2, "one try and one retry, on two instances"
+        assert len(set(inner.ports)) == 2
+
+        # Sent once: a GET that says so, and a PUT whose body cannot be sent again.
+        assert client.get("http://orders/x", extensions={"eureka_retry": False}).is_error
+        assert len(inner.ports) == 3
+        assert client.put("http://orders/x", content=iter([b"once"])).status_code == 502
+        assert len(inner.ports) == 4
 
 
 def test_an_out_of_service_instance_gets_no_traffic_once_the_cache_knows(
