@@ -14,11 +14,21 @@ Or talk to a server operation by operation::
 
     with client_stack("http://eureka:8761/eureka/", "query") as eureka:
         eureka.get_applications().entity
+
+Call services by name with httpx (the ``httpx`` extra): ``eureka_embed.client.httpx``.
 """
 
 from __future__ import annotations
 
 from eureka_embed.client.abort import AbortSignal
+from eureka_embed.client.balancing import (
+    CoolingOff,
+    InstanceChooser,
+    RandomChoice,
+    RoundRobin,
+    Weighted,
+    ZonePreference,
+)
 from eureka_embed.client.cache import CacheView
 from eureka_embed.client.config import DiscoveryConfig, TransportConfig
 from eureka_embed.client.contract import ClientLayer, EurekaHttpClient
@@ -77,6 +87,7 @@ __all__ = [
     "ConnectError",
     "ConnectTimeout",
     "ConnectionLost",
+    "CoolingOff",
     "DiscoveryClient",
     "DiscoveryConfig",
     "DiscoveryStats",
@@ -89,12 +100,14 @@ __all__ = [
     "HttpRequest",
     "HttpResponse",
     "InProcessEurekaClient",
+    "InstanceChooser",
     "InvalidResponse",
     "ManualScheduler",
     "MetricsClient",
     "MetricsSnapshot",
     "MockTransport",
     "NoEndpoints",
+    "RandomChoice",
     "ReadTimeout",
     "RedirectError",
     "RedirectingClient",
@@ -102,6 +115,7 @@ __all__ = [
     "RestEurekaHttpClient",
     "RetriesExhausted",
     "RetryingClient",
+    "RoundRobin",
     "Scheduler",
     "SessionedClient",
     "StaticResolver",
@@ -111,7 +125,9 @@ __all__ = [
     "TransportError",
     "TransportFactory",
     "Urllib3Transport",
+    "Weighted",
     "ZoneAwareResolver",
+    "ZonePreference",
     "build_client_stack",
     "client_stack",
     "eureka_transport",

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
 import socket
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from eureka_embed.client.resolvers import EndpointResolver
 from eureka_embed.codec import WireFormat
@@ -83,6 +85,9 @@ class DiscoveryConfig:
     host_name: str | None = None
     #: Defaults to the address the host name resolves to (127.0.0.1 if it does not resolve).
     ip_addr: str | None = None
+    #: Register the IP address as the hostName (Spring's ``preferIpAddress``), for callers
+    #: that cannot resolve this machine's name. The default instance id keeps the host name.
+    prefer_ip_address: bool = False
     port: int = 8080
     port_enabled: bool = True
     secure_port: int = 443
@@ -152,15 +157,45 @@ class DiscoveryConfig:
             if not 0 <= port <= 65535:
                 raise ValueError(f"port {port} out of range")
 
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, /, **defaults: Any
+    ) -> DiscoveryConfig:
+        """The configuration the environment (``os.environ`` unless given) describes, under
+        the variable names Spring services use (``EUREKA_CLIENT_SERVICEURL_DEFAULTZONE``,
+        ``EUREKA_INSTANCE_PREFER_IP_ADDRESS``, ...; the list is
+        :data:`eureka_embed.client.spring_env.SETTINGS`). ``defaults`` are field values for
+        what the environment leaves unset (``transport`` among them, whose fields the
+        environment may set in turn).
+
+        :raises ~eureka_embed.client.spring_env.InvalidEnvironment: a variable's value does not
+            parse, or no application name is given (``SPRING_APPLICATION_NAME`` or
+            ``EUREKA_INSTANCE_APPNAME``) in the environment or ``defaults``.
+        """
+        from eureka_embed.client.spring_env import InvalidEnvironment, read_environment
+
+        env = os.environ if environ is None else environ
+        fields, transport_fields = read_environment(env)
+        merged = {**defaults, **fields}
+        if transport_fields:
+            base = merged.get("transport") or TransportConfig()
+            merged["transport"] = replace(base, **transport_fields)
+        if not merged.get("app_name"):
+            raise InvalidEnvironment(
+                "SPRING_APPLICATION_NAME", "no application name (or EUREKA_INSTANCE_APPNAME)"
+            )
+        return cls(**merged)
+
     def build_instance(self, now_ms: int) -> InstanceInfo:
         """The instance this configuration describes, dirty as of ``now_ms``."""
         app = self.app_name.strip().upper()
         host = self.host_name or socket.gethostname()
         ip = self.ip_addr or _resolve_ip(host)
         return InstanceInfo(
+            # Spring Cloud's default: host name, application name, port.
             instance_id=self.instance_id or f"{host}:{self.app_name.strip().lower()}:{self.port}",
             app=app,
-            host_name=host,
+            host_name=ip if self.prefer_ip_address else host,
             ip_addr=ip,
             status=self.initial_status,
             port=PortInfo(self.port, self.port_enabled),

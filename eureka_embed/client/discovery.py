@@ -24,6 +24,7 @@ only and never wait on the network.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import math
@@ -101,7 +102,8 @@ CacheListener = Callable[[CacheRefreshed], None]
 
 
 class DiscoveryClient:
-    """A service's Eureka client. Use as a context manager, or :meth:`start` and :meth:`shutdown`.
+    """A service's Eureka client. Use as a context manager, or :meth:`start` and :meth:`shutdown`;
+    in an asyncio application, ``async with`` (or :meth:`astart` and :meth:`ashutdown`).
 
     By default it talks HTTP to ``config.service_urls`` through two layered client stacks
     (registration and query traffic apart). Pass ``registration_client`` and ``query_client``
@@ -126,6 +128,8 @@ class DiscoveryClient:
         self._health_check = health_check
         #: The HTTP stacks this client built (and closes), when not given clients to use.
         self.transport: EurekaTransport | None = None
+        now = self._clock.now_ms()
+        self._instance = config.build_instance(now)
         if registration_client is None or query_client is None:
             self.transport = eureka_transport(
                 config.service_urls,
@@ -133,6 +137,8 @@ class DiscoveryClient:
                 config=config.transport,
                 transport_factory=transport_factory,
                 clock=self._clock,
+                # Eureka's client tells servers who it is by its IP address.
+                identity_id=self._instance.ip_addr,
             )
             registration_client = registration_client or self.transport.registration
             query_client = query_client or self.transport.query
@@ -143,9 +149,7 @@ class DiscoveryClient:
         # from queueing behind each other.
         self._scheduler = scheduler if scheduler is not None else ThreadScheduler(workers=3)
 
-        now = self._clock.now_ms()
         self._lock = threading.Lock()
-        self._instance = config.build_instance(now)
         # The lastDirtyTimestamp of a change not yet accepted by a server; None when in sync.
         self._unsent_since: int | None = now
         # Counts local changes, so a registration knows whether one came while it was sent:
@@ -296,6 +300,31 @@ class DiscoveryClient:
         tb: TracebackType | None,
     ) -> None:
         self.shutdown()
+
+    # An asyncio application (FastAPI's lifespan) must not wait on the network on its event
+    # loop: registration, the first fetch, the scheduler's join and the cancel run in a
+    # worker thread, and the loop goes on serving meanwhile.
+
+    async def astart(self) -> None:
+        """:meth:`start` off the event loop."""
+        await asyncio.to_thread(self.start)
+
+    async def ashutdown(self) -> None:
+        """:meth:`shutdown` off the event loop."""
+        await asyncio.to_thread(self.shutdown)
+
+    async def __aenter__(self) -> DiscoveryClient:
+        if not self._started:
+            await self.astart()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.ashutdown()
 
     # ------------------------------------------------------------------ this instance
 
@@ -577,6 +606,11 @@ class DiscoveryClient:
                 log.exception("cache listener %r failed", listener)
 
     # ------------------------------------------------------------------ lookups (cache only)
+
+    @property
+    def cache_view(self) -> CacheView:
+        """The local registry copy as it is now: immutable, read without a lock."""
+        return self._cache.view
 
     def applications(self) -> Applications:
         """The whole local registry copy, every status."""

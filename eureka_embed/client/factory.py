@@ -61,12 +61,14 @@ def build_client_stack(
     transport_factory: TransportFactory | None = None,
     clock: Clock | None = None,
     rng: random.Random | None = None,
+    identity_id: str | None = None,
 ) -> EurekaHttpClient:
     """The full layered client over ``resolver``'s servers.
 
     ``transport_factory`` makes one transport per server client (default: urllib3 with the
     configured time-outs), given the server's endpoint; a per-server transport is closed with
-    its client, so a new session also means new connections.
+    its client, so a new session also means new connections. ``identity_id`` is sent as
+    ``DiscoveryIdentity-Id`` (see :class:`~eureka_embed.client.rest.RestEurekaHttpClient`).
     """
     settings = config if config is not None else TransportConfig()
     counters = metrics if metrics is not None else ClientMetrics()
@@ -84,6 +86,7 @@ def build_client_stack(
             compact=settings.compact,
             gzip=settings.gzip,
             clock=clock,
+            identity_id=identity_id,
         )
         return MetricsClient(rest, counters)
 
@@ -112,6 +115,7 @@ def client_stack(
     transport_factory: TransportFactory | None = None,
     metrics: ClientMetrics | None = None,
     clock: Clock | None = None,
+    identity_id: str | None = None,
 ) -> EurekaHttpClient:
     """The layered client over ``service_urls`` for one ``purpose``.
 
@@ -127,6 +131,7 @@ def client_stack(
         metrics=metrics if metrics is not None else ClientMetrics(purpose),
         transport_factory=transport_factory,
         clock=clock,
+        identity_id=identity_id,
     )
 
 
@@ -157,6 +162,7 @@ def eureka_transport(
     config: TransportConfig | None = None,
     transport_factory: TransportFactory | None = None,
     clock: Clock | None = None,
+    identity_id: str | None = None,
 ) -> EurekaTransport:
     """A registration stack and a query stack over the same servers."""
     resolver = resolver_for(service_urls, zone)
@@ -170,6 +176,7 @@ def eureka_transport(
             transport_factory=transport_factory,
             metrics=registration_metrics,
             clock=clock,
+            identity_id=identity_id,
         ),
         query=client_stack(
             resolver,
@@ -178,6 +185,7 @@ def eureka_transport(
             transport_factory=transport_factory,
             metrics=query_metrics,
             clock=clock,
+            identity_id=identity_id,
         ),
         registration_metrics=registration_metrics,
         query_metrics=query_metrics,

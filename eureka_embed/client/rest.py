@@ -41,6 +41,14 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 USER_AGENT = f"eureka-embed/{__version__}"
+# The identity headers Eureka's clients send, by which servers tell clients apart (a server's
+# rate limiter may exempt its own kinds). The version is the one Eureka's client sends.
+IDENTITY_NAME_HEADER = "DiscoveryIdentity-Name"
+IDENTITY_VERSION_HEADER = "DiscoveryIdentity-Version"
+IDENTITY_ID_HEADER = "DiscoveryIdentity-Id"
+CLIENT_IDENTITY = "DefaultClient"
+SERVER_IDENTITY = "DefaultServer"
+IDENTITY_VERSION = "1.4"
 # Enough of an error body to show the server's reason without holding a whole HTML page.
 _MAX_ERROR_TEXT = 2000
 # How long a server holds a watch that names no wait.
@@ -55,6 +63,10 @@ class RestEurekaHttpClient(EurekaHttpClient):
     server applies such writes without replicating them again). ``clock`` stands for "now" in
     decoded answers that lack a lastDirtyTimestamp. The client owns ``transport`` and closes
     it on shutdown.
+
+    Every request carries Eureka's identity headers: ``DiscoveryIdentity-Name`` (DefaultClient,
+    or DefaultServer for a peer's replication), ``-Version``, and ``-Id`` when ``identity_id``
+    is given (Eureka's client sends its instance's IP address).
     """
 
     def __init__(
@@ -67,6 +79,7 @@ class RestEurekaHttpClient(EurekaHttpClient):
         gzip: bool = True,
         replication: bool = False,
         clock: Clock | None = None,
+        identity_id: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.transport = transport
@@ -79,6 +92,10 @@ class RestEurekaHttpClient(EurekaHttpClient):
             headers["X-Eureka-Accept"] = "compact"
         if replication:
             headers[REPLICATION_HEADER] = "true"
+        headers[IDENTITY_NAME_HEADER] = SERVER_IDENTITY if replication else CLIENT_IDENTITY
+        headers[IDENTITY_VERSION_HEADER] = IDENTITY_VERSION
+        if identity_id:
+            headers[IDENTITY_ID_HEADER] = identity_id
         authorization = endpoint.authorization
         if authorization is not None:
             headers["Authorization"] = authorization

@@ -26,6 +26,7 @@ RUN_BY = {
     "pytest_fixtures": __name__,
     "cluster.py": __name__,
     "fastapi_registry.py": "tests/examples/test_fastapi_registry.py",
+    "fastapi_service.py": "tests/examples/test_fastapi_service.py",
 }
 
 
