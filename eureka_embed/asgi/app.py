@@ -16,6 +16,7 @@ import falcon.asgi
 
 from eureka_embed.asgi.heartbeat import HeartbeatFastPath
 from eureka_embed.asgi.resources import AsgiResource
+from eureka_embed.auth.guard import AuthOption
 from eureka_embed.http.api import DEFAULT_BASE_PATHS, EurekaApi
 from eureka_embed.http.offload import DEFAULT_BLOCKING_THREADS, EventLoopAnswers
 from eureka_embed.http.responses import error_response
@@ -95,6 +96,7 @@ def create_app(
     metrics: bool = True,
     title: str = "eureka_embed",
     cache_max_entries: int = 1024,
+    auth: AuthOption | None = None,
     threads: int = DEFAULT_BLOCKING_THREADS,
 ) -> EurekaAsgiApp:
     """An ASGI app serving ``registry`` over Eureka's REST API.
@@ -115,6 +117,7 @@ def create_app(
         metrics=metrics,
         title=title,
         cache_max_entries=cache_max_entries,
+        auth=auth,
     )
     return falcon_asgi_app(api, threads=threads)
 

@@ -126,12 +126,15 @@ class HeartbeatFastPath:
                     # ASGI allows iterables read once (falcon.testing sends iterators of
                     # iterators); a heartbeat looks headers up more than once.
                     headers = [(name, value) for name, value in headers]
+                client = scope.get("client")
                 request = EndpointRequest(
                     "PUT",
                     path,
                     functools.partial(_header, headers),
                     query,
                     {"app": app, "instance_id": instance_id},
+                    b"",
+                    client[0] if client else None,
                 )
                 return request, template, handler
         return None
