@@ -127,6 +127,8 @@ class HeartbeatFastPath:
                     # iterators); a heartbeat looks headers up more than once.
                     headers = [(name, value) for name, value in headers]
                 client = scope.get("client")
+                if client is not None and not isinstance(client, (tuple, list)):
+                    client = tuple(client)  # an iterable read once, as headers above
                 request = EndpointRequest(
                     "PUT",
                     path,

@@ -26,7 +26,7 @@ from eureka_embed.errors import InvalidInput
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - the 3.10 backport, same API
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 __all__ = ["Credentials", "User", "load_credentials", "parse_credentials"]
 
@@ -72,7 +72,7 @@ def _user(name: str, table: Any) -> User:
         raise InvalidInput(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
     raw = table.get("password")
     if not isinstance(raw, str):
-        raise InvalidInput(f"{where} needs password = \"scrypt$...\" (eureka-embed hash-password)")
+        raise InvalidInput(f'{where} needs password = "scrypt$..." (eureka-embed hash-password)')
     try:
         password = PasswordHash.parse(raw)
     except ValueError as exc:

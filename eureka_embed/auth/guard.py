@@ -95,9 +95,7 @@ class AccessGuard:
         if reason is None:
             return None
         if self._is_anonymous(found):
-            return refusal(
-                Outcome(401, f"credentials required: {reason}", CHALLENGE_HEADERS)
-            )
+            return refusal(Outcome(401, f"credentials required: {reason}", CHALLENGE_HEADERS))
         return refusal(Outcome(403, reason))
 
     def _identify(self, request: EndpointRequest) -> Identity | Challenge | Throttled:

@@ -15,7 +15,6 @@ from typing import Final
 from prometheus_client import CollectorRegistry
 
 from eureka_embed.auth.guard import AccessGuard, AuthOption
-
 from eureka_embed.http.endpoints import (
     Endpoints,
     Route,
@@ -98,7 +97,9 @@ class EurekaApi:
         routes: list[Route] = []
         for base in (path.rstrip("/") for path in base_paths):  # "/" serves the API at the root
             for route in eureka_routes(endpoints):
-                routes.append(guard(replace(route, template=f"{base}/{route.template}"), route.template))
+                routes.append(
+                    guard(replace(route, template=f"{base}/{route.template}"), route.template)
+                )
         if dashboard:
             routes.append(guard(dashboard_route(endpoints), "/"))
         self.request_stats: RequestStats | None = None
@@ -110,7 +111,9 @@ class EurekaApi:
             if self.guard is not None:
                 collectors.register(AuthCollector(self.guard.auth))
             self.request_stats = RequestStats(collectors)
-            routes.append(guard(Route("/metrics", {"GET": MetricsEndpoint(collectors)}), "/metrics"))
+            routes.append(
+                guard(Route("/metrics", {"GET": MetricsEndpoint(collectors)}), "/metrics")
+            )
         self.routes: tuple[Route, ...] = tuple(routes)
 
     @property

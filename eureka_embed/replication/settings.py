@@ -32,6 +32,11 @@ class ReplicationSettings:
     probe_interval_s: float = 30.0
     #: *ours*: on stop, what is pending is still sent to reachable peers for this long.
     stop_flush_s: float = 1.0
+    #: ``https://`` peers: trusted CA certificates (PEM), and this node's client certificate
+    #: and key for peers that ask for one (``serve --peer-ca-file/--peer-cert/--peer-key``).
+    ca_file: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
 
     def __post_init__(self) -> None:
         if self.queue_capacity < 1 or self.max_batch < 1:

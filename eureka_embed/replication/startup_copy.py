@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from eureka_embed.client.errors import InvalidResponse
 from eureka_embed.errors import EurekaError, TransportError
 from eureka_embed.registry import Registry
+from eureka_embed.replication.peer_client import describe_status
 from eureka_embed.replication.peer_node import PeerNode
 
 __all__ = ["CopyResult", "copy_registry_from_peers"]
@@ -42,7 +43,7 @@ def copy_registry_from_peers(registry: Registry, peers: Sequence[PeerNode]) -> C
             log.info("start-up copy: %s did not answer (%s)", peer.url, exc.reason)
             continue
         if answer.status != 200 or answer.entity is None:
-            log.info("start-up copy: %s answered HTTP %d", peer.url, answer.status)
+            log.info("start-up copy: %s answered %s", peer.url, describe_status(answer.status))
             continue
         applications = answer.entity
         copied = 0

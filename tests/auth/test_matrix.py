@@ -98,7 +98,10 @@ def auths() -> dict[tuple[str, ...], object]:
     # One BasicAuth per anonymous setting for the whole module (building one hashes a dummy);
     # the brute-force window is the subject of test_brute_force.py, not of this table.
     never = 10**9
-    return {(): basic_auth(max_failures=never), ("read",): basic_auth(("read",), max_failures=never)}
+    return {
+        (): basic_auth(max_failures=never),
+        ("read",): basic_auth(("read",), max_failures=never),
+    }
 
 
 def _reset(registry: Registry) -> None:
