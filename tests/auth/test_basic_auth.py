@@ -108,36 +108,31 @@ def test_the_21st_failure_in_a_minute_is_429_until_the_minute_ends(
     adapter: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = Clock()
-    auth = basic_auth(clock=clock)
-    client, registry = _client(adapter, auth)
-    wrong = authorization("orders", "guess")
+    client, registry = _client(adapter, basic_auth(clock=clock))
+    wrong, right = authorization("orders", "guess"), authorization("orders")
+    beat = "/eureka/apps/ORDERS/host1:orders:8080"
+
+    def status(method: str, path: str, headers: dict[str, str], address: str) -> int:
+        got = client.simulate_request(method, path, headers=headers, remote_addr=address)
+        return got.status_code
+
     try:
-        register = {**authorization("orders"), "Content-Type": "application/json"}
+        register = {**right, "Content-Type": "application/json"}
         assert client.simulate_post("/eureka/apps/ORDERS", body=json_body(), headers=register)
-        beat = "/eureka/apps/ORDERS/host1:orders:8080"
         with caplog.at_level(logging.WARNING, "eureka_embed.auth"):
             for n in range(20):
                 clock.now += 2  # all 20 within the minute
-                got = client.simulate_get("/eureka/apps", headers=wrong, remote_addr="10.9.9.9")
-                assert got.status_code == 401, n
+                assert status("GET", "/eureka/apps", wrong, "10.9.9.9") == 401, n
             blocked = client.simulate_get("/eureka/apps", headers=wrong, remote_addr="10.9.9.9")
             assert blocked.status_code == 429
             assert blocked.headers["retry-after"] == "22"  # the window began at 1002; now 1040
             # The right password from there is refused too; the heartbeat path included.
-            right = authorization("orders")
-            for path, call in (("/eureka/apps", client.simulate_get), (beat, client.simulate_put)):
-                assert call(path, headers=right, remote_addr="10.9.9.9").status_code == 429
+            assert status("GET", "/eureka/apps", right, "10.9.9.9") == 429
+            assert status("PUT", beat, right, "10.9.9.9") == 429
             # Another address is not affected.
-            assert (
-                client.simulate_put(beat, headers=right, remote_addr="10.1.1.1").status_code == 200
-            )
+            assert status("PUT", beat, right, "10.1.1.1") == 200
             clock.now += 5
-            assert (
-                client.simulate_get(
-                    "/eureka/apps", headers=wrong, remote_addr="10.9.9.9"
-                ).status_code
-                == 429
-            )
+            assert status("GET", "/eureka/apps", wrong, "10.9.9.9") == 429
         # Logged once for the address, with no credentials in the line.
         [line] = [r.getMessage() for r in caplog.records if "10.9.9.9" in r.getMessage()]
         assert "guess" not in line and "orders" not in line
@@ -146,14 +141,9 @@ def test_the_21st_failure_in_a_minute_is_429_until_the_minute_ends(
         assert "eureka_auth_throttled_total 4.0" in metrics
         assert "eureka_auth_throttled_addresses 1.0" in metrics
         clock.now = 1002 + 60  # the window has ended
-        assert (
-            client.simulate_get("/eureka/apps", headers=right, remote_addr="10.9.9.9").status_code
-            == 200
-        )
-        assert (
-            "eureka_auth_throttled_addresses 0.0"
-            in client.simulate_get("/metrics", headers=right).text
-        )
+        assert status("GET", "/eureka/apps", right, "10.9.9.9") == 200
+        metrics = client.simulate_get("/metrics", headers=right).text
+        assert "eureka_auth_throttled_addresses 0.0" in metrics
     finally:
         registry.close()
 
