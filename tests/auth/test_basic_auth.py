@@ -33,15 +33,15 @@ def _counted(auth: BasicAuth) -> None:
     """Make every user's hash, and the dummy, count their runs."""
     CountingHash.runs = 0
     users = {
-        name: replace(user, password=CountingHash(**_fields(user.password)))
+        name: replace(user, password=_counting(user.password))
         for name, user in auth.credentials.users.items()
     }
     auth.credentials = replace(auth.credentials, users=users)
-    auth._dummy = CountingHash(**_fields(auth._dummy))
+    auth._dummy = _counting(auth._dummy)
 
 
-def _fields(made: PasswordHash) -> dict[str, object]:
-    return {"cost": made.cost, "salt": made.salt, "key": made.key}
+def _counting(made: PasswordHash) -> CountingHash:
+    return CountingHash(made.cost, made.salt, made.key)
 
 
 class Clock:

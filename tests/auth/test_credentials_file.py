@@ -44,7 +44,8 @@ def test_the_file_gives_users_roles_and_apps() -> None:
     creds = parse_credentials(credentials_toml(("read",)))
     assert creds.anonymous == {Role.READ}
     orders = creds.users["orders"].identity
-    assert (orders.roles, orders.apps) == ({Role.REGISTER}, {"ORDERS"})
+    assert orders.roles == {Role.REGISTER}
+    assert orders.apps == frozenset({"ORDERS"})
     assert creds.users["ops"].identity.apps is None
     assert creds.users["eureka-peer"].identity.roles == {Role.PEER}
 

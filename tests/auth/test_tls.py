@@ -60,8 +60,9 @@ def _url(server: UvicornServer, user: str) -> str:
     return server.base_url.replace("https://", f"https://{user}:{USERS[user][0]}@")
 
 
-def _apps_of(url: str, **tls: str) -> int:
-    transport = urllib3_transports(read_timeout_s=5, **tls)(EurekaEndpoint.parse(url))
+def _apps_of(url: str, ca_file: str | None = None, cert_file: str | None = None) -> int:
+    new_transport = urllib3_transports(read_timeout_s=5, ca_file=ca_file, cert_file=cert_file)
+    transport = new_transport(EurekaEndpoint.parse(url))
     client = RestEurekaHttpClient(EurekaEndpoint.parse(url), transport)
     try:
         return client.get_applications().status
@@ -74,7 +75,7 @@ def test_https_with_the_ca_connects_and_without_it_fails(pki: Pki, registry: Reg
     with UvicornServer(registry, tls=tls, auth=basic_auth(), maintenance=False) as server:
         assert server.base_url.startswith("https://127.0.0.1:")
         assert _apps_of(_url(server, "reader"), ca_file=pki.ca) == 200
-        with pytest.raises(TransportError, match="TLS failed.*CERTIFICATE_VERIFY_FAILED"):
+        with pytest.raises(TransportError, match=r"TLS failed.*CERTIFICATE_VERIFY_FAILED"):
             _apps_of(_url(server, "reader"))
         # Over TLS the credentials still decide.
         assert _apps_of(server.base_url, ca_file=pki.ca) == 401
