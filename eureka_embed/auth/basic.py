@@ -98,7 +98,8 @@ class BasicAuth:
         self._max_failures = max_failures
         self._window_s = window_s
         self._clock = clock
-        self._cache_key = os.urandom(32)
+        # Keyed once; each lookup copies it (cheaper than keying a new one per request).
+        self._digest = hashlib.blake2b(key=os.urandom(32), digest_size=20)
         self._verified: dict[bytes, Identity] = {}
         self._windows: dict[str, _Window] = {}
         self._lock = threading.Lock()
@@ -121,9 +122,9 @@ class BasicAuth:
             throttled = self._throttled(client)
             if throttled is not None:
                 return throttled
-        key = hashlib.blake2b(
-            authorization.encode("latin1", "replace"), key=self._cache_key, digest_size=20
-        ).digest()
+        digest = self._digest.copy()
+        digest.update(authorization.encode("latin1", "replace"))
+        key = digest.digest()
         known = self._verified.get(key)
         if known is not None:
             return known

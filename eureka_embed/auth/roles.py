@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 __all__ = ["ANONYMOUS", "Access", "Identity", "Role", "refusal_reason"]
@@ -66,6 +66,21 @@ class Identity:
     name: str
     roles: frozenset[Role]
     apps: frozenset[str] | None = None
+    # The roles as flags, read on every request: a set lookup of an Enum hashes in Python.
+    reader: bool = field(init=False, repr=False, compare=False)
+    writer: bool = field(init=False, repr=False, compare=False)
+    admin: bool = field(init=False, repr=False, compare=False)
+    peer: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        flags = {
+            "reader": bool(self.roles & _READERS),
+            "writer": Role.REGISTER in self.roles,
+            "admin": Role.ADMIN in self.roles,
+            "peer": Role.PEER in self.roles,
+        }
+        for name, value in flags.items():
+            object.__setattr__(self, name, value)
 
     @classmethod
     def of(
@@ -79,9 +94,9 @@ class Identity:
         return cls(name, parsed, None if apps is None else frozenset(a.upper() for a in apps))
 
     def may_write(self, app: str) -> bool:
-        if Role.ADMIN in self.roles:
+        if self.admin:
             return True
-        if Role.REGISTER not in self.roles:
+        if not self.writer:
             return False
         return self.apps is None or app.upper() in self.apps
 
@@ -98,22 +113,22 @@ def refusal_reason(
     ``app`` is the application in the path (writes); ``replication``: the request carries
     the replication header, which only peers may send.
     """
-    roles = identity.roles
-    if replication and Role.PEER not in roles:
+    if replication and not identity.peer:
         return (
             f"{identity.name} may not send the replication header: only the peer role may "
             "(it makes writes skip the rules for clients)"
         )
-    if access is Access.OPEN:
-        return None
-    if access is Access.READ:
-        return None if roles & _READERS else f"{identity.name} lacks the read role"
+    # Heartbeats first: nearly every request is one.
     if access is Access.WRITE:
         if replication or (app is not None and identity.may_write(app)):
             return None
-        if Role.REGISTER in roles and app is not None:
+        if identity.writer and app is not None:
             return f"{identity.name} may not write application {app.upper()!r}"
         return f"{identity.name} lacks the register or admin role"
+    if access is Access.READ:
+        return None if identity.reader else f"{identity.name} lacks the read role"
+    if access is Access.OPEN:
+        return None
     if access is Access.REPLICATE:
-        return None if Role.PEER in roles else f"{identity.name} lacks the peer role"
-    return None if Role.ADMIN in roles else f"{identity.name} lacks the admin role"
+        return None if identity.peer else f"{identity.name} lacks the peer role"
+    return None if identity.admin else f"{identity.name} lacks the admin role"
