@@ -11,6 +11,7 @@ import pytest
 
 from eureka_embed.auth import BasicAuth, Identity, PasswordHash, parse_credentials
 from eureka_embed.auth.basic import Challenge, Throttled
+from eureka_embed.blocking import WouldBlock, call_non_blocking
 from eureka_embed.registry import Registry
 from tests.auth.support import USERS, authorization, basic_auth, credentials_toml
 from tests.wsgi.adapters import ADAPTERS
@@ -157,3 +158,16 @@ def test_failures_spread_over_more_than_a_minute_are_not_throttled() -> None:
         assert isinstance(auth.authenticate(wrong, "10.0.0.1"), Challenge)
     found = auth.authenticate(HEADER, "10.0.0.1")
     assert not isinstance(found, Throttled)
+
+
+def test_an_uncached_check_leaves_the_event_loop_and_a_cached_one_stays() -> None:
+    # The ASGI adapter runs heartbeats on the loop under call_non_blocking: a KDF run there
+    # would stall every connection, so it goes to the thread pool (WouldBlock, nothing done).
+    auth = basic_auth()
+    _counted(auth)
+    with pytest.raises(WouldBlock):
+        call_non_blocking(lambda header: auth.authenticate(header, "10.0.0.1"), HEADER)
+    assert CountingHash.runs == 0
+    assert isinstance(auth.authenticate(HEADER, "10.0.0.1"), Identity)  # in the pool
+    cached = call_non_blocking(lambda header: auth.authenticate(header, "10.0.0.1"), HEADER)
+    assert isinstance(cached, Identity) and CountingHash.runs == 1

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import trustme
 
 from eureka_embed.asgi_server import ServerTls, UvicornServer
 from eureka_embed.client import StaticResolver, TransportConfig
@@ -19,32 +17,14 @@ from eureka_embed.codec import WireFormat, decode_instance
 from eureka_embed.errors import TransportError
 from eureka_embed.registry import Registry
 from eureka_embed.replication import PeerReplicator, ReplicationSettings
-from tests.auth.support import USERS, basic_auth
+from tests.auth.support import USERS, Pki, basic_auth, make_pki
 from tests.server.support import wait_for
 from tests.wsgi.helpers import json_body
 
 
-@dataclass(frozen=True)
-class Pki:
-    ca: str
-    server_cert: str
-    server_key: str
-    #: A client certificate and its key in one PEM.
-    client: str
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    where = tmp_path_factory.mktemp("pki")
-    ca = trustme.CA()
-    server = ca.issue_cert("127.0.0.1", "localhost")
-    client = ca.issue_cert("eureka-b.example")
-    paths = {name: where / f"{name}.pem" for name in ("ca", "cert", "key", "client")}
-    ca.cert_pem.write_to_path(str(paths["ca"]))
-    server.cert_chain_pems[0].write_to_path(str(paths["cert"]))
-    server.private_key_pem.write_to_path(str(paths["key"]))
-    client.private_key_and_cert_chain_pem.write_to_path(str(paths["client"]))
-    return Pki(*(str(paths[n]) for n in ("ca", "cert", "key", "client")))
+    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture
