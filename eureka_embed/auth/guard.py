@@ -76,34 +76,32 @@ class AccessGuard:
         self.auth = auth
         self._basic = auth if isinstance(auth, BasicAuth) else None
 
-    def refusal(self, request: EndpointRequest, access: Access) -> EndpointResponse | None:
-        """The answer refusing ``request``, or None to let it through."""
-        found = self._identify(request)
+    def refusal(self, request: EndpointRequest, access: Access) -> Outcome | None:
+        """Why ``request`` is refused (401, 403 or 429), or None to let it through."""
+        # On every heartbeat: the Basic check is called here, not through another method.
+        basic = self._basic
+        if basic is not None:
+            found = basic.authenticate(request.header("authorization"), request.client)
+        else:
+            assert not isinstance(self.auth, BasicAuth)
+            checked = self.auth(request)
+            found = ANONYMOUS if checked is None else checked
         if isinstance(found, Throttled):
-            return refusal(
-                Outcome(
-                    429,
-                    "too many failed logins from this address; try again later",
-                    (("Retry-After", str(found.retry_after_s)),),
-                )
+            return Outcome(
+                429,
+                "too many failed logins from this address; try again later",
+                (("Retry-After", str(found.retry_after_s)),),
             )
         if isinstance(found, Challenge):
-            return refusal(Outcome(401, found.reason, CHALLENGE_HEADERS))
+            return Outcome(401, found.reason, CHALLENGE_HEADERS)
         reason = refusal_reason(
             found, access, request.params.get("app"), replication=is_replication(request)
         )
         if reason is None:
             return None
         if self._is_anonymous(found):
-            return refusal(Outcome(401, f"credentials required: {reason}", CHALLENGE_HEADERS))
-        return refusal(Outcome(403, reason))
-
-    def _identify(self, request: EndpointRequest) -> Identity | Challenge | Throttled:
-        if self._basic is not None:
-            return self._basic.authenticate(request.header("authorization"), request.client)
-        assert not isinstance(self.auth, BasicAuth)
-        found = self.auth(request)
-        return ANONYMOUS if found is None else found
+            return Outcome(401, f"credentials required: {reason}", CHALLENGE_HEADERS)
+        return Outcome(403, reason)
 
     def _is_anonymous(self, identity: Identity) -> bool:
         if self._basic is not None:
@@ -127,7 +125,7 @@ class AccessGuard:
 
         def guarded(request: EndpointRequest) -> EndpointResponse:
             refused = check(request, access)
-            return handler(request) if refused is None else refused
+            return handler(request) if refused is None else refusal(refused)
 
         return guarded
 
@@ -141,11 +139,7 @@ class AccessGuard:
             if request.query_value("index") is not None:
                 refused = check(request, access)
                 if refused is not None:
-                    raise HttpRefusal(_outcome_of(refused))
+                    raise HttpRefusal(refused)  # the adapter answers it, as a bad index
             return view_of(request)
 
         return guarded
-
-
-def _outcome_of(answer: EndpointResponse) -> Outcome:
-    return Outcome(answer.status, answer.body.decode().rstrip("\n"), answer.headers)
