@@ -30,7 +30,12 @@ from eureka_embed.storage.view_index import View
 __all__ = ["AccessGuard", "AuthCheck", "AuthOption", "access_of"]
 
 AuthCheck: TypeAlias = Callable[[EndpointRequest], Identity | None]
-"""A host application's own check: who sent the request (None: nobody it knows)."""
+"""A host application's own check: who sent the request (None: nobody it knows).
+
+It is called for every request, heartbeats included, and under ASGI on the event loop for the
+requests answered there: a check that does I/O calls :func:`eureka_embed.blocking.may_block`
+first, and is then run again in the adapter's thread pool (see :mod:`eureka_embed.blocking`).
+"""
 
 AuthOption: TypeAlias = BasicAuth | AuthCheck
 """What ``create_app(auth=...)`` takes."""
