@@ -66,9 +66,8 @@ def test_the_cache_holds_no_password() -> None:
     auth = basic_auth()
     auth.authenticate(HEADER, "10.0.0.1")
     [key] = auth._verified
-    secret = USERS["orders"][0].encode()
-    assert secret not in key and HEADER.encode() not in key
-    assert base64.b64encode(b"orders:" + secret) not in key
+    assert isinstance(key, int)  # a digest: no password, no header in the cache
+    assert USERS["orders"][0] not in repr(auth._verified)
 
 
 def test_failures_are_not_cached() -> None:
