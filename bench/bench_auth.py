@@ -144,6 +144,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="per wrk round")
     parser.add_argument("--servers", default="waitress,uvicorn")
     parser.add_argument("--beats", type=int, default=20_000, help="per in-process round")
+    parser.add_argument(
+        "--header-baseline",
+        action="store_true",
+        help="also send the Authorization header to the server without --auth",
+    )
     rounds_argument(parser)
     args = parser.parse_args()
     kinds = [kind.strip() for kind in args.servers.split(",") if kind.strip()]
@@ -170,6 +175,12 @@ def bench_servers(kinds: list[str], args: argparse.Namespace) -> None:
         for name, url in servers.items():
             register_over_http(url, args.instances, headers[name])
             run_wrk(url, 2, args.instances, headers[name])  # warm-up
+        if args.header_baseline:
+            # The server without --auth, sent the same header: what the header costs the
+            # HTTP server, apart from the check.
+            for kind in kinds:
+                servers[f"{kind}+header"] = servers[kind]
+                headers[f"{kind}+header"] = AUTHORIZATION
         runs = interleaved(
             {
                 name: functools.partial(run_wrk, url, args.seconds, args.instances, headers[name])
@@ -180,7 +191,9 @@ def bench_servers(kinds: list[str], args: argparse.Namespace) -> None:
     heading(f"heartbeats with --auth: wrk, 16 connections, {args.seconds:g} s a round", args.rounds)
     rates = {name: [r.rate for r in found] for name, found in runs.items()}
     for name in servers:
-        label = f"serve --server {name.replace('+auth', ' --auth')}"
+        label = f"serve --server {name.replace('+auth', ' --auth')}".replace(
+            "+header", ", Authorization sent"
+        )
         row(f"{label}, req/s", Spread.of(rates[name]).show())
         row(f"{label}, p99 ms", Spread.of(r.p99_us / 1000 for r in runs[name]).show(".1f"))
     for kind in kinds:
@@ -190,6 +203,9 @@ def bench_servers(kinds: list[str], args: argparse.Namespace) -> None:
             against.show(".2f"),
             target(">= 0.9", against.median >= 0.9),
         )
+        if args.header_baseline:
+            sent = ratio(rates[f"{kind}+auth"], rates[f"{kind}+header"])
+            row(f"{kind}: --auth / without, the header sent to both", sent.show(".2f"))
     failed = {name: sum(r.non_2xx + r.socket_errors for r in found) for name, found in runs.items()}
     row("non-2xx + socket errors, all rounds", ", ".join(f"{n} {c}" for n, c in failed.items()))
 
