@@ -45,7 +45,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,7 +159,9 @@ def _read_all(log: object) -> str:
     return text
 
 
-def register_over_http(root_url: str, instances: int) -> None:
+def register_over_http(
+    root_url: str, instances: int, headers: Mapping[str, str] | None = None
+) -> None:
     host, port = root_url.removeprefix("http://").rsplit(":", 1)
     conn = http.client.HTTPConnection(host, int(port), timeout=10)
     try:
@@ -168,7 +170,7 @@ def register_over_http(root_url: str, instances: int) -> None:
                 "POST",
                 f"/eureka/apps/APP{n % APPS}",
                 body=registration(n),
-                headers={"Content-Type": "application/json"},
+                headers={"Content-Type": "application/json", **(headers or {})},
             )
             answer = conn.getresponse()
             answer.read()
@@ -192,13 +194,18 @@ class WrkRun:
         return self.requests / (self.duration_us / 1e6)
 
 
-def run_wrk(root_url: str, seconds: float, instances: int) -> WrkRun:
+def run_wrk(
+    root_url: str, seconds: float, instances: int, headers: Mapping[str, str] | None = None
+) -> WrkRun:
+    """wrk's heartbeats; ``headers`` go on every request (wrk.format sends wrk.headers)."""
+    extra = [f"-H{name}: {value}" for name, value in (headers or {}).items()]
     done = subprocess.run(
         [
             "wrk",
             f"-t{min(os.cpu_count() or 2, 4)}",
             f"-c{CONNECTIONS}",
             f"-d{seconds:g}s",
+            *extra,
             "--latency",
             "-s",
             str(LUA),

@@ -20,6 +20,9 @@ How the flags map (see README, "Choosing a server"):
   request that trickles in); the command refuses a non-default value with ``--server uvicorn``.
 - ``threads`` sizes the pool that runs what may block the event loop (writes, cache misses; see
   :mod:`eureka_embed.http.offload`); heartbeats and cached reads run on the loop.
+- ``tls`` (:class:`ServerTls`) is uvicorn's ``ssl_certfile``/``ssl_keyfile``, and with a client
+  CA ``ssl_ca_certs`` with client certificates required (mutual TLS); the URLs announced are
+  then ``https://``. waitress has no TLS: ``serve`` refuses the flags there.
 """
 
 from __future__ import annotations
@@ -29,14 +32,18 @@ import logging
 import math
 import signal
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
 import uvicorn
 
 from eureka_embed.asgi import create_app
+from eureka_embed.auth.guard import AuthOption
+from eureka_embed.errors import InvalidInput
 from eureka_embed.http.watches import end_watches_of
 from eureka_embed.node import (
     NodeDuties,
@@ -44,11 +51,12 @@ from eureka_embed.node import (
     fd_bounded,
     listen_socket,
     root_url,
+    warn_if_open,
 )
 from eureka_embed.registry import Registry
 from eureka_embed.replication import PeerReplicator, ReplicationSettings
 
-__all__ = ["KEEP_ALIVE_S", "UvicornServer"]
+__all__ = ["KEEP_ALIVE_S", "ServerTls", "UvicornServer"]
 
 log = logging.getLogger("eureka_embed.server")
 
@@ -57,6 +65,37 @@ log = logging.getLogger("eureka_embed.server")
 KEEP_ALIVE_S = 120
 # Descriptors besides the connections: the store, log files, the loop's own.
 _FD_RESERVE = 64
+
+
+@dataclass(frozen=True, slots=True)
+class ServerTls:
+    """The node's certificate and key (PEM), and the CA whose client certificates it requires
+    (mutual TLS; None: clients need none)."""
+
+    cert_file: str
+    key_file: str
+    client_ca_file: str | None = None
+
+    def check(self) -> None:
+        """Load the files once, so that a bad one is refused with the reason before serving.
+
+        :raises InvalidInput: a file that cannot be read, or a key that does not fit.
+        """
+        try:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(self.cert_file, self.key_file)
+            if self.client_ca_file is not None:
+                context.load_verify_locations(self.client_ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise InvalidInput(
+                f"cannot load the TLS certificate, key or client CA: {exc}"
+            ) from None
+
+    def uvicorn_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"ssl_certfile": self.cert_file, "ssl_keyfile": self.key_file}
+        if self.client_ca_file is not None:
+            options.update(ssl_ca_certs=self.client_ca_file, ssl_cert_reqs=ssl.CERT_REQUIRED)
+        return options
 
 
 class _Server(uvicorn.Server):
@@ -108,7 +147,10 @@ class UvicornServer:
 
     Arguments as :class:`~eureka_embed.server.EurekaServer`'s, except: ``app`` is an ASGI app
     (by default ``eureka_embed.asgi.create_app(registry)``), ``threads`` sizes the pool for
-    blocking work of the default app, and ``request_timeout`` is not taken (see the module).
+    blocking work of the default app, and ``request_timeout`` is not taken (see the module);
+    ``tls`` serves HTTPS (:class:`ServerTls`).
+
+    :raises ~eureka_embed.errors.InvalidInput: TLS files that cannot be loaded.
     """
 
     def __init__(
@@ -125,8 +167,14 @@ class UvicornServer:
         shutdown_timeout: float = 10.0,
         peers: Sequence[str] = (),
         replication: ReplicationSettings | None = None,
+        auth: AuthOption | None = None,
+        tls: ServerTls | None = None,
     ) -> None:
         check_server_arguments(port=port, threads=threads, connection_limit=connection_limit)
+        if tls is not None:
+            tls.check()
+        self._auth = auth
+        self._tls = tls
         self._owns_registry = registry is None
         self.registry = registry if registry is not None else Registry()
         self._app = app
@@ -163,7 +211,7 @@ class UvicornServer:
     def root_url(self) -> str:
         """``http://host:port``: the dashboard and ``/metrics`` live under it."""
         host = str(self._sock.getsockname()[0]) if self._sock is not None else self._host
-        return root_url(host, self.port)
+        return root_url(host, self.port, "https" if self._tls is not None else "http")
 
     @property
     def base_url(self) -> str:
@@ -192,6 +240,7 @@ class UvicornServer:
                 max_body_bytes=self._max_body_bytes,
                 peers_status=peers_status,
                 threads=self._threads,
+                auth=self._auth,
             )
         limit = fd_bounded(self._connection_limit, _FD_RESERVE)
         config = uvicorn.Config(
@@ -206,6 +255,7 @@ class UvicornServer:
             timeout_graceful_shutdown=math.ceil(self._shutdown_timeout),
             server_header=False,
             h11_max_incomplete_event_size=64 * 1024,
+            **(self._tls.uvicorn_options() if self._tls is not None else {}),
         )
         self._server = _Server(config, self._announce, self._end_watches)
         return self
@@ -274,6 +324,8 @@ class UvicornServer:
         self.listen()
         self._serving = True
         self._duties.start()
+        if self._app is None:
+            warn_if_open(self._host, self._auth)
 
     def _announce(self) -> None:
         log.info("eureka-embed serving on %s", self.base_url)

@@ -19,11 +19,17 @@ import socket
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import Field, dataclass, field, fields
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from eureka_embed import option_values as values
 from eureka_embed.config import RegistryConfig
 from eureka_embed.errors import InvalidInput, StorageError
+from eureka_embed.replication.settings import ReplicationSettings
+
+if TYPE_CHECKING:
+    from eureka_embed.asgi_server import UvicornServer
+    from eureka_embed.registry import Registry
+    from eureka_embed.server import EurekaServer
 
 __all__ = ["ServeOptions", "UsageError", "main", "parse_serve_options"]
 
@@ -96,6 +102,14 @@ def _peer_urls(text: str) -> tuple[str, ...]:
         except InvalidInput as exc:
             raise ValueError(exc.reason) from None
     return urls
+
+
+def _file(text: str) -> str:
+    """A path to an existing file (read when the server starts)."""
+    path = values.non_empty(text)
+    if not os.path.isfile(path):
+        raise ValueError(f"names no file: {path!r}")
+    return path
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +244,72 @@ class ServeOptions:
         metavar="N",
     )
 
+    #: The credentials file (see :mod:`eureka_embed.auth.credentials`); None: open, as Eureka.
+    auth: str | None = _option(
+        None,
+        "--auth",
+        "EUREKA_EMBED_AUTH",
+        _file,
+        "credentials file (TOML: users, their password hashes and roles; see the README): "
+        "requests need HTTP Basic credentials with the right role (default: open to anyone)",
+        metavar="FILE",
+    )
+    tls_cert: str | None = _option(
+        None,
+        "--tls-cert",
+        "EUREKA_EMBED_TLS_CERT",
+        _file,
+        "serve HTTPS with this certificate (PEM; --server uvicorn only, with --tls-key)",
+        metavar="FILE",
+    )
+    tls_key: str | None = _option(
+        None,
+        "--tls-key",
+        "EUREKA_EMBED_TLS_KEY",
+        _file,
+        "the private key of --tls-cert (PEM)",
+        metavar="FILE",
+    )
+    tls_client_ca: str | None = _option(
+        None,
+        "--tls-client-ca",
+        "EUREKA_EMBED_TLS_CLIENT_CA",
+        _file,
+        "require client certificates signed by this CA (PEM): mutual TLS",
+        metavar="FILE",
+    )
+    peer_ca_file: str | None = _option(
+        None,
+        "--peer-ca-file",
+        "EUREKA_EMBED_PEER_CA_FILE",
+        _file,
+        "CA certificates (PEM) that https:// peers are verified with, instead of the system's",
+        metavar="FILE",
+    )
+    peer_cert: str | None = _option(
+        None,
+        "--peer-cert",
+        "EUREKA_EMBED_PEER_CERT",
+        _file,
+        "this node's client certificate (PEM) for peers that require one",
+        metavar="FILE",
+    )
+    peer_key: str | None = _option(
+        None,
+        "--peer-key",
+        "EUREKA_EMBED_PEER_KEY",
+        _file,
+        "the private key of --peer-cert, when it is in a file of its own",
+        metavar="FILE",
+    )
+
+    def replication_settings(self) -> ReplicationSettings | None:
+        if self.peer_ca_file is None and self.peer_cert is None and self.peer_key is None:
+            return None
+        return ReplicationSettings(
+            ca_file=self.peer_ca_file, client_cert=self.peer_cert, client_key=self.peer_key
+        )
+
     def registry_config(self) -> RegistryConfig:
         return RegistryConfig(
             self_preservation=self.self_preservation,
@@ -269,7 +349,7 @@ def _argparse_type(name: str, parse: Callable[[str], T]) -> Callable[[str], T]:
 def _shown_default(default: object) -> str | None:
     if isinstance(default, bool):
         return "on" if default else "off"
-    if isinstance(default, tuple):
+    if isinstance(default, tuple) or default is None:
         return None  # nothing to show for "none"
     if isinstance(default, float):
         return f"{default:g}"
@@ -339,6 +419,12 @@ def _build_parser() -> _Parser:
     )
     for name in _SERVE_FIELDS:
         _add_option(serve, name)
+    commands.add_parser(
+        "hash-password",
+        help="print the hash of a password for the credentials file",
+        description="Read a password (asked twice on a terminal, else one line of standard "
+        'input) and print its salted scrypt hash, for password = "..." in the --auth file.',
+    )
     db = commands.add_parser(
         "db",
         help="manage the schema of a SQL store",
@@ -384,8 +470,30 @@ def _configure_logging(level: str) -> None:
         logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-def _uvicorn_refusal(options: ServeOptions) -> str | None:
-    """Why ``options`` cannot run on uvicorn, or None."""
+def _tls_refusal(options: ServeOptions) -> str | None:
+    """Why the TLS flags of ``options`` cannot be served, or None."""
+    given = [
+        _declared(name)[1].flag
+        for name in ("tls_cert", "tls_key", "tls_client_ca")
+        if getattr(options, name) is not None
+    ]
+    if not given:
+        return None
+    if options.server != "uvicorn":
+        return (
+            f"{', '.join(given)} need --server uvicorn: waitress serves plain HTTP only (put a "
+            "TLS-terminating proxy in front of it, or use --server uvicorn)"
+        )
+    if options.tls_cert is None or options.tls_key is None:
+        return "--tls-cert and --tls-key go together (and --tls-client-ca needs both)"
+    return None
+
+
+def _server_refusal(options: ServeOptions) -> str | None:
+    """Why ``options`` cannot run on the server they name, or None."""
+    tls = _tls_refusal(options)
+    if tls is not None:
+        return tls
     if options.server != "uvicorn":
         return None
     declared, timeout = _declared("request_timeout_s")
@@ -405,18 +513,18 @@ def _uvicorn_refusal(options: ServeOptions) -> str | None:
 
 
 def _serve(options: ServeOptions) -> int:
-    refusal = _uvicorn_refusal(options)
+    refusal = _server_refusal(options)
     if refusal is not None:
         _error(refusal)
         return EXIT_USAGE
     # Imported here so that --help, --version and input errors work without the server extra.
     try:
         from eureka_embed.registry import Registry
-        from eureka_embed.server import EurekaServer
+        from eureka_embed.server import EurekaServer  # noqa: F401  (the server extra is there)
         from eureka_embed.storage import store_from_url
 
         if options.server == "uvicorn":
-            from eureka_embed.asgi_server import UvicornServer
+            from eureka_embed.asgi_server import UvicornServer  # noqa: F401  (and the asgi one)
     except ModuleNotFoundError as exc:
         if exc.name in _ASGI_EXTRA:
             _error(
@@ -438,27 +546,11 @@ def _serve(options: ServeOptions) -> int:
         return EXIT_FAILURE
     registry = Registry(store, options.registry_config())
     try:
-        server: EurekaServer | UvicornServer
-        if options.server == "uvicorn":
-            server = UvicornServer(
-                registry,
-                host=options.host,
-                port=options.port,
-                threads=options.threads,
-                peers=options.peers,
-                connection_limit=options.connection_limit,
-            )
-        else:
-            server = EurekaServer(
-                registry,
-                host=options.host,
-                port=options.port,
-                threads=options.threads,
-                peers=options.peers,
-                connection_limit=options.connection_limit,
-                request_timeout=options.request_timeout_s,
-                max_watchers=options.max_watchers,
-            )
+        try:
+            server = _server(options, registry)
+        except InvalidInput as exc:  # a credentials file or TLS files that cannot be used
+            _error(exc.reason)
+            return EXIT_USAGE
         try:
             server.listen()
         except OSError as exc:
@@ -472,6 +564,59 @@ def _serve(options: ServeOptions) -> int:
     finally:
         registry.close()
         store.close()  # ours, not the registry's: it was given the store
+    return EXIT_OK
+
+
+def _server(options: ServeOptions, registry: Registry) -> EurekaServer | UvicornServer:
+    """The server ``options`` ask for, not yet listening.
+
+    :raises InvalidInput: a credentials file or TLS files that cannot be used.
+    """
+    from eureka_embed.auth import BasicAuth
+    from eureka_embed.server import EurekaServer
+
+    auth = BasicAuth.from_file(options.auth) if options.auth is not None else None
+    common: dict[str, Any] = {
+        "host": options.host,
+        "port": options.port,
+        "threads": options.threads,
+        "peers": options.peers,
+        "connection_limit": options.connection_limit,
+        "replication": options.replication_settings(),
+        "auth": auth,
+    }
+    if options.server == "uvicorn":
+        from eureka_embed.asgi_server import ServerTls, UvicornServer
+
+        tls = None
+        if options.tls_cert is not None and options.tls_key is not None:
+            tls = ServerTls(options.tls_cert, options.tls_key, options.tls_client_ca)
+        return UvicornServer(registry, tls=tls, **common)
+    return EurekaServer(
+        registry,
+        request_timeout=options.request_timeout_s,
+        max_watchers=options.max_watchers,
+        **common,
+    )
+
+
+def _hash_password() -> int:
+    """``eureka-embed hash-password``: the hash on stdout, the password never echoed."""
+    from eureka_embed.auth import hash_password
+
+    if sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            _error("the passwords differ")
+            return EXIT_USAGE
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        _error("the password is empty")
+        return EXIT_USAGE
+    print(hash_password(password))
     return EXIT_OK
 
 
@@ -530,6 +675,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _build_parser().parse_args(args_list)
         if args.command == "db":
             return _db(args, os.environ)
+        if args.command == "hash-password":
+            return _hash_password()
         options = _serve_options(args, os.environ)
     except UsageError as exc:
         _error(str(exc))

@@ -9,6 +9,7 @@ run a :class:`NodeDuties` from before they listen until after they stop.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import socket
 from collections.abc import Sequence
@@ -17,7 +18,15 @@ from eureka_embed.maintenance import MaintenanceRunner
 from eureka_embed.registry import Registry
 from eureka_embed.replication import NodeAddress, PeerReplicator, ReplicationSettings
 
-__all__ = ["NodeDuties", "check_server_arguments", "fd_bounded", "listen_socket", "root_url"]
+__all__ = [
+    "NodeDuties",
+    "check_server_arguments",
+    "fd_bounded",
+    "is_loopback_host",
+    "listen_socket",
+    "root_url",
+    "warn_if_open",
+]
 
 log = logging.getLogger("eureka_embed.server")
 
@@ -90,11 +99,32 @@ def listen_socket(host: str, port: int) -> socket.socket:
     raise first_error
 
 
-def root_url(host: str, port: int) -> str:
-    """``http://host:port``, an IPv6 address in brackets."""
+def root_url(host: str, port: int, scheme: str = "http") -> str:
+    """``http://host:port`` (or ``https``), an IPv6 address in brackets."""
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{port}"
+    return f"{scheme}://{host}:{port}"
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether a server bound to ``host`` is reachable from this machine only."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False  # a host name, or "" / 0.0.0.0 (every interface)
+
+
+def warn_if_open(host: str, auth: object | None) -> None:
+    """Say so when a node anyone on the network can reach lets anyone write to it."""
+    if auth is None and not is_loopback_host(host):
+        log.warning(
+            "listening on %s without authentication: anyone who can reach this node may "
+            "register, deregister or take out of service any instance (see --auth)",
+            host or "every interface",
+        )
 
 
 class NodeDuties:

@@ -27,6 +27,7 @@ from typing import Any
 # used as Any here (the stubs mistype some attributes this module reads).
 from waitress import wasyncore  # type: ignore[import-untyped, unused-ignore]
 
+from eureka_embed.auth.guard import AuthOption
 from eureka_embed.clock import Clock, system_clock
 from eureka_embed.connection_guard import (
     MAX_LINGERING_REFUSALS,
@@ -41,6 +42,7 @@ from eureka_embed.node import (
     fd_bounded,
     listen_socket,
     root_url,
+    warn_if_open,
 )
 from eureka_embed.registry import Registry
 from eureka_embed.replication import PeerReplicator, ReplicationSettings
@@ -135,6 +137,9 @@ class EurekaServer:
     each on a worker thread, by default :func:`default_max_watchers` of ``threads``; one more
     is answered at once, so heartbeats always find a thread. Held watches are answered when
     the server stops, so they never hold up its drain.
+
+    ``auth`` is the default app's (see :func:`eureka_embed.wsgi.create_app`); without it, a
+    server bound to an address other than loopback logs a warning saying it is open.
     """
 
     def __init__(
@@ -154,6 +159,7 @@ class EurekaServer:
         replication: ReplicationSettings | None = None,
         clock: Clock = system_clock,
         max_watchers: int | None = None,
+        auth: AuthOption | None = None,
     ) -> None:
         check_server_arguments(port=port, threads=threads, connection_limit=connection_limit)
         if max_watchers is not None and max_watchers < 0:
@@ -163,6 +169,7 @@ class EurekaServer:
         self._owns_registry = registry is None
         self.registry = registry if registry is not None else Registry()
         self._app = app
+        self._auth = auth
         self._host = host
         self._port = port
         self._settings = _waitress_settings(threads, max_body_bytes)
@@ -248,6 +255,7 @@ class EurekaServer:
                     max_body_bytes=self._max_body_bytes,
                     peers_status=peers_status,
                     max_watchers=self._max_watchers,
+                    auth=self._auth,
                 )
             limits = ConnectionLimits(
                 fd_bounded(self._connection_limit, _FD_RESERVE), self._request_timeout
@@ -325,6 +333,8 @@ class EurekaServer:
         self.listen()
         self._serving = True
         self._duties.start()
+        if self._app is None:
+            warn_if_open(self._host, self._auth)
         log.info("eureka-embed serving on %s", self.base_url)
 
     def _request_stop(self, *, blocking: bool) -> None:

@@ -18,6 +18,7 @@ from falcon.routing import CompiledRouter
 from eureka_embed.asgi.heartbeat import HeartbeatFastPath
 from eureka_embed.asgi.resources import AsgiResource
 from eureka_embed.asgi.watch_fast_path import WatchFastPath
+from eureka_embed.auth.guard import AuthOption
 from eureka_embed.http.api import DEFAULT_BASE_PATHS, EurekaApi
 from eureka_embed.http.offload import DEFAULT_BLOCKING_THREADS, EventLoopAnswers
 from eureka_embed.http.openapi import openapi_routes
@@ -108,6 +109,7 @@ def create_app(
     metrics: bool = True,
     title: str = "eureka_embed",
     cache_max_entries: int = 1024,
+    auth: AuthOption | None = None,
     threads: int = DEFAULT_BLOCKING_THREADS,
 ) -> EurekaAsgiApp:
     """An ASGI app serving ``registry`` over Eureka's REST API.
@@ -128,6 +130,7 @@ def create_app(
         metrics=metrics,
         title=title,
         cache_max_entries=cache_max_entries,
+        auth=auth,
     )
     return falcon_asgi_app(api, threads=threads)
 

@@ -12,6 +12,7 @@ and set.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -71,7 +72,7 @@ def _watching_responder(
     async def respond(req: falcon.asgi.Request, resp: falcon.asgi.Response, **params: Any) -> None:
         request = endpoint_request(req, params)
         try:
-            watch = route.watch_for("GET", request)
+            watch = await answers.call(functools.partial(route.watch_for, "GET"), request)
         except Exception as exc:
             write_response(resp, error_response(request, exc))
             return

@@ -72,4 +72,15 @@ def scope_request(
         # ASGI allows iterables read once (falcon.testing sends iterators of iterators); an
         # endpoint looks headers up more than once.
         headers = [(name, value) for name, value in headers]
-    return EndpointRequest(method, path, functools.partial(_header, headers), query, params)
+    client = scope.get("client")
+    if client is not None and not isinstance(client, (tuple, list)):
+        client = tuple(client)  # an iterable read once, as the headers above
+    return EndpointRequest(
+        method,
+        path,
+        functools.partial(_header, headers),
+        query,
+        params,
+        b"",
+        client[0] if client else None,
+    )

@@ -18,6 +18,7 @@ byte.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import MutableMapping
 from typing import Any
@@ -87,7 +88,7 @@ class WatchFastPath:
         record it as the middleware would."""
         request, route, template = read
         try:
-            watch = route.watch_for("GET", request)
+            watch = await self._answers.call(functools.partial(route.watch_for, "GET"), request)
         except Exception as exc:
             answer = error_response(request, exc)
         else:

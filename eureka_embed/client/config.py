@@ -46,6 +46,12 @@ class TransportConfig:
     max_redirects: int = 10
     #: Idle keep-alive connections kept per server.
     max_connections_per_host: int = 4
+    #: ``https://`` servers: PEM certificates trusted instead of the system's (a private CA).
+    ca_file: str | None = None
+    #: A client certificate (PEM) for servers that ask for one (mutual TLS), and its key
+    #: when it is in a file of its own.
+    client_cert: str | None = None
+    client_key: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("connect_timeout_s", "read_timeout_s", "reconnect_interval_s"):

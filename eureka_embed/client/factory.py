@@ -76,6 +76,9 @@ def build_client_stack(
         connect_timeout_s=settings.connect_timeout_s,
         read_timeout_s=settings.read_timeout_s,
         max_connections_per_host=settings.max_connections_per_host,
+        ca_file=settings.ca_file,
+        cert_file=settings.client_cert,
+        key_file=settings.client_key,
     )
 
     def server_client(endpoint: EurekaEndpoint) -> EurekaHttpClient:

@@ -28,9 +28,9 @@ from eureka_embed.client.errors import (
     ReadTimeout,
 )
 from eureka_embed.client.transport import HttpRequest, HttpResponse, Transport, TransportFactory
-from eureka_embed.errors import TransportError
+from eureka_embed.errors import InvalidInput, TransportError
 
-__all__ = ["Urllib3Transport", "map_error", "urllib3_transports"]
+__all__ = ["Urllib3Transport", "map_error", "tls_context", "urllib3_transports"]
 
 DEFAULT_CONNECT_TIMEOUT_S = 5.0
 DEFAULT_READ_TIMEOUT_S = 8.0
@@ -135,20 +135,55 @@ class Urllib3Transport(Transport):
         self._pool.clear()
 
 
+def tls_context(
+    ca_file: str | None = None, cert_file: str | None = None, key_file: str | None = None
+) -> ssl.SSLContext | None:
+    """How ``https://`` servers are verified and this client proves who it is, or None for
+    the system's trust store and no client certificate.
+
+    ``ca_file``: PEM certificates trusted instead of the system's (a private CA);
+    ``cert_file`` (with ``key_file`` when the key is apart): the client certificate mutual TLS
+    asks for.
+
+    :raises ~eureka_embed.errors.InvalidInput: a file that cannot be read as PEM.
+    """
+    if ca_file is None and cert_file is None:
+        if key_file is not None:
+            raise InvalidInput("a client key needs its client certificate")
+        return None
+    try:
+        context = ssl.create_default_context(cafile=ca_file)
+        if cert_file is not None:
+            context.load_cert_chain(cert_file, key_file)
+    except (OSError, ssl.SSLError) as exc:
+        # The reason names the failing step, never a key's content.
+        raise InvalidInput(f"cannot load the TLS files: {exc}") from None
+    return context
+
+
 def urllib3_transports(
     *,
     connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
     max_connections_per_host: int = 4,
+    ca_file: str | None = None,
+    cert_file: str | None = None,
+    key_file: str | None = None,
 ) -> TransportFactory:
     """The default :data:`~eureka_embed.client.transport.TransportFactory`: a new urllib3
-    pool for each server, with these time-outs."""
+    pool for each server, with these time-outs and TLS files (see :func:`tls_context`).
+
+    :raises ~eureka_embed.errors.InvalidInput: TLS files that cannot be loaded.
+    """
+    # One context for every server: loading the files once, and failing at once when bad.
+    context = tls_context(ca_file, cert_file, key_file)
 
     def new_transport(endpoint: EurekaEndpoint) -> Transport:
         return Urllib3Transport(
             connect_timeout_s=connect_timeout_s,
             read_timeout_s=read_timeout_s,
             max_connections_per_host=max_connections_per_host,
+            ssl_context=context,
         )
 
     return new_transport

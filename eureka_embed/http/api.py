@@ -14,6 +14,7 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry
 
+from eureka_embed.auth.guard import AccessGuard, AuthOption
 from eureka_embed.http.endpoints import (
     Endpoints,
     Route,
@@ -22,6 +23,7 @@ from eureka_embed.http.endpoints import (
     eureka_routes,
 )
 from eureka_embed.http.metrics import (
+    AuthCollector,
     MetricsEndpoint,
     RegistryCollector,
     ReplicationCollector,
@@ -71,6 +73,7 @@ class EurekaApi:
         title: str = "eureka_embed",
         cache_max_entries: int = 1024,
         max_watchers: int | None = None,
+        auth: AuthOption | None = None,
     ) -> None:
         if max_body_bytes < 0:
             raise ValueError("max_body_bytes must not be negative")
@@ -88,20 +91,29 @@ class EurekaApi:
             title=title,
         )
         endpoints = Endpoints(self.services)
+        #: Checks every request first when ``auth`` is given (see :mod:`eureka_embed.auth`).
+        self.guard = AccessGuard(auth) if auth is not None else None
+        guard = self.guard.route if self.guard is not None else _open
         routes: list[Route] = []
         for base in (path.rstrip("/") for path in base_paths):  # "/" serves the API at the root
             for route in eureka_routes(endpoints):
-                routes.append(replace(route, template=f"{base}/{route.template}"))
+                routes.append(
+                    guard(replace(route, template=f"{base}/{route.template}"), route.template)
+                )
         if dashboard:
-            routes.append(dashboard_route(endpoints))
+            routes.append(guard(dashboard_route(endpoints), "/"))
         self.request_stats: RequestStats | None = None
         if metrics:
             collectors = CollectorRegistry()
             collectors.register(RegistryCollector(registry, cache))
             collectors.register(ReplicationCollector(self.services.replication, peers_status))
             collectors.register(WatchCollector(self.watches))
+            if self.guard is not None:
+                collectors.register(AuthCollector(self.guard.auth))
             self.request_stats = RequestStats(collectors)
-            routes.append(Route("/metrics", {"GET": MetricsEndpoint(collectors)}))
+            routes.append(
+                guard(Route("/metrics", {"GET": MetricsEndpoint(collectors)}), "/metrics")
+            )
         self.routes: tuple[Route, ...] = tuple(routes)
 
     @property
@@ -111,3 +123,8 @@ class EurekaApi:
     def close(self) -> None:
         """End every held watch at once (a server stopping); the routes keep answering."""
         self.watches.close()
+
+
+def _open(route: Route, template: str) -> Route:
+    """Without ``auth``: the route as it is, open as Eureka's are."""
+    return route

@@ -54,6 +54,8 @@ class EndpointRequest(NamedTuple):
     :ivar body: the body as received, Content-Encoding not yet undone (the endpoints decode it
         within their limit); empty for endpoints that read no body
         (:meth:`~eureka_embed.http.endpoints.Route.reads_body`).
+    :ivar client: the client's address as the server saw it (the brute-force window counts
+        failed logins by it); None when unknown.
     """
 
     method: str
@@ -62,6 +64,7 @@ class EndpointRequest(NamedTuple):
     query: Mapping[str, QueryValue] = EMPTY_MAPPING
     params: Mapping[str, str] = EMPTY_MAPPING
     body: bytes = b""
+    client: str | None = None
 
     def query_value(self, name: str) -> str | None:
         """One value of the query parameter; the last when repeated (as Falcon picks)."""

@@ -30,6 +30,8 @@ from prometheus_client.core import (
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
+from eureka_embed.auth.basic import BasicAuth
+from eureka_embed.auth.guard import AuthOption
 from eureka_embed.http.messages import EndpointRequest, EndpointResponse
 from eureka_embed.http.payload_cache import PayloadCache
 from eureka_embed.http.server_status import PeersStatus
@@ -40,6 +42,7 @@ from eureka_embed.replication.receiver import ReplicationReceiver
 
 __all__ = [
     "UNMATCHED_ROUTE",
+    "AuthCollector",
     "MetricsEndpoint",
     "RegistryCollector",
     "ReplicationCollector",
@@ -214,6 +217,34 @@ class ReplicationCollector(Collector):
                 if value is not None:
                     family.add_metric([peer["url"]], value)
             yield family
+
+
+class AuthCollector(Collector):
+    """Failed logins and the brute-force refusals (HTTP Basic only: a host application's own
+    check keeps its own figures). Counts only: no user name or address is a label."""
+
+    def __init__(self, auth: AuthOption) -> None:
+        self._auth = auth if isinstance(auth, BasicAuth) else None
+
+    def collect(self) -> Iterable[Metric]:
+        auth = self._auth
+        if auth is None:
+            return
+        yield CounterMetricFamily(
+            "eureka_auth_failures",
+            "Requests whose credentials were wrong or unreadable (answered 401).",
+            value=auth.stats.failures,
+        )
+        yield CounterMetricFamily(
+            "eureka_auth_throttled",
+            "Requests refused (429) because their address failed to log in too often.",
+            value=auth.stats.throttled,
+        )
+        yield GaugeMetricFamily(
+            "eureka_auth_throttled_addresses",
+            "Client addresses whose credentials are refused now (too many failed logins).",
+            value=auth.throttled_addresses(),
+        )
 
 
 def _number(value: object) -> float | None:

@@ -27,7 +27,9 @@ cache on the loop. Only one that still would block goes to the pool after that.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from eureka_embed.blocking import WouldBlock, call_non_blocking
 from eureka_embed.http.endpoints import answer
@@ -35,6 +37,9 @@ from eureka_embed.http.messages import EndpointRequest, EndpointResponse, Handle
 from eureka_embed.http.responses import error_response
 
 __all__ = ["DEFAULT_BLOCKING_THREADS", "EventLoopAnswers"]
+
+A = TypeVar("A")
+R = TypeVar("R")
 
 #: As many as waitress's default worker threads: the same writes can be in flight at once.
 DEFAULT_BLOCKING_THREADS = 8
@@ -75,6 +80,15 @@ class EventLoopAnswers:
                 return await self._run_in_pool(loop, handler, request)
             # Wait for the one in flight (it may build what this one needs), then try again.
             await asyncio.wait([running])
+
+    async def call(self, fn: Callable[[A], R], arg: A) -> R:
+        """``fn(arg)`` on the loop, or in the pool should it block (:func:`may_block`): for
+        what an adapter asks before a handler runs, such as the watch a request holds for
+        (checking credentials first may run a key derivation)."""
+        try:
+            return call_non_blocking(fn, arg)
+        except WouldBlock:  # nothing was done: run it where it may block
+            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, arg)
 
     def close(self) -> None:
         """Let the pool's threads end once their work is done; later answers are errors."""

@@ -24,7 +24,19 @@ from eureka_embed.replication.wire import (
     encode_batch,
 )
 
-__all__ = ["PeerEurekaHttpClient"]
+__all__ = ["PeerEurekaHttpClient", "describe_status"]
+
+_REFUSALS = {
+    401: "the peer refused this node's credentials (the user and password in its --peer URL)",
+    403: "the peer's user for this node lacks the peer role",
+    429: "the peer is refusing this node's credentials after too many failed logins",
+}
+
+
+def describe_status(status: int) -> str:
+    """``HTTP <status>``, and for an authentication refusal what to fix, for a peer's status."""
+    reason = _REFUSALS.get(status)
+    return f"HTTP {status}" if reason is None else f"HTTP {status}: {reason}"
 
 
 class PeerEurekaHttpClient(RestEurekaHttpClient):

@@ -9,6 +9,7 @@ from eureka_embed.client.errors import InvalidResponse
 from eureka_embed.errors import EurekaError, TransportError
 from eureka_embed.model import Applications, InstanceInfo
 from eureka_embed.registry import Registry
+from eureka_embed.replication.peer_client import describe_status
 from eureka_embed.replication.peer_node import PeerNode
 
 __all__ = ["adopt", "fetch_registry"]
@@ -27,7 +28,7 @@ def fetch_registry(peer: PeerNode, purpose: str) -> Applications | None:
         log.info("%s: %s did not answer (%s)", purpose, peer.url, exc.reason)
         return None
     if answer.status != 200 or answer.entity is None:
-        log.info("%s: %s answered HTTP %d", purpose, peer.url, answer.status)
+        log.info("%s: %s answered %s", purpose, peer.url, describe_status(answer.status))
         return None
     return answer.entity
 

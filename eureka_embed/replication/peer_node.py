@@ -30,7 +30,7 @@ from eureka_embed.errors import TransportError
 from eureka_embed.events import WriteAction
 from eureka_embed.model import InstanceInfo
 from eureka_embed.registry import Registry
-from eureka_embed.replication.peer_client import PeerEurekaHttpClient
+from eureka_embed.replication.peer_client import PeerEurekaHttpClient, describe_status
 from eureka_embed.replication.settings import ReplicationSettings
 from eureka_embed.replication.task_queue import ReplicationTask, TaskQueue
 from eureka_embed.replication.wire import ItemResult, ReplicationItem
@@ -117,6 +117,9 @@ class PeerNode:
             connect_timeout_s=settings.connect_timeout_s,
             read_timeout_s=settings.read_timeout_s,
             max_connections_per_host=2,
+            ca_file=settings.ca_file,
+            cert_file=settings.client_cert,
+            key_file=settings.client_key,
         )
         #: The peer's REST API; the start-up copy reads the registry through it too.
         self.client = PeerEurekaHttpClient(endpoint, new_transport(endpoint), clock=registry.clock)
@@ -223,7 +226,7 @@ class PeerNode:
                 tasks, "HTTP 503 (busy)", self.settings.busy_retry_s, answered=True
             )
         if not response.ok or response.entity is None:
-            self._permanent_failure(tasks, f"HTTP {response.status}")
+            self._permanent_failure(tasks, describe_status(response.status))
             return None
         return self._delivered(tasks, response.entity)
 

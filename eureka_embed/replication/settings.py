@@ -43,6 +43,11 @@ class ReplicationSettings:
     cancel_retention_s: float = 600.0
     #: *ours*: the most cancels remembered (the oldest are forgotten first).
     cancel_log_capacity: int = 100_000
+    #: ``https://`` peers: trusted CA certificates (PEM), and this node's client certificate
+    #: and key for peers that ask for one (``serve --peer-ca-file/--peer-cert/--peer-key``).
+    ca_file: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
 
     def __post_init__(self) -> None:
         if self.queue_capacity < 1 or self.max_batch < 1:

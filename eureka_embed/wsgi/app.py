@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import falcon
 
+from eureka_embed.auth.guard import AuthOption
 from eureka_embed.http.api import DEFAULT_BASE_PATHS, EurekaApi
 from eureka_embed.http.openapi import openapi_routes
 from eureka_embed.http.server_status import PeersStatus
@@ -43,6 +44,7 @@ def create_app(
     metrics: bool = True,
     title: str = "eureka_embed",
     cache_max_entries: int = 1024,
+    auth: AuthOption | None = None,
     max_watchers: int = DEFAULT_MAX_WATCHERS,
 ) -> EurekaApp:
     """A WSGI app serving ``registry`` over Eureka's REST API.
@@ -61,6 +63,11 @@ def create_app(
     :param max_watchers: watching reads (``?index=``) held at once, each holding a thread of
         the WSGI server until its view changes or its wait ends; one more is answered at once,
         so watchers never take every thread from heartbeats. 0 answers every watch at once.
+    :param auth: who may do what (:mod:`eureka_embed.auth`): a
+        :class:`~eureka_embed.auth.BasicAuth` (from a credentials file or built in code), or
+        the host application's own check, a callable given the
+        :class:`~eureka_embed.http.messages.EndpointRequest` that returns an
+        :class:`~eureka_embed.auth.Identity` or None. None (the default): open, as Eureka is.
     """
     api = EurekaApi(
         registry,
@@ -72,6 +79,7 @@ def create_app(
         title=title,
         cache_max_entries=cache_max_entries,
         max_watchers=max_watchers,
+        auth=auth,
     )
     return falcon_app(api)
 

@@ -30,6 +30,7 @@ def endpoint_request(
         query=req.params,
         params=params,
         body=body,
+        client=req.remote_addr,
     )
 
 

@@ -11,6 +11,7 @@ index already passed; one held watch is woken by a change on each path.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,6 +25,7 @@ from eureka_embed.http.api import EurekaApi
 from eureka_embed.registry import Registry
 from eureka_embed.storage.view_index import ALL
 from tests.asgi.asgi_calls import Call, call_app
+from tests.auth.support import authorization, basic_auth
 from tests.registry.helpers import instance
 from tests.wsgi.helpers import instance_id, json_body
 
@@ -221,3 +223,33 @@ def test_a_watch_on_a_stopping_server_is_a_503_on_both_paths() -> None:
     finally:
         api.close()
         registry.close()
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast path", "falcon"])
+def test_credentials_of_a_watch_are_verified_off_the_event_loop(
+    fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The key derivation takes tens of milliseconds: on the loop it would stall every
+    # connection. A watch checks credentials before it waits, so that check runs in the pool.
+    auth = basic_auth()
+    threads: list[str] = []
+    verify = auth._verify
+
+    def recording(authorization: str) -> Any:
+        threads.append(threading.current_thread().name)
+        return verify(authorization)
+
+    monkeypatch.setattr(auth, "_verify", recording)
+    registry = Registry(config=RegistryConfig(self_preservation=False), clock=ManualClock())
+    api = EurekaApi(registry, auth=auth)
+    app = falcon_asgi_app(api, watch_fast_path=fast)
+    try:
+        header = authorization("reader")["Authorization"].encode()
+        call = _get("/eureka/apps", NOW, JSON, (b"authorization", header))
+        sent = asyncio.run(call_app(app, call))
+    finally:
+        api.close()
+        registry.close()
+
+    assert sent[0]["status"] == 200
+    assert threads and all(name.startswith("eureka-embed-blocking") for name in threads)

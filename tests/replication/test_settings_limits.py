@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from eureka_embed.replication.settings import ReplicationSettings
@@ -24,16 +26,21 @@ def test_the_smallest_values_are_accepted() -> None:
     assert (smallest.queue_capacity, smallest.max_batch, smallest.stop_flush_s) == (1, 1, 0)
 
 
+def _given(name: str, value: float) -> dict[str, Any]:
+    # Typed loosely: the settings hold numbers and TLS file names.
+    return {name: value}
+
+
 @pytest.mark.parametrize("name", ["queue_capacity", "max_batch"])
 def test_counts_below_one_are_refused(name: str) -> None:
     with pytest.raises(ValueError, match=r"^queue_capacity and max_batch must be at least 1$"):
-        ReplicationSettings(**{name: 0})
+        ReplicationSettings(**_given(name, 0))
 
 
 @pytest.mark.parametrize("name", POSITIVE)
 def test_durations_that_must_be_positive_refuse_zero(name: str) -> None:
     with pytest.raises(ValueError, match=f"^{name} must be positive$"):
-        ReplicationSettings(**{name: 0})
+        ReplicationSettings(**_given(name, 0))
 
 
 @pytest.mark.parametrize("name", ["max_batch_delay_s", "stop_flush_s"])
