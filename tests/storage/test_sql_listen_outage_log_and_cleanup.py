@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -15,7 +17,9 @@ import sqlalchemy as sa
 
 from eureka_embed.storage import migrate
 from eureka_embed.storage.sql import SqlStore
-from tests.databases import server_database_url
+from eureka_embed.storage.sql_engine import SqlTimeouts
+from eureka_embed.storage.sql_listen import ChangeListener
+from tests.databases import FlakyDatabase, server_database_url
 from tests.server.support import wait_for
 from tests.storage.test_sql_listen import NO_POLL, listening, terminate
 
@@ -37,26 +41,55 @@ def pg_url() -> Iterator[str]:
     yield url
 
 
-def test_a_lost_listener_logs_the_servers_reason_once_and_once_that_it_listens_again(
+def test_each_lost_listener_connection_logs_the_reason_once_and_once_that_it_listens_again(
     pg_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store = SqlStore(pg_url, sync_interval=NO_POLL)
-    try:
-        pid = listening(store)
-        with caplog.at_level(logging.INFO, logger=LOGGER):
-            terminate(pg_url, pid)
-            listener = store._listener
-            assert listener is not None
-            wait_for(lambda: listener.backend_pid not in (None, pid), what="a new listener")
-    finally:
-        store.close()
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        store = SqlStore(pg_url, sync_interval=NO_POLL)
+        try:
+            for _ in range(2):  # two outages: a warning and a recovery line for each
+                pid = listening(store)
+                terminate(pg_url, pid)
+                wait_for(lambda: listening(store) != pid, what="a new listener")  # noqa: B023
+        finally:
+            store.close()
     lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == LOGGER]
-    assert [level for level, _ in lines] == [logging.WARNING, logging.INFO]
-    # The reason is the first line of libpq's message, whichever way it saw the end
+    # Nothing at the first connect; then, per outage, the first line of libpq's message
     # ("terminating connection due to administrator command", "server closed the connection
-    # unexpectedly"), not the name of the driver's exception.
-    assert LOST.fullmatch(lines[0][1]), lines[0][1]
-    assert lines[1][1] == "SQL store: listening for other nodes' writes again"
+    # unexpectedly"), not the name of the driver's exception, and the recovery.
+    assert [level for level, _ in lines] == [logging.WARNING, logging.INFO] * 2, lines
+    for (_, warning), (_, back) in (lines[0:2], lines[2:4]):
+        assert LOST.fullmatch(warning), warning
+        assert back == "SQL store: listening for other nodes' writes again"
+
+
+def test_a_listener_whose_first_connection_fails_listens_once_the_database_answers(
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger=LOGGER)
+    flaky = FlakyDatabase(pg_url)
+    store = SqlStore(pg_url, sync_interval=NO_POLL, listen=False)
+    flaky.down = True  # before the listener's first connection
+    assert store._announcer is not None
+    listener = ChangeListener(
+        flaky.engine,
+        store._announcer,
+        SqlTimeouts(connect=2, statement=1),
+        latest=store.latest_sequence,
+        catch_up=store._sync_changes,
+    )
+    listener.start()
+    try:
+        wait_for(
+            lambda: any("connection refused (test)" in r.getMessage() for r in caplog.records),
+            what="the first connection refused",
+        )
+        flaky.down = False
+        wait_for(lambda: listener.backend_pid, what="the listener")
+    finally:
+        listener.stop()
+        store.close()
+        flaky.dispose()
 
 
 def open_descriptors() -> int:
@@ -75,3 +108,14 @@ def test_closing_listening_stores_leaves_no_descriptor_open(pg_url: str) -> None
     for _ in range(3):
         open_and_close()
     assert open_descriptors() == before
+
+
+def test_a_listening_store_left_open_does_not_keep_a_finished_program_alive(pg_url: str) -> None:
+    program = (
+        "from eureka_embed.storage.sql import SqlStore\n"
+        "from tests.storage.test_sql_listen import listening\n"
+        f"listening(SqlStore({pg_url!r}, sync_interval=60))\n"
+    )
+    # A listener thread that is not a daemon would be waited for at exit, for ever.
+    done = subprocess.run([sys.executable, "-c", program], timeout=30, check=False)
+    assert done.returncode == 0
