@@ -119,3 +119,34 @@ def test_a_listening_store_left_open_does_not_keep_a_finished_program_alive(pg_u
     # A listener thread that is not a daemon would be waited for at exit, for ever.
     done = subprocess.run([sys.executable, "-c", program], timeout=30, check=False)
     assert done.returncode == 0
+
+
+def test_a_silent_listener_pings_its_connection_and_keeps_it(pg_url: str) -> None:
+    store = SqlStore(pg_url, sync_interval=NO_POLL, listen=False)
+    assert store._announcer is not None
+    listener = ChangeListener(
+        store.engine,
+        store._announcer,
+        SqlTimeouts(connect=2, statement=1),
+        latest=store.latest_sequence,
+        catch_up=store._sync_changes,
+        ping_after_s=0.1,
+    )
+    listener.start()
+    engine = sa.create_engine(pg_url)
+    try:
+        pid = wait_for(lambda: listener.backend_pid, what="the listener")
+
+        def last_query() -> str | None:
+            with engine.connect() as conn:
+                found = conn.execute(
+                    sa.text("SELECT query FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+                ).scalar()
+            return str(found) if found is not None else None
+
+        wait_for(lambda: (last_query() or "").upper() == "SELECT 1", what="a ping")
+        assert listener.backend_pid == pid  # the ping was answered: the connection is kept
+    finally:
+        engine.dispose()
+        listener.stop()
+        store.close()
