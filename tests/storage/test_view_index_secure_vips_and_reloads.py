@@ -46,3 +46,12 @@ def test_a_reset_to_an_older_sequence_still_moves_every_index_forwards() -> None
     views.reset(2, [])  # the database was replaced by an older one
     assert views.index(ALL) > shown
     assert views.index(app_view("orders")) > shown
+
+
+def test_an_instance_that_moves_to_another_vip_moves_the_vip_it_left() -> None:
+    store = MemoryStore()
+    registry = Registry(store)
+    registry.register(instance(1, vip_address="left", ldt=100))
+    before = store.view_index(vip_view("left"))
+    registry.register(instance(1, vip_address="joined", ldt=200))
+    assert store.view_index(vip_view("left")) > before  # its watchers see it gone
