@@ -41,6 +41,21 @@ def pg_url() -> Iterator[str]:
     yield url
 
 
+def started_listener(store: SqlStore, engine: sa.Engine, **options: float) -> ChangeListener:
+    """A listener of ``store``'s (made with ``listen=False``) over ``engine``, started."""
+    assert store._announcer is not None
+    listener = ChangeListener(
+        engine,
+        store._announcer,
+        SqlTimeouts(connect=2, statement=1),
+        latest=store.latest_sequence,
+        catch_up=store._sync_changes,
+        **options,
+    )
+    listener.start()
+    return listener
+
+
 def test_each_lost_listener_connection_logs_the_reason_once_and_once_that_it_listens_again(
     pg_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -70,15 +85,7 @@ def test_a_listener_whose_first_connection_fails_listens_once_the_database_answe
     flaky = FlakyDatabase(pg_url)
     store = SqlStore(pg_url, sync_interval=NO_POLL, listen=False)
     flaky.down = True  # before the listener's first connection
-    assert store._announcer is not None
-    listener = ChangeListener(
-        flaky.engine,
-        store._announcer,
-        SqlTimeouts(connect=2, statement=1),
-        latest=store.latest_sequence,
-        catch_up=store._sync_changes,
-    )
-    listener.start()
+    listener = started_listener(store, flaky.engine)
     try:
         wait_for(
             lambda: any("connection refused (test)" in r.getMessage() for r in caplog.records),
@@ -123,16 +130,7 @@ def test_a_listening_store_left_open_does_not_keep_a_finished_program_alive(pg_u
 
 def test_a_silent_listener_pings_its_connection_and_keeps_it(pg_url: str) -> None:
     store = SqlStore(pg_url, sync_interval=NO_POLL, listen=False)
-    assert store._announcer is not None
-    listener = ChangeListener(
-        store.engine,
-        store._announcer,
-        SqlTimeouts(connect=2, statement=1),
-        latest=store.latest_sequence,
-        catch_up=store._sync_changes,
-        ping_after_s=0.1,
-    )
-    listener.start()
+    listener = started_listener(store, store.engine, ping_after_s=0.1)
     engine = sa.create_engine(pg_url)
     try:
         pid = wait_for(lambda: listener.backend_pid, what="the listener")
