@@ -10,17 +10,16 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
 
-from eureka_embed.storage import migrate
 from eureka_embed.storage.sql import SqlStore
 from eureka_embed.storage.sql_engine import SqlTimeouts
 from eureka_embed.storage.sql_listen import ChangeListener
-from tests.databases import FlakyDatabase, server_database_url
+from tests.databases import FlakyDatabase
 from tests.server.support import wait_for
+from tests.storage import test_sql_listen
 from tests.storage.test_sql_listen import NO_POLL, listening, terminate
 
 LOGGER = "eureka_embed.storage.sql"
@@ -30,15 +29,8 @@ LOST = re.compile(
 )
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    url = server_database_url("postgresql")
-    engine = sa.create_engine(url)
-    try:
-        migrate.upgrade(engine)
-    finally:
-        engine.dispose()
-    yield url
+#: The fixture of test_sql_listen.py: the emptied PostgreSQL test database, migrated.
+pg_url = test_sql_listen.pg_url
 
 
 def started_listener(store: SqlStore, engine: sa.Engine, **options: float) -> ChangeListener:
