@@ -641,7 +641,9 @@ def _guarded(
     responses = dict(operation["responses"])
     responses["401"] = _UNAUTHENTICATED
     endpoint_403 = responses.get("403")  # the endpoint's own (deltas off) and the guard's
-    reasons = _FORBIDDEN if endpoint_403 is None else f"{endpoint_403['description']}; or {_FORBIDDEN}"
+    reasons = (
+        _FORBIDDEN if endpoint_403 is None else f"{endpoint_403['description']}; or {_FORBIDDEN}"
+    )
     responses["403"] = _refusal(reasons)
     secured: JsonObject = {**operation}
     if basic is not None:

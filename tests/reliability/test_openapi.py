@@ -366,7 +366,7 @@ def test_operations_anonymous_may_use_say_credentials_are_optional(
         for method, operation in item.items()
         if "security" in operation
     }
-    optional = [{}, {"basic": []}]
+    optional: list[dict[str, list[str]]] = [{}, {"basic": []}]
     assert security["/eureka/apps", "get"] == optional
     assert security["/metrics", "get"] == optional
     assert security["/eureka/apps/{app}", "post"] == [{"basic": []}]
@@ -402,7 +402,7 @@ _ROWS: Final = [(False, *row) for row in _documented()] + [
 
 @pytest.mark.parametrize(("auth", "template", "below", "method", "status"), _ROWS, ids=str)
 def test_each_documented_code_happens(
-    create_app: AppFactory, auth: bool, template: str, below: str, method: str, status: int
+    create_app: AppFactory, template: str, below: str, method: str, status: int, *, auth: bool
 ) -> None:
     base = template[: -len(below) - 1] if template != below else ""
     setup = Setup(create_app, base, auth=auth)
