@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from eureka_embed.auth.guard import access_of
-from eureka_embed.auth.roles import Access
+from eureka_embed.auth.roles import Access, Identity
 from eureka_embed.errors import StorageUnavailable
 from eureka_embed.http.api import EurekaApi
 from eureka_embed.http.openapi import BASIC_SCHEME, openapi_document
@@ -453,3 +453,25 @@ def test_an_api_mounted_at_the_root_documents_its_own_paths(create_app: AppFacto
     )
     assert not any(path.startswith("/eureka") for path in document["paths"])
     assert client.simulate_get("/eureka/openapi.json").status_code == 404
+
+
+def test_a_host_applications_own_check_is_documented_without_a_scheme(
+    create_app: AppFactory,
+) -> None:
+    def check(request: Any) -> Identity | None:
+        # Who sent it is the host application's business: here, a header of its own.
+        return Identity.of("web", ["read"]) if request.header("x-user") == "web" else None
+
+    client = falcon.testing.TestClient(create_app(Registry(FailingStore()), auth=check))
+    document = client.simulate_get("/eureka/openapi.json").json
+    operation = document["paths"]["/eureka/apps/{app}"]["post"]
+
+    assert document["components"]["securitySchemes"] == {}
+    assert "security" not in operation
+    assert {"401", "403"} <= set(operation["responses"])
+    assert "429" not in operation["responses"]  # only BasicAuth throttles
+    anonymous = client.simulate_post("/eureka/apps/ORDERS", body=json_body(), headers=JSON_POST)
+    reader = client.simulate_post(
+        "/eureka/apps/ORDERS", body=json_body(), headers={**JSON_POST, "x-user": "web"}
+    )
+    assert (anonymous.status_code, reader.status_code) == (401, 403)
