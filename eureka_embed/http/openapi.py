@@ -631,11 +631,10 @@ def _operation_id(base: str, below: str, method: str) -> str:
     return "_".join([method.lower(), *words]) or method.lower()
 
 
-def _guarded(
-    operation: JsonObject, access: Access, guard: AccessGuard, basic: BasicAuth | None
-) -> JsonObject:
-    """``operation`` as ``guard`` answers it: with the auth refusals (and security, for
-    ``basic``) added to what the endpoint answers."""
+def _guarded(operation: JsonObject, access: Access, basic: BasicAuth | None) -> JsonObject:
+    """``operation`` as the guard answers it (checking ``basic``, or the host application's
+    own check when None): with its refusals (and, for ``basic``, the security) added to what
+    the endpoint answers."""
     if access is Access.OPEN:
         return operation
     responses = dict(operation["responses"])
@@ -680,7 +679,7 @@ def openapi_document(
             fields = [w[1:-1] for w in below.split("/") if w.startswith("{")]
             rendered = operation.render(_operation_id(base, below, method), fields)
             if guard is not None and template in routes:
-                rendered = _guarded(rendered, access_of(below, method), guard, basic)
+                rendered = _guarded(rendered, access_of(below, method), basic)
             item[method.lower()] = rendered
         paths[template] = item
     return {
