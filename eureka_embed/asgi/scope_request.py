@@ -22,6 +22,8 @@ __all__ = ["scope_request"]
 
 _SINGLETONS: Final = frozenset(name.encode() for name in SINGLETON_HEADERS)
 _HEADER_NAMES: Final[dict[str, bytes]] = {}
+#: What ``falcon.asgi.Request.remote_addr`` answers for a scope without a client.
+_NO_CLIENT: Final = "127.0.0.1"
 
 
 def _header(headers: Sequence[tuple[bytes, bytes]], name: str) -> str | None:
@@ -75,6 +77,9 @@ def scope_request(
     client = scope.get("client")
     if client is not None and not isinstance(client, (tuple, list)):
         client = tuple(client)  # an iterable read once, as the headers above
+    # Without one (optional in ASGI; None over a Unix socket) the address Falcon's
+    # req.remote_addr gives the same request: the brute-force window must count a heartbeat
+    # answered here and a request routed through Falcon under one address.
     return EndpointRequest(
         method,
         path,
@@ -82,5 +87,5 @@ def scope_request(
         query,
         params,
         b"",
-        client[0] if client else None,
+        client[0] if client else _NO_CLIENT,
     )

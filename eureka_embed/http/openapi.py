@@ -11,8 +11,13 @@ Bodies: Eureka answers XML unless ``Accept`` mentions json (SPEC section 1), so 
 documented in both media types; JSON schemas are exact enough for a fuzzer to validate answers
 against, XML ones name the root element. Refusals are ``text/plain`` reasons.
 
-Auth: :data:`SECURITY_SCHEMES` is where the HTTP Basic scheme goes once the server checks
-credentials; nothing here claims any check the server does not make yet.
+Auth: an app without ``auth`` is open, and its document says nothing of credentials (an empty
+``securitySchemes``). With ``auth`` (:attr:`EurekaApi.guard <eureka_embed.http.api.EurekaApi>`),
+every guarded operation also lists 401 (with ``WWW-Authenticate``) and 403, and with a
+:class:`~eureka_embed.auth.BasicAuth` 429 (with ``Retry-After``), the :data:`BASIC_SCHEME` and
+each operation's ``security``: the scheme, or ``{}`` beside it where the credentials file's
+anonymous roles let a request without credentials through. The document itself is served
+unguarded: it describes the API, not the registry, and a client needs it to learn the scheme.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import eureka_embed
+from eureka_embed.auth.basic import BasicAuth
+from eureka_embed.auth.guard import CHALLENGE_HEADERS, AccessGuard, access_of
+from eureka_embed.auth.roles import Access, refusal_reason
 from eureka_embed.http.api import EurekaApi
 from eureka_embed.http.endpoints import Route
 from eureka_embed.http.messages import EndpointRequest, EndpointResponse
@@ -30,8 +38,8 @@ from eureka_embed.http.watches import DEFAULT_WAIT_S, MAX_WAIT_S
 from eureka_embed.protocol import INDEX_HEADER, REPLICATION_HEADER
 
 __all__ = [
+    "BASIC_SCHEME",
     "OPENAPI_TEMPLATE",
-    "SECURITY_SCHEMES",
     "OpenApiEndpoint",
     "openapi_document",
     "openapi_routes",
@@ -40,10 +48,14 @@ __all__ = [
 #: Where the document is served below each base path (``/eureka/openapi.json``).
 OPENAPI_TEMPLATE: Final = "openapi.json"
 
-#: The security schemes of ``components``: empty while the server checks no credentials. The
-#: auth work (SPEC section 9) adds its HTTP Basic scheme here, with the 401/403/429 answers on
-#: the operations it guards.
-SECURITY_SCHEMES: Final[Mapping[str, Any]] = {}
+#: ``components.securitySchemes`` of an app checking HTTP Basic credentials (SPEC section 9).
+BASIC_SCHEME: Final[Mapping[str, Any]] = {
+    "basic": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "a user of the credentials file; roles read, register, admin, peer",
+    }
+}
 
 JsonObject = dict[str, Any]
 
@@ -333,6 +345,23 @@ _STOPPING: Final = _refusal(
     _RETRY_AFTER,
 )
 _UNAVAILABLE: Final = _refusal("the store cannot be reached; retry later", _RETRY_AFTER)
+_CHALLENGE: Final = {
+    name: {"description": "the scheme to answer with", "schema": {"type": "string", "const": value}}
+    for name, value in CHALLENGE_HEADERS
+}
+_UNAUTHENTICATED: Final = _refusal(
+    "credentials missing where anonymous is not enough, or wrong ones (even where it is)",
+    _CHALLENGE,
+)
+_FORBIDDEN: Final = (
+    "a known user without the right: the role it lacks, an application it may not write, or "
+    "the replication header from anyone but a peer"
+)
+_THROTTLED: Final = _refusal(
+    "too many failed logins from this address within the minute: its requests with "
+    "credentials are refused until the minute ends",
+    _RETRY_AFTER,
+)
 _TOO_LARGE: Final = _refusal("the body (as sent, or once decoded) is above the server's limit")
 _UNREADABLE: Final = _refusal("a Content-Encoding or a media type this server cannot read")
 
@@ -602,9 +631,35 @@ def _operation_id(base: str, below: str, method: str) -> str:
     return "_".join([method.lower(), *words]) or method.lower()
 
 
-def openapi_document(routes: Mapping[str, Iterable[str]], *, title: str) -> JsonObject:
+def _guarded(operation: JsonObject, access: Access, basic: BasicAuth | None) -> JsonObject:
+    """``operation`` as the guard answers it (checking ``basic``, or the host application's
+    own check when None): with its refusals (and, for ``basic``, the security) added to what
+    the endpoint answers."""
+    if access is Access.OPEN:
+        return operation
+    responses = dict(operation["responses"])
+    responses["401"] = _UNAUTHENTICATED
+    endpoint_403 = responses.get("403")  # the endpoint's own (deltas off) and the guard's
+    reasons = (
+        _FORBIDDEN if endpoint_403 is None else f"{endpoint_403['description']}; or {_FORBIDDEN}"
+    )
+    responses["403"] = _refusal(reasons)
+    secured: JsonObject = {**operation}
+    if basic is not None:
+        responses["429"] = _THROTTLED
+        # Any application name: anonymous roles are never scoped to applications.
+        anonymous_may = refusal_reason(basic.anonymous, access, "ANY", replication=False) is None
+        secured["security"] = [*([{}] if anonymous_may else []), {"basic": []}]
+    secured["responses"] = dict(sorted(responses.items()))
+    return secured
+
+
+def openapi_document(
+    routes: Mapping[str, Iterable[str]], *, title: str, guard: AccessGuard | None = None
+) -> JsonObject:
     """The document of ``routes`` (each template with its methods), plus itself under each
-    base path.
+    base path; ``guard``: what checks every one of ``routes`` (the document's own route is
+    not checked).
 
     :raises LookupError: a route or method that :data:`_OPERATIONS` does not describe.
     """
@@ -612,6 +667,7 @@ def openapi_document(routes: Mapping[str, Iterable[str]], *, title: str) -> Json
     served = {t: list(methods) for t, methods in routes.items()}
     for base in bases:
         served.setdefault(f"{base}/{OPENAPI_TEMPLATE}", ["GET"])
+    basic = guard.auth if guard is not None and isinstance(guard.auth, BasicAuth) else None
     paths: JsonObject = {}
     for template, methods in served.items():
         base, below = _split(template, bases)
@@ -621,7 +677,10 @@ def openapi_document(routes: Mapping[str, Iterable[str]], *, title: str) -> Json
             if operation is None:
                 raise LookupError(f"{method} {template} is served but not documented")
             fields = [w[1:-1] for w in below.split("/") if w.startswith("{")]
-            item[method.lower()] = operation.render(_operation_id(base, below, method), fields)
+            rendered = operation.render(_operation_id(base, below, method), fields)
+            if guard is not None and template in routes:
+                rendered = _guarded(rendered, access_of(below, method), basic)
+            item[method.lower()] = rendered
         paths[template] = item
     return {
         "openapi": "3.1.0",
@@ -635,15 +694,24 @@ def openapi_document(routes: Mapping[str, Iterable[str]], *, title: str) -> Json
             ),
         },
         "paths": paths,
-        "components": {"schemas": _SCHEMAS, "securitySchemes": dict(SECURITY_SCHEMES)},
+        "components": {
+            "schemas": _SCHEMAS,
+            "securitySchemes": {} if basic is None else dict(BASIC_SCHEME),
+        },
     }
 
 
 class OpenApiEndpoint:
     """``GET {base}/openapi.json``: the document, encoded once."""
 
-    def __init__(self, routes: Mapping[str, Iterable[str]], *, title: str) -> None:
-        self.document = openapi_document(routes, title=title)
+    def __init__(
+        self,
+        routes: Mapping[str, Iterable[str]],
+        *,
+        title: str,
+        guard: AccessGuard | None = None,
+    ) -> None:
+        self.document = openapi_document(routes, title=title, guard=guard)
         self._body = json.dumps(self.document, indent=1).encode()
 
     def __call__(self, req: EndpointRequest) -> EndpointResponse:
@@ -653,7 +721,7 @@ class OpenApiEndpoint:
 def openapi_routes(api: EurekaApi) -> list[Route]:
     """``{base}/openapi.json`` under each base path of ``api``, describing all its routes."""
     routes = {route.template: list(route.handlers) for route in api.routes}
-    endpoint = OpenApiEndpoint(routes, title=api.services.title)
+    endpoint = OpenApiEndpoint(routes, title=api.services.title, guard=api.guard)
     return [
         Route(f"{base}/{OPENAPI_TEMPLATE}", {"GET": endpoint}, inline_methods=frozenset({"GET"}))
         for base in _base_paths(routes)

@@ -1,4 +1,5 @@
-"""Live nodes for the reliability tests: either server over either in-process store."""
+"""Live nodes for the reliability tests: either server over either in-process store, open or
+with a credentials file (tests/reliability/auth_users.py: no anonymous roles)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from eureka_embed.asgi_server import UvicornServer
+from eureka_embed.auth import BasicAuth
 from eureka_embed.registry import Registry
 from eureka_embed.server import EurekaServer
 from eureka_embed.storage import MemoryStore, Store
 from eureka_embed.storage.sql import SqlStore
 from eureka_embed.testing import config_for_tests
+from tests.reliability.auth_users import credentials_file
 
 #: (server, store) pairs each live test runs on.
 NODE_KINDS: Final = (
@@ -20,6 +23,13 @@ NODE_KINDS: Final = (
     ("waitress", "sqlite"),
     ("uvicorn", "memory"),
     ("uvicorn", "sqlite"),
+)
+
+#: The pairs run again with auth (a subset: the guard is the same code on every store, each
+#: server is in it once and so is each store).
+AUTH_NODE_KINDS: Final = (
+    ("uvicorn", "memory"),
+    ("waitress", "sqlite"),
 )
 
 
@@ -39,14 +49,21 @@ def make_store(kind: str, directory: Path) -> Store:
 
 
 @contextmanager
-def live_node(server: str, store: str, directory: Path) -> Iterator[LiveNode]:
-    """A node on 127.0.0.1, a free port, over a new store; stopped and closed on exit."""
+def live_node(
+    server: str, store: str, directory: Path, *, auth: bool = False
+) -> Iterator[LiveNode]:
+    """A node on 127.0.0.1, a free port, over a new store; stopped and closed on exit.
+
+    ``auth``: the node checks HTTP Basic credentials from a credentials file in ``directory``,
+    as ``serve --auth FILE`` does.
+    """
     registry = Registry(make_store(store, directory), config_for_tests(), owns_store=True)
+    checked = BasicAuth.from_file(credentials_file(directory)) if auth else None
     node: EurekaServer | UvicornServer
     if server == "waitress":
-        node = EurekaServer(registry, host="127.0.0.1", port=0, threads=8)
+        node = EurekaServer(registry, host="127.0.0.1", port=0, threads=8, auth=checked)
     else:
-        node = UvicornServer(registry, host="127.0.0.1", port=0, threads=4)
+        node = UvicornServer(registry, host="127.0.0.1", port=0, threads=4, auth=checked)
     try:
         with node:
             yield node

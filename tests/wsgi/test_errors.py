@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from eureka_embed.errors import StorageError, StorageUnavailable
+from eureka_embed.model import Applications
 from eureka_embed.registry import Registry
 from eureka_embed.storage import LeaseRecord, MemoryStore, Snapshot, Write
 from eureka_embed.wsgi import create_app as create_wsgi_app
@@ -281,6 +282,12 @@ class FailingStore(MemoryStore):
     def latest_sequence(self) -> int:
         self._check()
         return super().latest_sequence()
+
+    def applications(self) -> Applications:
+        # MemoryStore answers this without snapshot() since the full registry is regrouped
+        # per changed application; a store that is down fails it too.
+        self._check()
+        return super().applications()
 
     def mutate(
         self, app: str, instance_id: str, fn: Callable[[LeaseRecord | None], tuple[Write | None, T]]
