@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from eureka_embed.codec import decode_instance, encode_instance
 from eureka_embed.errors import InstanceNotFound, InvalidInput
 from eureka_embed.http.body import decode_body
+from eureka_embed.http.fetch_limit import FetchLimiter
 from eureka_embed.http.dashboard import CONTENT_SECURITY_POLICY, render_dashboard
 from eureka_embed.http.messages import EndpointRequest, EndpointResponse, Handler, QueryValue
 from eureka_embed.http.negotiation import body_format, negotiate, response_format
@@ -42,6 +43,7 @@ from eureka_embed.http.outcomes import (
 )
 from eureka_embed.http.params import is_replication, status_param, timestamp_param
 from eureka_embed.http.payloads import RegistryPayloads
+from eureka_embed.http.probes import Readiness
 from eureka_embed.http.responses import (
     bodiless,
     cached_payload,
@@ -74,6 +76,10 @@ class Services:
     watches: Watches
     peers_status: PeersStatus | None = None
     title: str = "eureka_embed"
+    #: Whether the node is ready (``GET status`` reports it as ``isHealthy``); None: always.
+    readiness: Readiness | None = None
+    #: Limits full and delta fetches when given (:mod:`eureka_embed.http.fetch_limit`).
+    fetch_limiter: FetchLimiter | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +151,8 @@ class Endpoints:
 
     def get_apps(self, req: EndpointRequest) -> EndpointResponse:
         """``GET apps``: the full registry (``?regions=`` is accepted and ignored)."""
+        if self._services.fetch_limiter is not None:
+            self._services.fetch_limiter.admit(req, full=True)
         index = self._view_index(req, ALL)
         variant = negotiate(req)
         return _indexed(cached_payload(req, self._payloads.full(variant), variant), index)
@@ -163,6 +171,8 @@ class Endpoints:
         """
         if not self.serves_deltas:
             raise HttpRefusal(DELTA_DISABLED)
+        if self._services.fetch_limiter is not None:
+            self._services.fetch_limiter.admit(req, full=False)
         index = self._view_index(req, ALL)
         watch = watch_request(req, ALL)
         variant = negotiate(req)
@@ -319,8 +329,14 @@ class Endpoints:
     # -- the server itself
 
     def server_status(self, req: EndpointRequest) -> EndpointResponse:
-        """``GET status``: uptime, self-preservation, renewals, peers and instance counts."""
-        status = ServerStatus.collect(self._registry, self._services.peers_status)
+        """``GET status``: Eureka's StatusInfo, then uptime, self-preservation, renewals, peers
+        and instance counts."""
+        readiness = self._services.readiness
+        status = ServerStatus.collect(
+            self._registry,
+            self._services.peers_status,
+            not_ready=None if readiness is None else readiness.reason(),
+        )
         fmt = response_format(req)
         return EndpointResponse(
             200,

@@ -18,6 +18,8 @@ raises :class:`~eureka_embed.errors.DecodeError`.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -32,6 +34,7 @@ from eureka_embed.model import InstanceInfo, InstanceStatus
 
 __all__ = [
     "BATCH_PATH",
+    "asg_status_path",
     "InvalidItem",
     "ItemResult",
     "ReplicationItem",
@@ -43,6 +46,11 @@ __all__ = [
 
 #: Below a peer's service URL (which ends with ``/``).
 BATCH_PATH: Final = "peerreplication/batch/"
+
+
+def asg_status_path(asg_name: str) -> str:
+    """Below a peer's service URL: where Eureka's peers send an ASG's status (not batched)."""
+    return f"asg/{quote(asg_name, safe='')}/status"
 
 _ACTIONS: Final = {action.value.lower(): action for action in WriteAction}
 _ACTION_CHOICES: Final = ", ".join(action.value for action in WriteAction)
