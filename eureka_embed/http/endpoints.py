@@ -151,11 +151,18 @@ class Endpoints:
 
     def get_apps(self, req: EndpointRequest) -> EndpointResponse:
         """``GET apps``: the full registry (``?regions=`` is accepted and ignored)."""
-        if self._services.fetch_limiter is not None:
-            self._services.fetch_limiter.admit(req, full=True)
         index = self._view_index(req, ALL)
         variant = negotiate(req)
-        return _indexed(cached_payload(req, self._payloads.full(variant), variant), index)
+        full = self._payloads.full(variant)
+        self._admit(req, full=True)
+        return _indexed(cached_payload(req, full, variant), index)
+
+    def _admit(self, req: EndpointRequest, *, full: bool) -> None:
+        """The fetch limit, once the payload is at hand: an event-loop adapter that runs a read
+        inline and meets a cache miss (:func:`~eureka_embed.blocking.may_block`) runs it again
+        in a thread, and a fetch must spend its token once."""
+        if self._services.fetch_limiter is not None:
+            self._services.fetch_limiter.admit(req, full=full)
 
     @property
     def serves_deltas(self) -> bool:
@@ -171,14 +178,13 @@ class Endpoints:
         """
         if not self.serves_deltas:
             raise HttpRefusal(DELTA_DISABLED)
-        if self._services.fetch_limiter is not None:
-            self._services.fetch_limiter.admit(req, full=False)
         index = self._view_index(req, ALL)
         watch = watch_request(req, ALL)
         variant = negotiate(req)
         delta = self._payloads.delta(
             variant, after_index=None if watch is None else watch.after_index
         )
+        self._admit(req, full=False)
         return _indexed(cached_payload(req, delta, variant), index)
 
     def get_app(self, req: EndpointRequest) -> EndpointResponse:

@@ -60,11 +60,12 @@ class Readiness:
         """Why the node is not ready, or None when it is."""
         if self._copies:
             return "the start-up copy of the registry from peers is still running"
-        if isinstance(self._store, _Syncing):
-            try:
+        try:
+            self._store.latest_sequence()
+            if isinstance(self._store, _Syncing):
                 self._store.sync()
-            except StorageError as exc:
-                return f"the store does not answer: {exc.reason}"
+        except StorageError as exc:
+            return f"the store does not answer: {exc.reason}"
         return None
 
 
