@@ -43,8 +43,8 @@ import uvicorn
 
 from eureka_embed.asgi import create_app
 from eureka_embed.auth.guard import AuthOption
-from eureka_embed.http.fetch_limit import FetchRateLimit
 from eureka_embed.errors import InvalidInput
+from eureka_embed.http.fetch_limit import FetchRateLimit
 from eureka_embed.http.watches import end_watches_of
 from eureka_embed.node import (
     NodeDuties,

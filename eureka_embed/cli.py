@@ -795,7 +795,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _configure_logging(options.log_level, options.log_format)
     except ModuleNotFoundError as exc:
-        _error(f"--log-format json needs the 'server' extra: pip install 'eureka_embed[server]' ({exc})")
+        _error(
+            "--log-format json needs the 'server' extra: "
+            f"pip install 'eureka_embed[server]' ({exc})"
+        )
         return EXIT_FAILURE
     try:
         return _serve(options)

@@ -16,12 +16,12 @@ import argparse
 import datetime
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Final, TextIO
+from typing import Any, Final, TextIO
 
 from eureka_embed.client.balancing import instance_zone
 from eureka_embed.client.contract import EurekaHttpClient
 from eureka_embed.client.endpoints import EurekaEndpoint
-from eureka_embed.client.factory import client_stack
+from eureka_embed.client.factory import Purpose, client_stack
 from eureka_embed.client.resolvers import StaticResolver
 from eureka_embed.client.response import EurekaResponse
 from eureka_embed.errors import EurekaError, InvalidInput
@@ -48,7 +48,7 @@ COMMANDS: Final = {
 }
 
 
-def add_operator_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_operator_commands(commands: argparse._SubParsersAction[Any]) -> None:
     """Add the operator commands to ``eureka-embed``'s sub-command parser."""
     for name, text in COMMANDS.items():
         parser = commands.add_parser(name, help=text, description=f"{text[0].upper()}{text[1:]}.")
@@ -79,11 +79,11 @@ def run_operator_command(
     except InvalidInput as exc:
         print(f"eureka-embed: error: {exc.reason}", file=err)
         return EXIT_USAGE
-    purpose = "query" if args.command == "apps" else "registration"
+    purpose: Purpose = "query" if args.command == "apps" else "registration"
     client = client_stack(StaticResolver([endpoint]), purpose)
     try:
         if args.command == "apps":
-            response: EurekaResponse[object] = client.get_applications()
+            response: EurekaResponse[Any] = client.get_applications()
             if response.ok and isinstance(response.entity, Applications):
                 clock = now_ms if now_ms is not None else _now_ms
                 out.write(render_table(response.entity, clock()))
@@ -105,7 +105,7 @@ def run_operator_command(
 
 def _change(
     client: EurekaHttpClient, command: str, app: str, instance_id: str
-) -> EurekaResponse[object]:
+) -> EurekaResponse[Any]:
     if command == "deregister":
         return client.cancel(app, instance_id)
     status = InstanceStatus.OUT_OF_SERVICE if command == "out-of-service" else InstanceStatus.UP
@@ -136,7 +136,10 @@ def render_table(applications: Applications, now_ms: int) -> str:
         return "no instances registered\n"
     table = [_HEADINGS, *rows]
     widths = [max(len(row[column]) for row in table) for column in range(len(_HEADINGS))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in table]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        for row in table
+    ]
     return "".join(line.rstrip() + "\n" for line in lines)
 
 

@@ -28,7 +28,6 @@ from typing import Any
 from waitress import wasyncore  # type: ignore[import-untyped, unused-ignore]
 
 from eureka_embed.auth.guard import AuthOption
-from eureka_embed.http.fetch_limit import FetchRateLimit
 from eureka_embed.clock import Clock, system_clock
 from eureka_embed.connection_guard import (
     MAX_LINGERING_REFUSALS,
@@ -36,6 +35,7 @@ from eureka_embed.connection_guard import (
     GuardedServer,
     adjustments,
 )
+from eureka_embed.http.fetch_limit import FetchRateLimit
 from eureka_embed.http.watches import end_watches_of
 from eureka_embed.node import (
     NodeDuties,
@@ -139,8 +139,9 @@ class EurekaServer:
     is answered at once, so heartbeats always find a thread. Held watches are answered when
     the server stops, so they never hold up its drain.
 
-    ``auth`` and ``fetch_limit`` are the default app's (see :func:`eureka_embed.wsgi.create_app`); without it, a
-    server bound to an address other than loopback logs a warning saying it is open.
+    ``auth`` and ``fetch_limit`` are the default app's (see :func:`eureka_embed.wsgi.create_app`);
+    without ``auth``, a server bound to an address other than loopback logs a warning saying it
+    is open.
     """
 
     def __init__(
@@ -259,7 +260,7 @@ class EurekaServer:
                     peers_status=peers_status,
                     max_watchers=self._max_watchers,
                     auth=self._auth,
-                fetch_limit=self._fetch_limit,
+                    fetch_limit=self._fetch_limit,
                 )
             limits = ConnectionLimits(
                 fd_bounded(self._connection_limit, _FD_RESERVE), self._request_timeout

@@ -22,6 +22,7 @@ from eureka_embed.http.endpoints import (
     dashboard_route,
     eureka_routes,
 )
+from eureka_embed.http.fetch_limit import FetchLimiter, FetchRateLimit
 from eureka_embed.http.metrics import (
     AuthCollector,
     MetricsEndpoint,
@@ -30,9 +31,8 @@ from eureka_embed.http.metrics import (
     RequestStats,
     WatchCollector,
 )
-from eureka_embed.http.payload_cache import PayloadCache
-from eureka_embed.http.fetch_limit import FetchLimiter, FetchRateLimit
 from eureka_embed.http.operations import OperationEndpoints, operation_routes, probe_routes
+from eureka_embed.http.payload_cache import PayloadCache
 from eureka_embed.http.payloads import Payload, RegistryPayloads
 from eureka_embed.http.probes import Readiness
 from eureka_embed.http.server_status import PeersStatus

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field, replace
 from eureka_embed.codec import decode_instance, encode_instance
 from eureka_embed.errors import InstanceNotFound, InvalidInput
 from eureka_embed.http.body import decode_body
-from eureka_embed.http.fetch_limit import FetchLimiter
 from eureka_embed.http.dashboard import CONTENT_SECURITY_POLICY, render_dashboard
+from eureka_embed.http.fetch_limit import FetchLimiter
 from eureka_embed.http.messages import EndpointRequest, EndpointResponse, Handler, QueryValue
 from eureka_embed.http.negotiation import body_format, negotiate, response_format
 from eureka_embed.http.outcomes import (

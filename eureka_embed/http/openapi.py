@@ -562,9 +562,7 @@ _OPERATIONS: Final[Mapping[tuple[str, str], _Operation]] = {
         (
             _REPLICATION,
             {
-                **_query(
-                    "value", "the new state, in any case", {"enum": ["ENABLED", "DISABLED"]}
-                ),
+                **_query("value", "the new state, in any case", {"enum": ["ENABLED", "DISABLED"]}),
                 "required": True,
             },
         ),

@@ -3,8 +3,9 @@
 Every request carries the replication header, so the peer applies what it receives without
 forwarding it again; :meth:`PeerEurekaHttpClient.submit_batch` is Eureka's
 ``POST peerreplication/batch/``, :meth:`~PeerEurekaHttpClient.asg_status_update` its
-``HttpReplicationClient.statusUpdate(asgName, ASGStatus)``. Requests, authentication, status handling and decoding are
-the REST client's own, so replication and service clients fail and report alike.
+``HttpReplicationClient.statusUpdate(asgName, ASGStatus)``. Requests, authentication, status
+handling and decoding are the REST client's own, so replication and service clients fail and
+report alike.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from eureka_embed.clock import Clock
 from eureka_embed.codec import WireFormat
 from eureka_embed.replication.wire import (
     BATCH_PATH,
-    asg_status_path,
     ItemResult,
     ReplicationItem,
+    asg_status_path,
     decode_results,
     encode_batch,
 )

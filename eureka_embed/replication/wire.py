@@ -18,11 +18,10 @@ raises :class:`~eureka_embed.errors.DecodeError`.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import quote
 
 import orjson
 
@@ -34,10 +33,10 @@ from eureka_embed.model import InstanceInfo, InstanceStatus
 
 __all__ = [
     "BATCH_PATH",
-    "asg_status_path",
     "InvalidItem",
     "ItemResult",
     "ReplicationItem",
+    "asg_status_path",
     "decode_batch",
     "decode_results",
     "encode_batch",
@@ -51,6 +50,7 @@ BATCH_PATH: Final = "peerreplication/batch/"
 def asg_status_path(asg_name: str) -> str:
     """Below a peer's service URL: where Eureka's peers send an ASG's status (not batched)."""
     return f"asg/{quote(asg_name, safe='')}/status"
+
 
 _ACTIONS: Final = {action.value.lower(): action for action in WriteAction}
 _ACTION_CHOICES: Final = ", ".join(action.value for action in WriteAction)

@@ -1,4 +1,4 @@
-"""Probes, ASG status, status overrides, Eureka's StatusInfo and the fetch limit, on both adapters."""
+"""Probes, ASG status, status overrides, Eureka's StatusInfo, the fetch limit: both adapters."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ import orjson
 import pytest
 
 from eureka_embed.asg_status import AsgStatus
+from eureka_embed.asgi.app import falcon_asgi_app
 from eureka_embed.clock import ManualClock
 from eureka_embed.errors import StorageUnavailable
+from eureka_embed.http.api import EurekaApi
 from eureka_embed.http.fetch_limit import FetchRateLimit
 from eureka_embed.http.probes import Readiness
 from eureka_embed.model import InstanceStatus
 from eureka_embed.registry import Registry
 from eureka_embed.storage.memory import MemoryStore
-from eureka_embed.asgi.app import falcon_asgi_app
-from eureka_embed.http.api import EurekaApi
 from eureka_embed.wsgi.app import falcon_app
 from tests.auth.support import basic_auth
 from tests.registry.helpers import instance
@@ -34,7 +34,9 @@ def registry(clock: ManualClock) -> Registry:
     return Registry(clock=clock)
 
 
-def client(create_app: AppFactory, registry: Registry, **options: object) -> falcon.testing.TestClient:
+def client(
+    create_app: AppFactory, registry: Registry, **options: object
+) -> falcon.testing.TestClient:
     return falcon.testing.TestClient(create_app(registry, **options))
 
 
@@ -80,7 +82,10 @@ def test_readyz_is_503_while_a_start_up_copy_runs(mount: object, registry: Regis
 def test_status_has_eurekas_status_info_beside_our_fields(
     create_app: AppFactory, registry: Registry
 ) -> None:
-    peers = [{"url": "http://a:8761/eureka/", "status": "UP"}, {"url": "http://b/eureka/", "status": "DOWN"}]
+    peers = [
+        {"url": "http://a:8761/eureka/", "status": "UP"},
+        {"url": "http://b/eureka/", "status": "DOWN"},
+    ]
     app = client(create_app, registry, peers_status=lambda: peers)
     status = app.simulate_get("/eureka/status", headers=JSON).json["status"]
     assert status["applicationStats"] == {
@@ -102,7 +107,9 @@ def test_status_has_eurekas_status_info_beside_our_fields(
     assert status["instanceInfo"]["status"] == "UP"
     assert status["renewsThreshold"] >= 0  # ours, still there
     xml = app.simulate_get("/eureka/status", headers={"Accept": "application/xml"}).text
-    assert "<registered-replicas>http://a:8761/eureka/, http://b/eureka/</registered-replicas>" in xml
+    assert (
+        "<registered-replicas>http://a:8761/eureka/, http://b/eureka/</registered-replicas>" in xml
+    )
 
 
 def test_statusoverrides_maps_instance_ids_to_their_override(
@@ -117,7 +124,9 @@ def test_statusoverrides_maps_instance_ids_to_their_override(
     assert orjson.loads(answer.content) == {"host1:orders:8080": "OUT_OF_SERVICE"}
 
 
-def test_put_asg_status_disables_the_asgs_instances(create_app: AppFactory, registry: Registry) -> None:
+def test_put_asg_status_disables_the_asgs_instances(
+    create_app: AppFactory, registry: Registry
+) -> None:
     registry.register(instance(1, asg_name="orders-v1"))
     app = client(create_app, registry)
     answer = app.simulate_put("/eureka/asg/orders-v1/status", params={"value": "disabled"})
@@ -169,6 +178,8 @@ def test_throttling_standard_clients_leaves_none_privileged(
     assert app.simulate_get("/eureka/apps/delta", headers=headers).status_code == 503
 
 
-def test_without_a_limit_fetches_are_never_refused(create_app: AppFactory, registry: Registry) -> None:
+def test_without_a_limit_fetches_are_never_refused(
+    create_app: AppFactory, registry: Registry
+) -> None:
     app = client(create_app, registry)
     assert {app.simulate_get("/eureka/apps", headers=JSON).status_code for _ in range(30)} == {200}

@@ -32,9 +32,10 @@ def probe(base: str, path: str) -> int | None:
 
 
 def test_readyz_follows_the_store_while_healthz_stays_200() -> None:
-    with private_postgres() as database, serve_process(
-        ["--store", database.url, "--auto-migrate", "--log-format", "json"]
-    ) as node:
+    with (
+        private_postgres() as database,
+        serve_process(["--store", database.url, "--auto-migrate", "--log-format", "json"]) as node,
+    ):
         # The ready line is inside a JSON record here: the root is what precedes the path.
         root = "/".join(node.base_url.split("/")[:3])
         assert probe(root, "/readyz") == 200

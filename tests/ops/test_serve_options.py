@@ -27,7 +27,7 @@ def test_the_rate_limit_options_make_eurekas_limit() -> None:
 
 @pytest.mark.parametrize("rate", ["0", "-1", "fast", "inf"])
 def test_a_rate_that_is_not_a_positive_number_is_refused(rate: str) -> None:
-    with pytest.raises(UsageError, match="positive number per second|number per second"):
+    with pytest.raises(UsageError, match="number per second"):
         parse_serve_options([], {"EUREKA_EMBED_RATE_LIMIT_FETCH_RATE": rate})
 
 

@@ -127,9 +127,7 @@ def _conflict(s: Setup) -> Result:
 def _asg_down(s: Setup) -> Result:
     """An ASG change whose instances cannot be written: the store went down."""
     client = s.client()
-    client.simulate_post(
-        s.url(APP_PATH), body=json_body(asgName="orders-v1"), headers=JSON_POST
-    )
+    client.simulate_post(s.url(APP_PATH), body=json_body(asgName="orders-v1"), headers=JSON_POST)
     s.store.failure = StorageUnavailable("database connection refused (test)")
     return client.simulate_put(s.url("asg/orders-v1/status"), params={"value": "DISABLED"})
 
