@@ -44,6 +44,7 @@ import uvicorn
 from eureka_embed.asgi import create_app
 from eureka_embed.auth.guard import AuthOption
 from eureka_embed.errors import InvalidInput
+from eureka_embed.http.fetch_limit import FetchRateLimit
 from eureka_embed.http.watches import end_watches_of
 from eureka_embed.node import (
     NodeDuties,
@@ -168,12 +169,14 @@ class UvicornServer:
         peers: Sequence[str] = (),
         replication: ReplicationSettings | None = None,
         auth: AuthOption | None = None,
+        fetch_limit: FetchRateLimit | None = None,
         tls: ServerTls | None = None,
     ) -> None:
         check_server_arguments(port=port, threads=threads, connection_limit=connection_limit)
         if tls is not None:
             tls.check()
         self._auth = auth
+        self._fetch_limit = fetch_limit
         self._tls = tls
         self._owns_registry = registry is None
         self.registry = registry if registry is not None else Registry()
@@ -241,6 +244,7 @@ class UvicornServer:
                 peers_status=peers_status,
                 threads=self._threads,
                 auth=self._auth,
+                fetch_limit=self._fetch_limit,
             )
         limit = fd_bounded(self._connection_limit, _FD_RESERVE)
         config = uvicorn.Config(

@@ -24,10 +24,12 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from eureka_embed import option_values as values
 from eureka_embed.config import RegistryConfig
 from eureka_embed.errors import InvalidInput, StorageError
+from eureka_embed.log_format import json_formatter
 from eureka_embed.replication.settings import ReplicationSettings
 
 if TYPE_CHECKING:
     from eureka_embed.asgi_server import UvicornServer
+    from eureka_embed.http.fetch_limit import FetchRateLimit
     from eureka_embed.registry import Registry
     from eureka_embed.server import EurekaServer
 
@@ -41,6 +43,9 @@ EXIT_USAGE = 2
 #: The packages of the ``server`` extra, top-level names as ModuleNotFoundError reports them.
 _SERVER_EXTRA = frozenset({"falcon", "waitress", "prometheus_client"})
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+_LOG_FORMATS = ("text", "json")
+#: The commands of :mod:`eureka_embed.operator_cli`.
+_OPERATOR_COMMANDS = frozenset({"apps", "out-of-service", "in-service", "deregister"})
 _SERVERS = ("waitress", "uvicorn")
 #: What ``--server uvicorn`` adds to the server extra (ModuleNotFoundError names).
 _ASGI_EXTRA = frozenset({"uvicorn"})
@@ -102,6 +107,25 @@ def _peer_urls(text: str) -> tuple[str, ...]:
         except InvalidInput as exc:
             raise ValueError(exc.reason) from None
     return urls
+
+
+def _rate(text: str) -> float:
+    """A positive number per second."""
+    try:
+        rate = float(text)
+    except ValueError:
+        raise ValueError(f"must be a number per second, got {text!r}") from None
+    if not rate > 0 or rate == float("inf"):
+        raise ValueError(f"must be a positive number per second, got {text!r}")
+    return rate
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """One or more comma-separated names."""
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not names:
+        raise ValueError("must name at least one client, e.g. DiscoveryIdentity-Name's value")
+    return names
 
 
 def _file(text: str) -> str:
@@ -303,6 +327,80 @@ class ServeOptions:
         metavar="FILE",
     )
 
+    log_format: str = _option(
+        "text",
+        "--log-format",
+        "EUREKA_EMBED_LOG_FORMAT",
+        values.one_of(_LOG_FORMATS),
+        "text (one readable line per record) or json (one JSON object per line, for log "
+        "collectors)",
+        metavar="FORMAT",
+    )
+    rate_limit: bool = _option(
+        False,
+        "--rate-limit",
+        "EUREKA_EMBED_RATE_LIMIT",
+        values.boolean,
+        "limit full and delta fetches as Eureka's RateLimitingFilter does: beyond the rates "
+        "below they are answered 503; clients that send DiscoveryIdentity-Name DefaultClient "
+        "or DefaultServer (Eureka's own), or a --rate-limit-privileged name, are never limited",
+    )
+    rate_limit_burst: int = _option(
+        10,
+        "--rate-limit-burst",
+        "EUREKA_EMBED_RATE_LIMIT_BURST",
+        values.whole_number(1),
+        "fetches let through at once before the rates apply",
+        metavar="N",
+    )
+    rate_limit_fetch_rate: float = _option(
+        500.0,
+        "--rate-limit-fetch-rate",
+        "EUREKA_EMBED_RATE_LIMIT_FETCH_RATE",
+        _rate,
+        "full and delta fetches per second, together",
+        metavar="PER_SECOND",
+    )
+    rate_limit_full_fetch_rate: float = _option(
+        100.0,
+        "--rate-limit-full-fetch-rate",
+        "EUREKA_EMBED_RATE_LIMIT_FULL_FETCH_RATE",
+        _rate,
+        "full fetches per second",
+        metavar="PER_SECOND",
+    )
+    rate_limit_privileged: tuple[str, ...] = _option(
+        (),
+        "--rate-limit-privileged",
+        "EUREKA_EMBED_RATE_LIMIT_PRIVILEGED",
+        _names,
+        "a DiscoveryIdentity-Name never limited; repeat it or give a comma-separated list",
+        metavar="NAME",
+        repeat=True,
+    )
+    rate_limit_standard_clients: bool = _option(
+        False,
+        "--rate-limit-standard-clients",
+        "EUREKA_EMBED_RATE_LIMIT_STANDARD_CLIENTS",
+        values.boolean,
+        "limit every client, Eureka's own and the privileged ones too (Eureka's "
+        "rateLimiterThrottleStandardClients)",
+    )
+
+    def fetch_limit(self) -> FetchRateLimit | None:
+        """The limit of ``--rate-limit``, or None when it is off."""
+        if not self.rate_limit:
+            return None
+        from eureka_embed.http.fetch_limit import FetchRateLimit
+
+        return FetchRateLimit(
+            burst=self.rate_limit_burst,
+            fetch_rate=self.rate_limit_fetch_rate,
+            full_fetch_rate=self.rate_limit_full_fetch_rate,
+            privileged_clients=self.rate_limit_privileged,
+            throttle_standard_clients=self.rate_limit_standard_clients,
+        )
+
     def replication_settings(self) -> ReplicationSettings | None:
         if self.peer_ca_file is None and self.peer_cert is None and self.peer_key is None:
             return None
@@ -425,6 +523,9 @@ def _build_parser() -> _Parser:
         description="Read a password (asked twice on a terminal, else one line of standard "
         'input) and print its salted scrypt hash, for password = "..." in the --auth file.',
     )
+    from eureka_embed.operator_cli import add_operator_commands
+
+    add_operator_commands(commands)
     db = commands.add_parser(
         "db",
         help="manage the schema of a SQL store",
@@ -458,12 +559,13 @@ def _serve_options(args: argparse.Namespace, environ: Mapping[str, str]) -> Serv
 # ---------------------------------------------------------------------- running
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def _configure_logging(level: str, log_format: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(json_formatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     if level != "debug":
         # Alembic narrates every plugin and migration step at INFO; a schema upgrade at start
         # is worth one line of ours, not a dozen of its.
@@ -584,6 +686,7 @@ def _server(options: ServeOptions, registry: Registry) -> EurekaServer | Uvicorn
         "connection_limit": options.connection_limit,
         "replication": options.replication_settings(),
         "auth": auth,
+        "fetch_limit": options.fetch_limit(),
     }
     if options.server == "uvicorn":
         from eureka_embed.asgi_server import ServerTls, UvicornServer
@@ -677,13 +780,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _db(args, os.environ)
         if args.command == "hash-password":
             return _hash_password()
+        if args.command in _OPERATOR_COMMANDS:
+            from eureka_embed.operator_cli import run_operator_command
+
+            # The command reports a failure once, itself; the client's warnings would repeat it.
+            logging.getLogger("eureka_embed").setLevel(logging.ERROR)
+            return run_operator_command(args, os.environ)
         options = _serve_options(args, os.environ)
     except UsageError as exc:
         _error(str(exc))
         return EXIT_USAGE
     except SystemExit as exc:  # --help and --version print and "exit" through argparse
         return exc.code if isinstance(exc.code, int) else EXIT_OK
-    _configure_logging(options.log_level)
+    try:
+        _configure_logging(options.log_level, options.log_format)
+    except ModuleNotFoundError as exc:
+        _error(
+            "--log-format json needs the 'server' extra: "
+            f"pip install 'eureka_embed[server]' ({exc})"
+        )
+        return EXIT_FAILURE
     try:
         return _serve(options)
     except KeyboardInterrupt:  # Ctrl-C before the server installed its own handler

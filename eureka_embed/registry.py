@@ -17,10 +17,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from eureka_embed import register_rules
+from eureka_embed.asg_status import AsgListener, AsgStatus, AsgStatuses
 from eureka_embed.blocking import may_block
 from eureka_embed.clock import Clock, system_clock
 from eureka_embed.config import RegistryConfig
-from eureka_embed.errors import InstanceNotFound
+from eureka_embed.errors import InstanceNotFound, InvalidInput
 from eureka_embed.events import RegistryEvent, RegistryListener, WriteAction
 from eureka_embed.model import (
     ActionType,
@@ -73,13 +74,21 @@ def _resolve_status(
     override: InstanceStatus | None,
     existing: LeaseRecord | None,
     replication: bool,
+    asg: AsgStatus | None = None,
 ) -> InstanceStatus:
-    """Eureka's status rules, first match wins (SPEC section 3)."""
+    """Eureka's status rules, first match wins (SPEC section 3).
+
+    In the order of Eureka's AWS registry: the instance's own DOWN or STARTING, an explicit
+    override, the state of the instance's ASG (``asg``, when one was set: DISABLED takes it out
+    of service, ENABLED puts it in), then the existing lease's status.
+    """
     status = instance.status
     if status is not _UP and status is not _OUT_OF_SERVICE:
         return status
     if override is not None:
         return override
+    if asg is not None:
+        return _UP if asg is AsgStatus.ENABLED else _OUT_OF_SERVICE
     if not replication and existing is not None:
         existing_status = existing.instance.status
         if existing_status is _UP or existing_status is _OUT_OF_SERVICE:
@@ -164,6 +173,9 @@ class Registry:
         self._threshold = self._compute_threshold(self._expected_clients)
         self._last_eviction_ms: int | None = None
         self.evicted_total = 0
+        #: The ASG states operators set (``PUT asg/{asgName}/status``), see :mod:`.asg_status`.
+        self.asg_statuses = AsgStatuses()
+        self._asg_listeners: list[AsgListener] = []
 
     # ------------------------------------------------------------------ listeners
 
@@ -250,7 +262,8 @@ class Registry:
         override = existing.override if existing is not None else None
         if override is None and registrant.overridden_status is not _UNKNOWN:
             override = registrant.overridden_status
-        status = _resolve_status(registrant, override, existing, replication)
+        asg = self.asg_statuses.get(registrant.asg_name)
+        status = _resolve_status(registrant, override, existing, replication, asg)
         service_up = existing.instance.lease_info.service_up_timestamp if existing else 0
         if status is _UP and service_up == 0:
             service_up = now
@@ -339,6 +352,8 @@ class Registry:
     ) -> InstanceInfo | None:
         """Renew's slow path: record a peer's override and let the override rule set the status.
 
+        Also how a changed ASG state reaches the instances of that ASG (``peer_override`` None).
+
         Eureka changes the status silently here; *ours* logs a MODIFIED change, so clients on
         deltas see it.
         """
@@ -351,7 +366,8 @@ class Registry:
             override = existing.override
             if peer_override is not None and peer_override is not _UNKNOWN:
                 override = peer_override
-            status = _resolve_status(existing.instance, override, existing, True)
+            asg = self.asg_statuses.get(existing.instance.asg_name)
+            status = _resolve_status(existing.instance, override, existing, True, asg)
             current = existing.instance
             if status is current.status and override is existing.override:
                 return None, current
@@ -490,6 +506,43 @@ class Registry:
             )
         )
         return stored
+
+    def add_asg_listener(self, listener: AsgListener) -> None:
+        """Call ``listener`` after every ASG state change (the replicator forwards them)."""
+        with self._lock:
+            self._asg_listeners = [*self._asg_listeners, listener]
+
+    def remove_asg_listener(self, listener: AsgListener) -> None:
+        with self._lock:
+            self._asg_listeners = [x for x in self._asg_listeners if x is not listener]
+
+    def update_asg_status(
+        self, asg_name: str, status: AsgStatus, *, replication: bool = False
+    ) -> list[InstanceInfo]:
+        """Set the state of ASG ``asg_name``; returns its instances whose status changed.
+
+        The instances of the ASG are resolved again at once (a disabled ASG's go out of service,
+        an enabled one's back in), each as a MODIFIED change, so clients on deltas see it.
+
+        :raises InvalidInput: a blank ASG name.
+        """
+        if not asg_name.strip():
+            raise InvalidInput("the ASG name is missing")
+        self.asg_statuses.set(asg_name, status)
+        changed = []
+        for instance in self.get_applications().instances():
+            if instance.asg_name != asg_name:
+                continue
+            stored = self._reapply_override(instance.app, instance.instance_id, None)
+            if stored is not None and stored.status is not instance.status:
+                changed.append(stored)
+        for listener in self._asg_listeners:
+            try:
+                listener(asg_name, status, replication)
+            except Exception:
+                # As for write listeners: the state is set; a broken listener must not undo it.
+                log.exception("ASG listener %r failed on %s %s", listener, asg_name, status)
+        return changed
 
     def update_metadata(
         self,

@@ -35,6 +35,7 @@ from eureka_embed.connection_guard import (
     GuardedServer,
     adjustments,
 )
+from eureka_embed.http.fetch_limit import FetchRateLimit
 from eureka_embed.http.watches import end_watches_of
 from eureka_embed.node import (
     NodeDuties,
@@ -138,8 +139,9 @@ class EurekaServer:
     is answered at once, so heartbeats always find a thread. Held watches are answered when
     the server stops, so they never hold up its drain.
 
-    ``auth`` is the default app's (see :func:`eureka_embed.wsgi.create_app`); without it, a
-    server bound to an address other than loopback logs a warning saying it is open.
+    ``auth`` and ``fetch_limit`` are the default app's (see :func:`eureka_embed.wsgi.create_app`);
+    without ``auth``, a server bound to an address other than loopback logs a warning saying it
+    is open.
     """
 
     def __init__(
@@ -160,6 +162,7 @@ class EurekaServer:
         clock: Clock = system_clock,
         max_watchers: int | None = None,
         auth: AuthOption | None = None,
+        fetch_limit: FetchRateLimit | None = None,
     ) -> None:
         check_server_arguments(port=port, threads=threads, connection_limit=connection_limit)
         if max_watchers is not None and max_watchers < 0:
@@ -170,6 +173,7 @@ class EurekaServer:
         self.registry = registry if registry is not None else Registry()
         self._app = app
         self._auth = auth
+        self._fetch_limit = fetch_limit
         self._host = host
         self._port = port
         self._settings = _waitress_settings(threads, max_body_bytes)
@@ -256,6 +260,7 @@ class EurekaServer:
                     peers_status=peers_status,
                     max_watchers=self._max_watchers,
                     auth=self._auth,
+                    fetch_limit=self._fetch_limit,
                 )
             limits = ConnectionLimits(
                 fd_bounded(self._connection_limit, _FD_RESERVE), self._request_timeout

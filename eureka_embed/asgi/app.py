@@ -20,6 +20,7 @@ from eureka_embed.asgi.resources import AsgiResource
 from eureka_embed.asgi.watch_fast_path import WatchFastPath
 from eureka_embed.auth.guard import AuthOption
 from eureka_embed.http.api import DEFAULT_BASE_PATHS, EurekaApi
+from eureka_embed.http.fetch_limit import FetchRateLimit
 from eureka_embed.http.offload import DEFAULT_BLOCKING_THREADS, EventLoopAnswers
 from eureka_embed.http.openapi import openapi_routes
 from eureka_embed.http.responses import error_response
@@ -110,6 +111,7 @@ def create_app(
     title: str = "eureka_embed",
     cache_max_entries: int = 1024,
     auth: AuthOption | None = None,
+    fetch_limit: FetchRateLimit | None = None,
     threads: int = DEFAULT_BLOCKING_THREADS,
 ) -> EurekaAsgiApp:
     """An ASGI app serving ``registry`` over Eureka's REST API.
@@ -131,6 +133,7 @@ def create_app(
         title=title,
         cache_max_entries=cache_max_entries,
         auth=auth,
+        fetch_limit=fetch_limit,
     )
     return falcon_asgi_app(api, threads=threads)
 

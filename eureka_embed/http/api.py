@@ -22,6 +22,7 @@ from eureka_embed.http.endpoints import (
     dashboard_route,
     eureka_routes,
 )
+from eureka_embed.http.fetch_limit import FetchLimiter, FetchRateLimit
 from eureka_embed.http.metrics import (
     AuthCollector,
     MetricsEndpoint,
@@ -30,8 +31,10 @@ from eureka_embed.http.metrics import (
     RequestStats,
     WatchCollector,
 )
+from eureka_embed.http.operations import OperationEndpoints, operation_routes, probe_routes
 from eureka_embed.http.payload_cache import PayloadCache
 from eureka_embed.http.payloads import Payload, RegistryPayloads
+from eureka_embed.http.probes import Readiness
 from eureka_embed.http.server_status import PeersStatus
 from eureka_embed.http.watches import Watches
 from eureka_embed.registry import Registry
@@ -48,6 +51,10 @@ class EurekaApi:
 
     The options are :func:`eureka_embed.wsgi.create_app`'s (documented there).
 
+    ``fetch_limit`` turns on the limit of full and delta fetches
+    (:mod:`eureka_embed.http.fetch_limit`); ``readiness`` is what ``/readyz`` asks (by default
+    whether the registry's store answers).
+
     ``max_watchers`` bounds the watching reads held at once by :meth:`Watches.wait` (a thread
     each); None: no bound (an asyncio adapter's :meth:`Watches.wait_async` is never bounded).
 
@@ -55,8 +62,8 @@ class EurekaApi:
         watches).
     :ivar watches: the watch index of every view, and the holding of watching reads;
         :meth:`close` ends every wait.
-    :ivar routes: every route at its full path: the API under each base path, then ``/`` (the
-        dashboard) and ``/metrics`` when enabled.
+    :ivar routes: every route at its full path: the API under each base path, then
+        ``/healthz`` and ``/readyz``, ``/`` (the dashboard) and ``/metrics`` when enabled.
     :ivar request_stats: where an adapter records each request's method, route template, status
         and duration; None when metrics are off.
     """
@@ -74,6 +81,8 @@ class EurekaApi:
         cache_max_entries: int = 1024,
         max_watchers: int | None = None,
         auth: AuthOption | None = None,
+        fetch_limit: FetchRateLimit | None = None,
+        readiness: Readiness | None = None,
     ) -> None:
         if max_body_bytes < 0:
             raise ValueError("max_body_bytes must not be negative")
@@ -81,6 +90,11 @@ class EurekaApi:
             raise ValueError("base_paths must be absolute paths such as '/eureka'")
         cache: PayloadCache[Payload | None] = PayloadCache(cache_max_entries)
         self.watches = Watches(registry.store, max_blocking=max_watchers)
+        self.readiness = readiness if readiness is not None else Readiness(registry.store)
+        #: Refuses fetches beyond ``fetch_limit``; None when there is no limit.
+        self.fetch_limiter = (
+            FetchLimiter(fetch_limit, registry.clock) if fetch_limit is not None else None
+        )
         self.services = Services(
             registry=registry,
             payloads=RegistryPayloads(registry, cache),
@@ -89,17 +103,22 @@ class EurekaApi:
             watches=self.watches,
             peers_status=peers_status,
             title=title,
+            readiness=self.readiness,
+            fetch_limiter=self.fetch_limiter,
         )
         endpoints = Endpoints(self.services)
+        operations = OperationEndpoints(registry, self.readiness)
         #: Checks every request first when ``auth`` is given (see :mod:`eureka_embed.auth`).
         self.guard = AccessGuard(auth) if auth is not None else None
         guard = self.guard.route if self.guard is not None else _open
         routes: list[Route] = []
         for base in (path.rstrip("/") for path in base_paths):  # "/" serves the API at the root
-            for route in eureka_routes(endpoints):
+            for route in [*eureka_routes(endpoints), *operation_routes(operations)]:
                 routes.append(
                     guard(replace(route, template=f"{base}/{route.template}"), route.template)
                 )
+        # Open whatever the auth: access_of knows the probes (an orchestrator has no credentials).
+        routes.extend(guard(route, route.template) for route in probe_routes(operations))
         if dashboard:
             routes.append(guard(dashboard_route(endpoints), "/"))
         self.request_stats: RequestStats | None = None

@@ -26,6 +26,7 @@ from eureka_embed.codec import decode_instance, encode_instance
 from eureka_embed.errors import InstanceNotFound, InvalidInput
 from eureka_embed.http.body import decode_body
 from eureka_embed.http.dashboard import CONTENT_SECURITY_POLICY, render_dashboard
+from eureka_embed.http.fetch_limit import FetchLimiter
 from eureka_embed.http.messages import EndpointRequest, EndpointResponse, Handler, QueryValue
 from eureka_embed.http.negotiation import body_format, negotiate, response_format
 from eureka_embed.http.outcomes import (
@@ -42,6 +43,7 @@ from eureka_embed.http.outcomes import (
 )
 from eureka_embed.http.params import is_replication, status_param, timestamp_param
 from eureka_embed.http.payloads import RegistryPayloads
+from eureka_embed.http.probes import Readiness
 from eureka_embed.http.responses import (
     bodiless,
     cached_payload,
@@ -74,6 +76,10 @@ class Services:
     watches: Watches
     peers_status: PeersStatus | None = None
     title: str = "eureka_embed"
+    #: Whether the node is ready (``GET status`` reports it as ``isHealthy``); None: always.
+    readiness: Readiness | None = None
+    #: Limits full and delta fetches when given (:mod:`eureka_embed.http.fetch_limit`).
+    fetch_limiter: FetchLimiter | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +153,16 @@ class Endpoints:
         """``GET apps``: the full registry (``?regions=`` is accepted and ignored)."""
         index = self._view_index(req, ALL)
         variant = negotiate(req)
-        return _indexed(cached_payload(req, self._payloads.full(variant), variant), index)
+        full = self._payloads.full(variant)
+        self._admit(req, full=True)
+        return _indexed(cached_payload(req, full, variant), index)
+
+    def _admit(self, req: EndpointRequest, *, full: bool) -> None:
+        """The fetch limit, once the payload is at hand: an event-loop adapter that runs a read
+        inline and meets a cache miss (:func:`~eureka_embed.blocking.may_block`) runs it again
+        in a thread, and a fetch must spend its token once."""
+        if self._services.fetch_limiter is not None:
+            self._services.fetch_limiter.admit(req, full=full)
 
     @property
     def serves_deltas(self) -> bool:
@@ -169,6 +184,7 @@ class Endpoints:
         delta = self._payloads.delta(
             variant, after_index=None if watch is None else watch.after_index
         )
+        self._admit(req, full=False)
         return _indexed(cached_payload(req, delta, variant), index)
 
     def get_app(self, req: EndpointRequest) -> EndpointResponse:
@@ -319,8 +335,14 @@ class Endpoints:
     # -- the server itself
 
     def server_status(self, req: EndpointRequest) -> EndpointResponse:
-        """``GET status``: uptime, self-preservation, renewals, peers and instance counts."""
-        status = ServerStatus.collect(self._registry, self._services.peers_status)
+        """``GET status``: Eureka's StatusInfo, then uptime, self-preservation, renewals, peers
+        and instance counts."""
+        readiness = self._services.readiness
+        status = ServerStatus.collect(
+            self._registry,
+            self._services.peers_status,
+            not_ready=None if readiness is None else readiness.reason(),
+        )
         fmt = response_format(req)
         return EndpointResponse(
             200,

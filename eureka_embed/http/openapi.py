@@ -282,7 +282,12 @@ _WATCH: Final = (_INDEX_PARAM, _WAIT_PARAM)
 _WRITE: Final = (_ACCEPT, _REPLICATION)
 
 
-_PATH_EXAMPLES: Final = {"app": "ORDERS", "instance_id": "host1:orders:8080", "vip": "orders"}
+_PATH_EXAMPLES: Final = {
+    "app": "ORDERS",
+    "instance_id": "host1:orders:8080",
+    "vip": "orders",
+    "asg_name": "orders-v042",
+}
 
 
 def _path_param(name: str) -> JsonObject:
@@ -340,8 +345,8 @@ def _bodiless(description: str) -> JsonObject:
 _NOT_MODIFIED: Final = {"description": "the If-None-Match ETag is still current; no body"}
 _BAD_WATCH: Final = _refusal("a malformed index or wait")
 _STOPPING: Final = _refusal(
-    "the store cannot be reached, or a watch on a server that is stopping: retry later or "
-    "watch another node",
+    "the store cannot be reached, a watch on a server that is stopping, or (full and delta "
+    "fetches) the fetch rate limit: retry later or ask another node",
     _RETRY_AFTER,
 )
 _UNAVAILABLE: Final = _refusal("the store cannot be reached; retry later", _RETRY_AFTER)
@@ -576,6 +581,36 @@ _OPERATIONS: Final[Mapping[tuple[str, str], _Operation]] = {
         },
         (_ACCEPT,),
     ),
+    ("asg/{asg_name}/status", "PUT"): _Operation(
+        "set an ASG's state: a disabled ASG's instances are out of service (Eureka's ASGResource)",
+        {
+            200: _bodiless("set, and forwarded to peers unless a peer sent it"),
+            400: _refusal("value missing or neither ENABLED nor DISABLED"),
+            503: _UNAVAILABLE,
+        },
+        (
+            _REPLICATION,
+            {
+                **_query("value", "the new state, in any case", {"enum": ["ENABLED", "DISABLED"]}),
+                "required": True,
+            },
+        ),
+        tags=("operations",),
+    ),
+    ("serverinfo/statusoverrides", "GET"): _Operation(
+        "the status overrides, from instance id to status (Eureka's ServerInfoResource)",
+        {
+            200: {
+                "description": "instance id -> status; JSON whatever the Accept",
+                "content": {
+                    _JSON: {
+                        "schema": {"type": "object", "additionalProperties": {"type": "string"}}
+                    }
+                },
+            },
+        },
+        tags=("operations",),
+    ),
     ("peerreplication/batch", "POST"): _Operation(
         "writes a peer forwarded, each answered on its own",
         {
@@ -594,6 +629,19 @@ _OPERATIONS: Final[Mapping[tuple[str, str], _Operation]] = {
     (OPENAPI_TEMPLATE, "GET"): _Operation(
         "this document",
         {200: {"description": "OpenAPI 3.1", "content": {_JSON: {"schema": {"type": "object"}}}}},
+        tags=("meta",),
+    ),
+    ("/healthz", "GET"): _Operation(
+        "liveness: the process serves (open without credentials)",
+        {200: {"description": "ok", "content": {_TEXT: {}}}},
+        tags=("meta",),
+    ),
+    ("/readyz", "GET"): _Operation(
+        "readiness: the start-up copy is over and the store answers (open without credentials)",
+        {
+            200: {"description": "ready", "content": {_TEXT: {}}},
+            503: _refusal("not ready, and why (the store does not answer, or the copy runs)"),
+        },
         tags=("meta",),
     ),
     ("/", "GET"): _Operation(

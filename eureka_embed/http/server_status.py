@@ -1,8 +1,18 @@
-"""What the server reports about itself: ``GET status`` and the dashboard read the same snapshot."""
+"""What the server reports about itself: ``GET status`` and the dashboard read the same snapshot.
+
+``GET status`` leads with Eureka's ``StatusInfo`` fields, as Eureka's ``StatusResource`` serves
+them: ``generalStats`` (``server-uptime``, ``environment``, ``num-of-cpus``,
+``total-avail-memory``, ``current-memory-usage``, strings as Eureka writes them),
+``applicationStats`` (``registered-replicas``, ``available-replicas``,
+``unavailable-replicas``: the peers' service URLs, comma-separated), ``instanceInfo`` (this
+server) and ``isHealthy`` (the verdict of ``/readyz``); our own fields follow beside them.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,9 +51,13 @@ class ServerStatus:
     peers: tuple[Mapping[str, Any], ...]
     #: Why the peer list could not be read (the callback failed), else None.
     peers_error: str | None = None
+    #: Why the node is not ready (``/readyz``'s reason), else None.
+    not_ready: str | None = None
 
     @classmethod
-    def collect(cls, registry: Registry, peers_status: PeersStatus | None) -> ServerStatus:
+    def collect(
+        cls, registry: Registry, peers_status: PeersStatus | None, *, not_ready: str | None = None
+    ) -> ServerStatus:
         peers: tuple[Mapping[str, Any], ...] = ()
         peers_error = None
         if peers_status is not None:
@@ -66,6 +80,7 @@ class ServerStatus:
             applications=registry.get_applications().applications,
             peers=peers,
             peers_error=peers_error,
+            not_ready=not_ready,
         )
 
     @property
@@ -87,6 +102,10 @@ class ServerStatus:
     def to_dict(self) -> dict[str, Any]:
         by_status = self.instances_by_status()
         tree: dict[str, Any] = {
+            "generalStats": _general_stats(self.uptime_ms),
+            "applicationStats": _replica_stats(self.peers),
+            "instanceInfo": _this_server(),
+            "isHealthy": self.not_ready is None,
             "uptimeMs": self.uptime_ms,
             "uptime": format_duration(self.uptime_ms),
             "startedAt": self.started_ms,
@@ -104,7 +123,68 @@ class ServerStatus:
         }
         if self.peers_error is not None:
             tree["peersError"] = self.peers_error
+        if self.not_ready is not None:
+            tree["notReady"] = self.not_ready
         return tree
+
+
+def _general_stats(uptime_ms: int) -> dict[str, str]:
+    """Eureka's ``generalStats``; memory is this process's resident set against the machine's."""
+    used_mb = _resident_mb()
+    total_mb = _physical_mb()
+    percent = f" ({round(used_mb * 100 / total_mb)}%)" if total_mb else ""
+    return {
+        "server-uptime": _eureka_uptime(uptime_ms),
+        "environment": os.environ.get("EUREKA_EMBED_ENVIRONMENT", "default"),
+        "num-of-cpus": str(os.cpu_count() or 1),
+        "total-avail-memory": f"{total_mb}mb",
+        "current-memory-usage": f"{used_mb}mb{percent}",
+    }
+
+
+def _eureka_uptime(ms: int) -> str:
+    """Eureka's ``server-uptime``: ``2 days 03:04`` (hours and minutes)."""
+    minutes = ms // 60_000
+    days, minutes = divmod(minutes, 1440)
+    hours, minutes = divmod(minutes, 60)
+    prefix = "" if days == 0 else "1 day " if days == 1 else f"{days} days "
+    return f"{prefix}{hours:02d}:{minutes:02d}"
+
+
+def _resident_mb() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            pages = int(statm.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") // 1_048_576
+    except (OSError, ValueError, IndexError):  # not Linux: the peak is what is known
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+def _physical_mb() -> int:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 1_048_576
+    except (OSError, ValueError):
+        return 0
+
+
+def _replica_stats(peers: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Eureka's ``applicationStats``: registered peers ", "-joined, the others "url," each."""
+    urls = [str(peer.get("url", "")) for peer in peers]
+    available = [str(peer.get("url", "")) for peer in peers if peer.get("status") == "UP"]
+    unavailable = [url for url in urls if url not in available]
+    return {
+        "registered-replicas": ", ".join(urls),
+        "available-replicas": "".join(f"{url}," for url in available),
+        "unavailable-replicas": "".join(f"{url}," for url in unavailable),
+    }
+
+
+def _this_server() -> dict[str, str]:
+    """``instanceInfo``: this server as an instance (Eureka's own ``InstanceInfo``, in brief)."""
+    host = socket.gethostname()
+    return {"hostName": host, "app": "EUREKA", "status": "UP"}
 
 
 def format_duration(ms: int) -> str:

@@ -2,14 +2,17 @@
 
 Every request carries the replication header, so the peer applies what it receives without
 forwarding it again; :meth:`PeerEurekaHttpClient.submit_batch` is Eureka's
-``POST peerreplication/batch/``. Requests, authentication, status handling and decoding are
-the REST client's own, so replication and service clients fail and report alike.
+``POST peerreplication/batch/``, :meth:`~PeerEurekaHttpClient.asg_status_update` its
+``HttpReplicationClient.statusUpdate(asgName, ASGStatus)``. Requests, authentication, status
+handling and decoding are the REST client's own, so replication and service clients fail and
+report alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from eureka_embed.asg_status import AsgStatus
 from eureka_embed.client.endpoints import EurekaEndpoint
 from eureka_embed.client.response import EurekaResponse
 from eureka_embed.client.rest import RestEurekaHttpClient
@@ -20,6 +23,7 @@ from eureka_embed.replication.wire import (
     BATCH_PATH,
     ItemResult,
     ReplicationItem,
+    asg_status_path,
     decode_results,
     encode_batch,
 )
@@ -67,6 +71,15 @@ class PeerEurekaHttpClient(RestEurekaHttpClient):
         if not 200 <= answer.status < 300:
             return self._without_entity(answer)
         return self._decoded(answer, self._read_results)
+
+    def asg_status_update(self, asg_name: str, status: AsgStatus) -> EurekaResponse[None]:
+        """``PUT asg/{asg_name}/status?value=``: the state of an ASG, sent on its own as Eureka's
+        peers send it (named apart from the instance ``status_update`` it sits beside).
+
+        :raises ~eureka_embed.errors.TransportError: no answer.
+        """
+        answer = self._send("PUT", asg_status_path(asg_name), query={"value": status.value})
+        return self._without_entity(answer)
 
     def _read_results(self, body: bytes, fmt: WireFormat) -> list[ItemResult]:
         return decode_results(body, now_ms=self.clock.now_ms())

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from eureka_embed.asg_status import AsgStatus
 from eureka_embed.client.endpoints import EurekaEndpoint
 from eureka_embed.client.transport import TransportFactory
 from eureka_embed.events import RegistryEvent
 from eureka_embed.registry import Registry
 from eureka_embed.replication.cancel_log import CancelLog
+from eureka_embed.replication.peer_client import describe_status
 from eureka_embed.replication.peer_node import PeerNode, PeerStatus
 from eureka_embed.replication.peer_urls import NodeAddress, parse_peer_urls
 from eureka_embed.replication.reconcile import Reconciler
@@ -81,6 +84,8 @@ class PeerReplicator:
         )
         self._started = False
         self._stopped = False
+        # ASG states go to peers one request each, as Eureka sends them, off the request thread.
+        self._asg_sender = ThreadPoolExecutor(1, thread_name_prefix="eureka-embed-asg")
 
     def copy_registry(self) -> CopyResult:
         """The start-up copy from the first peer that answers (see :mod:`.startup_copy`)."""
@@ -91,6 +96,7 @@ class PeerReplicator:
             raise RuntimeError("this PeerReplicator has already started")
         self._started = True
         self.registry.add_listener(self.on_write)
+        self.registry.add_asg_listener(self.on_asg_status)
         for peer in self.peers:
             peer.start()
         if self.peers:
@@ -104,6 +110,8 @@ class PeerReplicator:
             return
         self._stopped = True
         self.registry.remove_listener(self.on_write)
+        self.registry.remove_asg_listener(self.on_asg_status)
+        self._asg_sender.shutdown(wait=True)
         self.reconciler.stop()
         for peer in self.peers:
             peer.queue.close()  # every peer starts its final flush at once
@@ -125,6 +133,12 @@ class PeerReplicator:
         for peer in self.peers:
             peer.enqueue(item)
 
+    def on_asg_status(self, asg_name: str, status: AsgStatus, replication: bool) -> None:
+        """The ASG listener :meth:`start` installs: send a state set here to every peer."""
+        if not replication:
+            for peer in self.peers:
+                self._asg_sender.submit(_send_asg_status, peer, asg_name, status)
+
     def _peer_back(self, peer: PeerNode) -> None:
         self.reconciler.request(peer)
 
@@ -144,3 +158,20 @@ def _endpoints(peers: Iterable[str | EurekaEndpoint]) -> list[EurekaEndpoint]:
         for endpoint in parsed:
             endpoints.setdefault(endpoint.url, endpoint)
     return list(endpoints.values())
+
+
+def _send_asg_status(peer: PeerNode, asg_name: str, status: AsgStatus) -> None:
+    """One attempt; a peer that misses it learns the state from the operator's next change."""
+    try:
+        response = peer.client.asg_status_update(asg_name, status)
+    except Exception as exc:
+        log.warning("could not send ASG %s %s to %s: %s", asg_name, status, peer.url, exc)
+        return
+    if not response.ok:
+        log.warning(
+            "%s refused ASG %s %s: %s",
+            peer.url,
+            asg_name,
+            status,
+            describe_status(response.status),
+        )

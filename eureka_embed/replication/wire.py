@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import quote
 
 import orjson
 
@@ -35,6 +36,7 @@ __all__ = [
     "InvalidItem",
     "ItemResult",
     "ReplicationItem",
+    "asg_status_path",
     "decode_batch",
     "decode_results",
     "encode_batch",
@@ -43,6 +45,12 @@ __all__ = [
 
 #: Below a peer's service URL (which ends with ``/``).
 BATCH_PATH: Final = "peerreplication/batch/"
+
+
+def asg_status_path(asg_name: str) -> str:
+    """Below a peer's service URL: where Eureka's peers send an ASG's status (not batched)."""
+    return f"asg/{quote(asg_name, safe='')}/status"
+
 
 _ACTIONS: Final = {action.value.lower(): action for action in WriteAction}
 _ACTION_CHOICES: Final = ", ".join(action.value for action in WriteAction)

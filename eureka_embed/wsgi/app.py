@@ -17,6 +17,7 @@ import falcon
 
 from eureka_embed.auth.guard import AuthOption
 from eureka_embed.http.api import DEFAULT_BASE_PATHS, EurekaApi
+from eureka_embed.http.fetch_limit import FetchRateLimit
 from eureka_embed.http.openapi import openapi_routes
 from eureka_embed.http.server_status import PeersStatus
 from eureka_embed.registry import Registry
@@ -45,6 +46,7 @@ def create_app(
     title: str = "eureka_embed",
     cache_max_entries: int = 1024,
     auth: AuthOption | None = None,
+    fetch_limit: FetchRateLimit | None = None,
     max_watchers: int = DEFAULT_MAX_WATCHERS,
 ) -> EurekaApp:
     """A WSGI app serving ``registry`` over Eureka's REST API.
@@ -68,6 +70,8 @@ def create_app(
         the host application's own check, a callable given the
         :class:`~eureka_embed.http.messages.EndpointRequest` that returns an
         :class:`~eureka_embed.auth.Identity` or None. None (the default): open, as Eureka is.
+    :param fetch_limit: limit full and delta fetches, as Eureka's ``RateLimitingFilter``
+        does (:mod:`eureka_embed.http.fetch_limit`); None (the default): no limit.
     """
     api = EurekaApi(
         registry,
@@ -80,6 +84,7 @@ def create_app(
         cache_max_entries=cache_max_entries,
         max_watchers=max_watchers,
         auth=auth,
+        fetch_limit=fetch_limit,
     )
     return falcon_app(api)
 

@@ -141,6 +141,14 @@ def _conflict(s: Setup) -> Result:
     )
 
 
+def _asg_down(s: Setup) -> Result:
+    """An ASG change whose instances cannot be written: the store went down."""
+    client = s.client()
+    client.simulate_post(s.url(APP_PATH), body=json_body(asgName="orders-v1"), headers=JSON_POST)
+    s.store.failure = StorageUnavailable("database connection refused (test)")
+    return client.simulate_put(s.url("asg/orders-v1/status"), params={"value": "DISABLED"})
+
+
 def _post(below: str, body: bytes, **headers: str) -> Driver:
     return lambda s: s.client().simulate_post(
         s.url(below), body=body, headers={**JSON_POST, **headers}
@@ -228,6 +236,14 @@ DRIVERS: Final[dict[tuple[str, str], dict[int, Driver]]] = {
         413: _post("peerreplication/batch", b" " * (SMALL_LIMIT + 1)),
         415: _post("peerreplication/batch", _BATCH, **{"Content-Type": "application/xml"}),
     },
+    ("asg/{asg_name}/status", "PUT"): {
+        200: _request("PUT", "asg/orders-v1/status", params={"value": "DISABLED"}),
+        400: _request("PUT", "asg/orders-v1/status", params={"value": "SIDEWAYS"}),
+        503: _asg_down,
+    },
+    ("serverinfo/statusoverrides", "GET"): {200: _get("serverinfo/statusoverrides")},
+    ("/healthz", "GET"): {200: _get("/healthz")},
+    ("/readyz", "GET"): {200: _get("/readyz"), 503: _down("GET", "/readyz")},
     ("openapi.json", "GET"): {200: _get("openapi.json")},
     ("/", "GET"): {200: _get("/"), 503: _down("GET", "/")},
     ("/metrics", "GET"): {200: _get("/metrics"), 503: _down("GET", "/metrics")},
