@@ -13,7 +13,7 @@ import itertools
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from eureka_embed import register_rules
@@ -156,6 +156,7 @@ class Registry:
         self._rng = rng if rng is not None else random.Random()
         self._lock = threading.Lock()
         self._listeners: list[RegistryListener] = []
+        self._eviction_listeners: list[Callable[[Sequence[InstanceInfo]], None]] = []
         now = self.clock.now_ms()
         self.started_ms = now
         self._renews = _RenewRate(now)
@@ -175,6 +176,14 @@ class Registry:
     def remove_listener(self, listener: RegistryListener) -> None:
         with self._lock:
             self._listeners = [x for x in self._listeners if x is not listener]
+
+    def add_eviction_listener(self, listener: Callable[[Sequence[InstanceInfo]], None]) -> None:
+        """Call ``listener`` with the leases each eviction run removed (the dashboard's history).
+
+        Apart from :meth:`add_listener`: Eureka never replicates an eviction, so it is no write.
+        """
+        with self._lock:
+            self._eviction_listeners = [*self._eviction_listeners, listener]
 
     def _emit(self, event: RegistryEvent) -> None:
         for listener in self._listeners:
@@ -696,6 +705,11 @@ class Registry:
             # ours: Eureka forgets this, and its threshold stays too high after evictions.
             self._adjust_expected_clients(-len(evicted))
             log.info("evicted %d expired leases", len(evicted))
+            for listener in self._eviction_listeners:
+                try:
+                    listener(evicted)
+                except Exception:
+                    log.exception("eviction listener %r failed", listener)
         return evicted
 
     def prune_changes(self) -> int:
