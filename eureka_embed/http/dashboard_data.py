@@ -31,11 +31,12 @@ from eureka_embed.http.dashboard_history import DashboardHistory
 from eureka_embed.http.endpoints import Route, Services
 from eureka_embed.http.messages import EndpointRequest, EndpointResponse
 from eureka_embed.http.negotiation import accepts_gzip, gzip_bytes
-from eureka_embed.http.outcomes import HttpRefusal, Outcome
-from eureka_embed.http.responses import error_response
+from eureka_embed.http.outcomes import WATCHES_ENDED, HttpRefusal, Outcome
+from eureka_embed.http.responses import error_response, refusal
 from eureka_embed.http.server_status import ServerStatus
 from eureka_embed.model import InstanceInfo, InstanceStatus
 from eureka_embed.protocol import INDEX_HEADER
+from eureka_embed.storage.base import LeaseRecord
 from eureka_embed.storage.view_index import ALL, View
 
 __all__ = [
@@ -98,9 +99,10 @@ def _zone(instance: InstanceInfo) -> str:
     )
 
 
-def _row(instance: InstanceInfo) -> list[Any]:
-    lease = instance.lease_info
-    override = instance.overridden_status
+def _row(record: LeaseRecord) -> list[Any]:
+    # The live renewal time: the instance's own leaseInfo is as of its last change.
+    instance = record.instance
+    override = record.override
     return [
         instance.app,
         instance.instance_id,
@@ -109,10 +111,10 @@ def _row(instance: InstanceInfo) -> list[Any]:
         instance.port.port if instance.port.enabled else 0,
         instance.secure_port.port if instance.secure_port.enabled else 0,
         instance.status.value,
-        "" if override is InstanceStatus.UNKNOWN else override.value,
+        "" if override is None or override is InstanceStatus.UNKNOWN else override.value,
         _zone(instance),
-        lease.registration_timestamp,
-        lease.last_renewal_timestamp,
+        instance.lease_info.registration_timestamp,
+        record.last_renewal_ms,
         safe_link(instance.status_page_url),
         safe_link(instance.secure_health_check_url or instance.health_check_url),
         safe_link(instance.home_page_url),
@@ -141,9 +143,9 @@ def dashboard_data(
     services: Services, history: DashboardHistory, *, can_act: bool
 ) -> dict[str, Any]:
     """The document the page loads (see the module docstring)."""
+    records = sorted(services.registry.store.snapshot().records, key=_record_order)
     status = ServerStatus.collect(services.registry, services.peers_status)
-    instances = [i for app in status.applications for i in app.instances]
-    history.sample(status.now_ms, instances=len(instances))
+    history.sample(status.now_ms, instances=len(records))
     info = status.to_dict()
     info.update(
         title=services.title,
@@ -161,8 +163,12 @@ def dashboard_data(
         "registered": [list(entry) for entry in history.registered()],
         "ended": [list(entry) for entry in history.ended()],
         "columns": COLUMNS,
-        "instances": [_row(instance) for instance in instances],
+        "instances": [_row(record) for record in records],
     }
+
+
+def _record_order(record: LeaseRecord) -> tuple[str, str]:
+    return record.app, record.instance_id
 
 
 def _all_view(req: EndpointRequest) -> View:
@@ -184,6 +190,8 @@ class DashboardData:
         ]
 
     def data(self, req: EndpointRequest) -> EndpointResponse:
+        if self._services.watches.closed and req.query_value("index") is not None:
+            return refusal(WATCHES_ENDED)  # the page reconnects, to this node once restarted
         # The index is read before the data, so the data is never older than it says.
         index = self._services.registry.store.view_index(ALL)
         body = orjson.dumps(
