@@ -41,8 +41,8 @@ from eureka_embed.storage.view_index import ALL, View
 
 __all__ = [
     "ACTIONS",
-    "ACTION_HEADER",
     "ACTIONS_PATH",
+    "ACTION_HEADER",
     "COLUMNS",
     "DATA_PATH",
     "DashboardData",
@@ -227,7 +227,9 @@ def _refuse_cross_site(req: EndpointRequest) -> None:
         raise HttpRefusal(Outcome(403, f"dashboard actions need the {ACTION_HEADER} header"))
     fetch_site = req.header("sec-fetch-site")
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        raise HttpRefusal(Outcome(403, f"cross-site request refused (Sec-Fetch-Site: {fetch_site})"))
+        raise HttpRefusal(
+            Outcome(403, f"cross-site request refused (Sec-Fetch-Site: {fetch_site})")
+        )
     origin = req.header("origin")
     host = req.header("host")
     if origin is not None and origin.split("://", 1)[-1] != host:

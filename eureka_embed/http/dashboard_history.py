@@ -79,10 +79,14 @@ class DashboardHistory:
         now = self._registry.clock.now_ms()
         with self._lock:
             for instance in instances:
-                self._ended.appendleft(LeaseEntry(now, "evicted", instance.app, instance.instance_id))
+                self._ended.appendleft(
+                    LeaseEntry(now, "evicted", instance.app, instance.instance_id)
+                )
         self.sample(now, only_if_due=True)
 
-    def sample(self, now_ms: int, *, instances: int | None = None, only_if_due: bool = False) -> None:
+    def sample(
+        self, now_ms: int, *, instances: int | None = None, only_if_due: bool = False
+    ) -> None:
         """Record the registry now as the sample of the current minute (replacing an earlier one).
 
         ``only_if_due``: only when this minute has no sample yet (writes call it so; counting

@@ -93,7 +93,7 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
 @pytest.fixture
 def browser(chromium: WebDriver) -> Iterator[WebDriver]:
     yield chromium
-    chromium.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})  # type: ignore[attr-defined]
+    chromium.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
     chromium.get("about:blank")  # ends the page's watch before its server stops
 
 
@@ -174,8 +174,12 @@ def _ids(browser: WebDriver) -> list[str]:
     return ids
 
 
+def _showing(ids: list[str]) -> Callable[[WebDriver], bool]:
+    return lambda browser: _ids(browser) == ids
+
+
 def _phone(browser: WebDriver) -> None:
-    browser.execute_cdp_cmd(  # type: ignore[attr-defined]
+    browser.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
         {
             "width": PHONE_WIDTH,
@@ -275,7 +279,7 @@ def test_search_filter_and_expand(browser: WebDriver, server: EurekaServer) -> N
     ):
         search.clear()
         search.send_keys(query)
-        _wait(browser, lambda b, e=expected: _ids(b) == e, f"search {query!r}")
+        _wait(browser, _showing(expected), f"search {query!r}")
     search.clear()
     search.send_keys(Keys.BACKSPACE)  # an input event: the list comes back whole
     _wait(browser, lambda b: len(_ids(b)) == 3, "cleared search")
@@ -292,8 +296,8 @@ def test_search_filter_and_expand(browser: WebDriver, server: EurekaServer) -> N
     details = browser.find_elements(By.CSS_SELECTOR, "#list details")[1]
     _wait(browser, lambda b: details.get_attribute("open") is not None, "expanded")
     body = details.text
-    for expected in ("orders-1", "10.1.1.1:8080", "eu-1a", "metadata build", "b-77", "Registered"):
-        assert expected in body
+    for shown in ("orders-1", "10.1.1.1:8080", "eu-1a", "metadata build", "b-77", "Registered"):
+        assert shown in body
     links = {a.text: a.get_attribute("href") for a in details.find_elements(By.TAG_NAME, "a")}
     assert links == {"status page": "http://orders-1:8080/info", "home page": "https://orders-1/"}
 
@@ -337,6 +341,10 @@ def _status_of(browser: WebDriver, instance: str) -> str:
     return status
 
 
+def _status_is(instance: str, status: str) -> Callable[[WebDriver], bool]:
+    return lambda browser: _status_of(browser, instance) == status
+
+
 def _every_action(browser: WebDriver) -> None:
     from selenium.webdriver.common.by import By
 
@@ -356,7 +364,7 @@ def _every_action(browser: WebDriver) -> None:
         ("deregister", "gone"),
     ):
         _confirm(browser, "orders-1", action)
-        _wait(browser, lambda b, e=expected: _status_of(b, "orders-1") == e, action)
+        _wait(browser, _status_is("orders-1", expected), action)
     assert "cancelled ORDERS orders-1" in browser.find_element(By.ID, "ended").text
 
 
@@ -381,7 +389,8 @@ def test_with_auth_actions_are_for_admin_only(browser: WebDriver, secured: Eurek
     assert browser.find_elements(By.CSS_SELECTOR, "#list button[data-action]") == []
     # Even a hand-made request from the page (the reader's credentials) is refused.
     status = browser.execute_script(
-        "return fetch(location.origin + '/dashboard/actions', {method: 'POST', headers: {'X-Eureka-Dashboard': '1'},"
+        "return fetch(location.origin + '/dashboard/actions', {method: 'POST',"
+        " headers: {'X-Eureka-Dashboard': '1'},"
         " body: JSON.stringify({action: 'deregister', app: 'ORDERS', id: 'orders-1'})})"
         ".then(r => r.status)"
     )
@@ -433,4 +442,4 @@ def test_ten_thousand_instances(browser: WebDriver, server: EurekaServer) -> Non
     _wait(browser, lambda b: "No instance matches" in b.find_element(By.ID, "list").text, "none")
     assert time.monotonic() - started < 2.0
     browser.find_element(By.ID, "next")  # the pager is there
-    print(f"10k: first render {drawn_ms:.0f} ms, {transferred} bytes")  # noqa: T201
+    print(f"10k: first render {drawn_ms:.0f} ms, {transferred} bytes")

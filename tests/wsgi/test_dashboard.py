@@ -67,8 +67,8 @@ def rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [dict(zip(doc["columns"], row, strict=True)) for row in doc["instances"]]
 
 
-def act(client: falcon.testing.TestClient, action: str, n: int = 1, **headers: str) -> Any:
-    body = orjson.dumps({"action": action, "app": "ORDERS", "id": instance_id(n)})
+def act(client: falcon.testing.TestClient, action: str, **headers: str) -> Any:
+    body = orjson.dumps({"action": action, "app": "ORDERS", "id": instance_id()})
     return client.simulate_post("/dashboard/actions", body=body, headers={**ACTING, **headers})
 
 
@@ -178,7 +178,9 @@ def test_only_http_urls_are_sent_as_links(
     assert rows(data(client))[0]["statusPage"] is None
 
 
-def test_general_information(create_app: AppFactory, registry: Registry, clock: ManualClock) -> None:
+def test_general_information(
+    create_app: AppFactory, registry: Registry, clock: ManualClock
+) -> None:
     peers = [{"url": "http://peer-1:8761/eureka/", "status": "UP", "queueLength": 3}]
     client = falcon.testing.TestClient(create_app(registry, peers_status=lambda: peers))
     register(client)

@@ -6,7 +6,8 @@
   const PAGE = 100;
   // Relative to the page, wherever the app is mounted; but without the user:password@ a
   // browser keeps in the page's URL, which fetch refuses.
-  const here = location.origin + location.pathname;
+  // The page is served at its mount's root, reached as /registry or /registry/ alike.
+  const here = location.origin + location.pathname.replace(/\/?$/, "/");
   const DATA = new URL("dashboard/data", here).href;
   const ACTIONS = new URL("dashboard/actions", here).href;
   const state = { data: null, index: null, offset: 0, page: 0, rows: [], open: new Set() };
