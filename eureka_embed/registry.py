@@ -156,6 +156,8 @@ class Registry:
         self._rng = rng if rng is not None else random.Random()
         self._lock = threading.Lock()
         self._listeners: list[RegistryListener] = []
+        # The listeners that want heartbeats too: without any, a heartbeat builds no event.
+        self._heartbeat_listeners: list[RegistryListener] = []
         self._eviction_listeners: list[Callable[[Sequence[InstanceInfo]], None]] = []
         now = self.clock.now_ms()
         self.started_ms = now
@@ -168,14 +170,19 @@ class Registry:
 
     # ------------------------------------------------------------------ listeners
 
-    def add_listener(self, listener: RegistryListener) -> None:
-        """Call ``listener`` after every successful write (from the writing thread)."""
+    def add_listener(self, listener: RegistryListener, *, heartbeats: bool = True) -> None:
+        """Call ``listener`` after every successful write (from the writing thread);
+        ``heartbeats=False``: every write but heartbeats, which then stay as cheap as with no
+        listener at all."""
         with self._lock:
             self._listeners = [*self._listeners, listener]
+            if heartbeats:
+                self._heartbeat_listeners = [*self._heartbeat_listeners, listener]
 
     def remove_listener(self, listener: RegistryListener) -> None:
         with self._lock:
             self._listeners = [x for x in self._listeners if x is not listener]
+            self._heartbeat_listeners = [x for x in self._heartbeat_listeners if x is not listener]
 
     def add_eviction_listener(self, listener: Callable[[Sequence[InstanceInfo]], None]) -> None:
         """Call ``listener`` with the leases each eviction run removed (the dashboard's history).
@@ -185,8 +192,8 @@ class Registry:
         with self._lock:
             self._eviction_listeners = [*self._eviction_listeners, listener]
 
-    def _emit(self, event: RegistryEvent) -> None:
-        for listener in self._listeners:
+    def _emit(self, event: RegistryEvent, listeners: list[RegistryListener] | None = None) -> None:
+        for listener in self._listeners if listeners is None else listeners:
             try:
                 listener(event)
             except Exception:
@@ -328,9 +335,10 @@ class Registry:
             return _NOT_FOUND
         self._renews.increment(now)
         instance = renewed.instance
-        if self._listeners:
+        if self._heartbeat_listeners:
             self._emit(
-                RegistryEvent(WriteAction.HEARTBEAT, app, instance_id, instance, replication)
+                RegistryEvent(WriteAction.HEARTBEAT, app, instance_id, instance, replication),
+                self._heartbeat_listeners,
             )
         if (
             last_dirty_timestamp is not None

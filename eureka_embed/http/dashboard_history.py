@@ -56,14 +56,12 @@ class DashboardHistory:
         self._samples: deque[Sample] = deque(maxlen=SAMPLES_KEPT)
 
     def attach(self) -> DashboardHistory:
-        self._registry.add_listener(self.on_write)
+        self._registry.add_listener(self.on_write, heartbeats=False)
         self._registry.add_eviction_listener(self.on_evicted)
         return self
 
     def on_write(self, event: RegistryEvent) -> None:
         action = event.action
-        if action is WriteAction.HEARTBEAT:
-            return  # the hot path: renewals are counted by the registry already
         now = self._registry.clock.now_ms()
         if action is WriteAction.REGISTER:
             entry = LeaseEntry(now, "registered", event.app, event.instance_id)

@@ -19,7 +19,6 @@ import pytest
 from eureka_embed.clock import ManualClock
 from eureka_embed.config import RegistryConfig
 from eureka_embed.http.dashboard_data import COLUMNS
-from eureka_embed.http.dashboard_history import DashboardHistory
 from eureka_embed.model import DataCenterInfo, InstanceInfo, InstanceStatus, PortInfo
 from eureka_embed.registry import Registry
 from tests.auth.support import authorization, basic_auth
@@ -234,15 +233,6 @@ def test_registrations_cancels_and_evictions_are_remembered_newest_first(
         [start + 2000, "cancelled", "ORDERS", instance_id(1)],
     ]
     registry.close()
-
-
-def test_the_lease_history_is_bounded(clock: ManualClock) -> None:
-    registry = Registry(clock=clock)
-    history = DashboardHistory(registry, leases_kept=3).attach()
-    for n in range(5):
-        registry.register(InstanceInfo(f"i-{n}", "ORDERS", "h", "10.0.0.1"))
-
-    assert [entry.instance_id for entry in history.registered()] == ["i-4", "i-3", "i-2"]
 
 
 def test_the_chart_keeps_one_sample_a_minute_for_an_hour(
