@@ -137,7 +137,9 @@
     if (!apps.size) { fill($("apps"), el("p", { class: "muted", text: "No instances are registered." })); return; }
     const counts = (o) => Object.entries(o).sort().map(([k, v]) => k + " " + v).join(", ");
     const body = el("tbody");
-    for (const [name, a] of [...apps].sort((p, q) => (p[0] < q[0] ? -1 : 1))) {
+    const sorted = [...apps].sort((p, q) => (p[0] < q[0] ? -1 : 1));
+    // A registry of many small applications must not freeze the page: the rest are a search away.
+    for (const [name, a] of sorted.slice(0, PAGE)) {
       const filter = el("button", { type: "button", text: name, title: "show the instances of " + name });
       filter.addEventListener("click", () => { $("q").value = name; state.page = 0; applyFilter(); $("instances").scrollIntoView(); });
       body.append(el("tr", {}, el("td", {}, filter), el("td", { text: String(a.total) }),
@@ -145,7 +147,9 @@
     }
     fill($("apps"), el("div", { class: "scroll" }, el("table", {},
       el("thead", {}, el("tr", {}, ...["Application", "Instances", "By status", "By zone"].map((h) => el("th", { scope: "col", text: h })))),
-      body)));
+      body)), sorted.length > PAGE
+      ? el("p", { class: "muted", text: `and ${sorted.length - PAGE} more applications: search for them below` })
+      : null);
   }
 
   function searchText(r) {
