@@ -13,7 +13,7 @@ import itertools
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from eureka_embed import register_rules
@@ -165,6 +165,9 @@ class Registry:
         self._rng = rng if rng is not None else random.Random()
         self._lock = threading.Lock()
         self._listeners: list[RegistryListener] = []
+        # The listeners that want heartbeats too: without any, a heartbeat builds no event.
+        self._heartbeat_listeners: list[RegistryListener] = []
+        self._eviction_listeners: list[Callable[[Sequence[InstanceInfo]], None]] = []
         now = self.clock.now_ms()
         self.started_ms = now
         self._renews = _RenewRate(now)
@@ -179,17 +182,30 @@ class Registry:
 
     # ------------------------------------------------------------------ listeners
 
-    def add_listener(self, listener: RegistryListener) -> None:
-        """Call ``listener`` after every successful write (from the writing thread)."""
+    def add_listener(self, listener: RegistryListener, *, heartbeats: bool = True) -> None:
+        """Call ``listener`` after every successful write (from the writing thread);
+        ``heartbeats=False``: every write but heartbeats, which then stay as cheap as with no
+        listener at all."""
         with self._lock:
             self._listeners = [*self._listeners, listener]
+            if heartbeats:
+                self._heartbeat_listeners = [*self._heartbeat_listeners, listener]
 
     def remove_listener(self, listener: RegistryListener) -> None:
         with self._lock:
             self._listeners = [x for x in self._listeners if x is not listener]
+            self._heartbeat_listeners = [x for x in self._heartbeat_listeners if x is not listener]
 
-    def _emit(self, event: RegistryEvent) -> None:
-        for listener in self._listeners:
+    def add_eviction_listener(self, listener: Callable[[Sequence[InstanceInfo]], None]) -> None:
+        """Call ``listener`` with the leases each eviction run removed (the dashboard's history).
+
+        Apart from :meth:`add_listener`: Eureka never replicates an eviction, so it is no write.
+        """
+        with self._lock:
+            self._eviction_listeners = [*self._eviction_listeners, listener]
+
+    def _emit(self, event: RegistryEvent, listeners: list[RegistryListener] | None = None) -> None:
+        for listener in self._listeners if listeners is None else listeners:
             try:
                 listener(event)
             except Exception:
@@ -332,9 +348,10 @@ class Registry:
             return _NOT_FOUND
         self._renews.increment(now)
         instance = renewed.instance
-        if self._listeners:
+        if self._heartbeat_listeners:
             self._emit(
-                RegistryEvent(WriteAction.HEARTBEAT, app, instance_id, instance, replication)
+                RegistryEvent(WriteAction.HEARTBEAT, app, instance_id, instance, replication),
+                self._heartbeat_listeners,
             )
         if (
             last_dirty_timestamp is not None
@@ -749,6 +766,11 @@ class Registry:
             # ours: Eureka forgets this, and its threshold stays too high after evictions.
             self._adjust_expected_clients(-len(evicted))
             log.info("evicted %d expired leases", len(evicted))
+            for listener in self._eviction_listeners:
+                try:
+                    listener(evicted)
+                except Exception:
+                    log.exception("eviction listener %r failed", listener)
         return evicted
 
     def prune_changes(self) -> int:

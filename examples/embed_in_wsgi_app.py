@@ -172,7 +172,7 @@ def check(app: WSGIApplication, host_marker: str) -> None:
     _expect(beat.status_code == 200, f"heartbeat answered {beat.status}")
     apps = client.simulate_get(f"{PREFIX}/eureka/apps/", headers=json)
     _expect(apps.status_code == 200 and "web-1:shop:8080" in apps.text, "registry lists SHOP")
-    page = client.simulate_get(f"{PREFIX}/")
+    page = client.simulate_get(f"{PREFIX}/dashboard/data")
     _expect(page.status_code == 200 and "SHOP" in page.text, "dashboard shows SHOP")
     host = client.simulate_get("/hello")
     _expect(host.status_code == 200 and host_marker in host.text, "host route still answers")

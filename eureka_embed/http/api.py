@@ -15,6 +15,9 @@ from typing import Final
 from prometheus_client import CollectorRegistry
 
 from eureka_embed.auth.guard import AccessGuard, AuthOption
+from eureka_embed.auth.roles import Access
+from eureka_embed.http.dashboard_data import DashboardData
+from eureka_embed.http.dashboard_history import DashboardHistory
 from eureka_embed.http.endpoints import (
     Endpoints,
     Route,
@@ -23,6 +26,7 @@ from eureka_embed.http.endpoints import (
     eureka_routes,
 )
 from eureka_embed.http.fetch_limit import FetchLimiter, FetchRateLimit
+from eureka_embed.http.messages import EndpointRequest
 from eureka_embed.http.metrics import (
     AuthCollector,
     MetricsEndpoint,
@@ -121,6 +125,9 @@ class EurekaApi:
         routes.extend(guard(route, route.template) for route in probe_routes(operations))
         if dashboard:
             routes.append(guard(dashboard_route(endpoints), "/"))
+            self.dashboard_history = DashboardHistory(registry).attach()
+            data = DashboardData(self.services, self.dashboard_history, self._may_administer)
+            routes.extend(guard(route, route.template) for route in data.routes())
         self.request_stats: RequestStats | None = None
         if metrics:
             collectors = CollectorRegistry()
@@ -134,6 +141,10 @@ class EurekaApi:
                 guard(Route("/metrics", {"GET": MetricsEndpoint(collectors)}), "/metrics")
             )
         self.routes: tuple[Route, ...] = tuple(routes)
+
+    def _may_administer(self, request: EndpointRequest) -> bool:
+        """Whether the dashboard offers its actions to the sender of ``request``."""
+        return self.guard is None or self.guard.refusal(request, Access.ADMIN) is None
 
     @property
     def max_body_bytes(self) -> int:

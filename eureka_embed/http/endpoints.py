@@ -353,8 +353,7 @@ class Endpoints:
 
     def dashboard(self, req: EndpointRequest) -> EndpointResponse:
         """``GET /``: the HTML status page."""
-        status = ServerStatus.collect(self._registry, self._services.peers_status)
-        page = render_dashboard(status, title=self._services.title)
+        page = render_dashboard(title=self._services.title)
         return EndpointResponse(
             200,
             _MEDIA_HTML,

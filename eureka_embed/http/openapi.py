@@ -32,6 +32,7 @@ from eureka_embed.auth.basic import BasicAuth
 from eureka_embed.auth.guard import CHALLENGE_HEADERS, AccessGuard, access_of
 from eureka_embed.auth.roles import Access, refusal_reason
 from eureka_embed.http.api import EurekaApi
+from eureka_embed.http.dashboard_data import ACTION_HEADER, ACTIONS, ACTIONS_PATH, DATA_PATH
 from eureka_embed.http.endpoints import Route
 from eureka_embed.http.messages import EndpointRequest, EndpointResponse
 from eureka_embed.http.watches import DEFAULT_WAIT_S, MAX_WAIT_S
@@ -176,7 +177,42 @@ _REPLICATION_ITEM: Final = {
     },
     "required": ["appName", "id", "action"],
 }
+_DASHBOARD_DATA: Final = {
+    "type": "object",
+    "properties": {
+        "info": {"type": "object"},
+        "canAct": {"type": "boolean"},
+        "chart": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}},
+        "registered": {"type": "array", "items": {"type": "array"}},
+        "ended": {"type": "array", "items": {"type": "array"}},
+        "columns": {"type": "array", "items": {"type": "string"}},
+        "instances": {"type": "array", "items": {"type": "array"}},
+    },
+    "required": ["info", "canAct", "chart", "registered", "ended", "columns", "instances"],
+}
+_DASHBOARD_ACTION: Final = {
+    "type": "object",
+    "properties": {
+        "action": {"type": "string", "enum": list(ACTIONS)},
+        "app": {"type": "string", "minLength": 1},
+        "id": {"type": "string", "minLength": 1},
+    },
+    "required": ["action", "app", "id"],
+}
+_DASHBOARD_DONE: Final = {
+    "type": "object",
+    "properties": {
+        "done": {"type": "string", "enum": list(ACTIONS)},
+        "app": {"type": "string"},
+        "id": {"type": "string"},
+    },
+    "required": ["done", "app", "id"],
+}
+
 _SCHEMAS: Final = {
+    "DashboardData": _DASHBOARD_DATA,
+    "DashboardAction": _DASHBOARD_ACTION,
+    "DashboardDone": _DASHBOARD_DONE,
     "InstanceOut": _INSTANCE_OUT,
     "InstanceIn": _INSTANCE_IN,
     "Application": _APPLICATION,
@@ -438,8 +474,8 @@ def _vip_read(field_name: str) -> _Operation:
     )
 
 
-#: Every operation, by route template below the base path (absolute for ``/`` and
-#: ``/metrics``) and method.
+#: Every operation, by route template below the base path (absolute for ``/``, ``/metrics``
+#: and the dashboard's) and method.
 _OPERATIONS: Final[Mapping[tuple[str, str], _Operation]] = {
     ("apps", "GET"): _Operation(
         "the full registry",
@@ -645,9 +681,48 @@ _OPERATIONS: Final[Mapping[tuple[str, str], _Operation]] = {
         tags=("meta",),
     ),
     ("/", "GET"): _Operation(
-        "the dashboard",
-        {200: {"description": "an HTML page", "content": {"text/html": {}}}, 503: _UNAVAILABLE},
-        tags=("meta",),
+        "the dashboard (its data comes from /dashboard/data)",
+        {200: {"description": "an HTML page", "content": {"text/html": {}}}},
+        tags=("dashboard",),
+    ),
+    (DATA_PATH, "GET"): _Operation(
+        "what the dashboard shows: server, peers, chart samples, recent leases, every instance "
+        "as a row of the fields named in columns",
+        {
+            200: {
+                "description": "the dashboard's data",
+                "headers": dict(_INDEX_HEADER_OUT),
+                "content": {_JSON: {"schema": {"$ref": "#/components/schemas/DashboardData"}}},
+            },
+            400: _BAD_WATCH,
+            503: _STOPPING,
+        },
+        (_ACCEPT_ENCODING, *_WATCH),
+        tags=("dashboard",),
+    ),
+    (ACTIONS_PATH, "POST"): _Operation(
+        "an operator's action on one instance (the admin role when auth is on)",
+        {
+            200: {
+                "description": "done",
+                "content": {_JSON: {"schema": {"$ref": "#/components/schemas/DashboardDone"}}},
+            },
+            400: _refusal("not an action: the reason says which field"),
+            403: _refusal(f"a cross-site request, or one without the {ACTION_HEADER} header"),
+            404: _NO_INSTANCE,
+            503: _UNAVAILABLE,
+        },
+        (_header(ACTION_HEADER, "any value: a request a cross-site form cannot send"),),
+        {
+            "required": True,
+            "content": {
+                _JSON: {
+                    "schema": {"$ref": "#/components/schemas/DashboardAction"},
+                    "example": {"action": "out_of_service", "app": "ORDERS", "id": "host1"},
+                }
+            },
+        },
+        tags=("dashboard",),
     ),
     ("/metrics", "GET"): _Operation(
         "Prometheus metrics",

@@ -88,7 +88,7 @@ def test_status_dashboard_and_metrics_show_no_secret() -> None:
         headers = authorization("ops")
         pages = [
             request(f"{node.base_url}status", headers={**headers, "Accept": "application/json"}),
-            request(f"{node.root_url}/", headers=headers),
+            request(f"{node.root_url}/dashboard/data", headers=headers),
             request(f"{node.root_url}/metrics", headers=headers),
         ]
     origin.close()

@@ -161,6 +161,16 @@ _BATCH: Final = orjson.dumps(
 )
 
 
+_ACTION: Final = orjson.dumps({"action": "deregister", "app": "ORDERS", "id": ID})
+_ACTING: Final = {"X-Eureka-Dashboard": "1"}
+
+
+def _act(body: bytes, **headers: str) -> Driver:
+    return lambda s: s.registered().simulate_post(
+        "/dashboard/actions", body=body, headers={**JSON_POST, **headers}
+    )
+
+
 def _watched_read(below: str) -> dict[int, Driver]:
     return {200: _get(below), 400: _bad_watch(below), 503: _down("GET", below)}
 
@@ -245,7 +255,19 @@ DRIVERS: Final[dict[tuple[str, str], dict[int, Driver]]] = {
     ("/healthz", "GET"): {200: _get("/healthz")},
     ("/readyz", "GET"): {200: _get("/readyz"), 503: _down("GET", "/readyz")},
     ("openapi.json", "GET"): {200: _get("openapi.json")},
-    ("/", "GET"): {200: _get("/"), 503: _down("GET", "/")},
+    ("/", "GET"): {200: _get("/")},
+    ("/dashboard/data", "GET"): {
+        200: _get("/dashboard/data"),
+        400: _bad_watch("/dashboard/data"),
+        503: _stopping("/dashboard/data"),
+    },
+    ("/dashboard/actions", "POST"): {
+        200: _act(_ACTION, **_ACTING),
+        400: _act(b'{"action": "explode"}', **_ACTING),
+        403: _act(_ACTION),
+        404: _act(_ACTION.replace(b"host1", b"nobody"), **_ACTING),
+        503: _down("POST", "/dashboard/actions", body=_ACTION, headers={**JSON_POST, **_ACTING}),
+    },
     ("/metrics", "GET"): {200: _get("/metrics"), 503: _down("GET", "/metrics")},
 }
 

@@ -77,7 +77,7 @@ def test_status_and_metrics_show_each_peer() -> None:
 
         status = request(f"{a.url}status", headers=JSON).json()["status"]
         metrics = request(a.server.root_url + "/metrics").body.decode()
-        dashboard = request(a.server.root_url + "/").body.decode()
+        dashboard = request(a.server.root_url + "/dashboard/data").body.decode()
         b_metrics = request(b.server.root_url + "/metrics").body.decode()
 
     (peer,) = status["peers"]

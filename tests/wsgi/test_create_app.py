@@ -24,7 +24,7 @@ def test_custom_base_paths_replace_the_default_ones(
     assert client.simulate_get("/discovery/apps/ORDERS", headers=JSON).status_code == 200
     assert client.simulate_get("/eureka/apps").status_code == 404
     # The dashboard keeps "/" even with the API at the root.
-    assert "ORDERS" in client.simulate_get("/").text
+    assert "ORDERS" in client.simulate_get("/dashboard/data").text
 
 
 @pytest.mark.parametrize("base_paths", [(), ("eureka",), ("/eureka", "v2")])

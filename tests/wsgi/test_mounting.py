@@ -92,7 +92,8 @@ def test_dashboard_metrics_and_errors_through_the_mount(
     for path in ("/registry", "/registry/"):
         page = client.simulate_get(path)
         assert page.status_code == 200
-        assert "Instances currently registered" in page.text
+        assert "Instances</h2>" in page.text
+    assert client.simulate_get("/registry/dashboard/data").status_code == 200
     assert "eureka_instances" in client.simulate_get("/registry/metrics").text
     # The registry's own errors come back unchanged.
     bad = client.simulate_post(
