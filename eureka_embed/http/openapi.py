@@ -644,6 +644,7 @@ _OPERATIONS: Final[Mapping[tuple[str, str], _Operation]] = {
                     }
                 },
             },
+            503: _UNAVAILABLE,
         },
         tags=("operations",),
     ),

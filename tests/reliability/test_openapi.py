@@ -251,7 +251,10 @@ DRIVERS: Final[dict[tuple[str, str], dict[int, Driver]]] = {
         400: _request("PUT", "asg/orders-v1/status", params={"value": "SIDEWAYS"}),
         503: _asg_down,
     },
-    ("serverinfo/statusoverrides", "GET"): {200: _get("serverinfo/statusoverrides")},
+    ("serverinfo/statusoverrides", "GET"): {
+        200: _get("serverinfo/statusoverrides"),
+        503: _down("GET", "serverinfo/statusoverrides"),
+    },
     ("/healthz", "GET"): {200: _get("/healthz")},
     ("/readyz", "GET"): {200: _get("/readyz"), 503: _down("GET", "/readyz")},
     ("openapi.json", "GET"): {200: _get("openapi.json")},
@@ -324,7 +327,8 @@ AUTH_DRIVERS: Final[dict[tuple[str, str], dict[int, Driver]]] = {
         429: _as(below, method, as_fuzzer(), failures=20),
     }
     for below, method in DRIVERS
-    if below != "openapi.json"
+    # Open whatever the auth: the document, and the probes (an orchestrator has no credentials).
+    if below not in ("openapi.json", "/healthz", "/readyz")
 }
 
 # The 503 of a watch on a stopping server, beside the store's: both are documented as 503.
@@ -384,11 +388,12 @@ def test_every_route_the_app_mounts_is_documented_with_its_methods(
     assert document["openapi"] == "3.1.0"
     assert document == _document(auth=auth) | {"info": document["info"]}
     # Open: nothing about credentials; with auth, the scheme and the guard's answers on every
-    # operation but the document's own.
+    # operation but the open ones.
     assert document["components"]["securitySchemes"] == (BASIC_SCHEME if auth else {})
     for template, item in document["paths"].items():
         for operation in item.values():
-            guarded = auth and not template.endswith("/openapi.json")
+            # The document and the probes are open whatever the auth (auth/guard.py).
+            guarded = auth and not template.endswith(("/openapi.json", "/healthz", "/readyz"))
             assert ("security" in operation) == guarded, template
             assert {"401", "429"} <= set(operation["responses"]) or not guarded, template
             assert not {"401", "429"} & set(operation["responses"]) or guarded, template
