@@ -9,8 +9,6 @@ writes and log prunings, on the memory store and on SQLite.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -95,15 +93,6 @@ def _run(store: Store, program: list[tuple[str, int, InstanceStatus]]) -> None:
     registry.close()
 
 
-@contextmanager
-def _sqlite() -> Iterator[Store]:
-    store = SqlStore("sqlite://", migrate_schema=True, background=False)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 _settings = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -121,7 +110,7 @@ def test_memory_store_changes_after_an_index_bring_a_client_up_to_date(
 def test_sqlite_store_changes_after_an_index_bring_a_client_up_to_date(
     program: list[tuple[str, int, InstanceStatus]],
 ) -> None:
-    with _sqlite() as store:
+    with SqlStore("sqlite://", migrate_schema=True, background=False) as store:
         _run(store, program)
 
 

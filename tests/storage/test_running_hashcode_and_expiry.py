@@ -9,8 +9,6 @@ over any sequence of registry writes, on the memory store and on SQLite; the ful
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -101,15 +99,6 @@ def _check_counts(registry: Registry) -> None:
         ]
 
 
-@contextmanager
-def _sqlite() -> Iterator[Store]:
-    store = SqlStore("sqlite://", migrate_schema=True, background=False)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def _run(store: Store, program: list[tuple[str, int, InstanceStatus, int]], cap: bool) -> None:
     clock = ManualClock()
     threshold = 0.5 if cap else 0.01  # 0.01: no cap under 100 leases; 0.5: half per run
@@ -140,7 +129,7 @@ def test_memory_store_counts_and_evicts_as_a_full_scan_would(
 def test_sqlite_store_counts_and_evicts_as_a_full_scan_would(
     program: list[tuple[str, int, InstanceStatus, int]], cap: bool
 ) -> None:
-    with _sqlite() as store:
+    with SqlStore("sqlite://", migrate_schema=True, background=False) as store:
         _run(store, program, cap)
 
 
