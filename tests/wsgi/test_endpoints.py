@@ -34,19 +34,9 @@ REPLICATION = {"x-netflix-discovery-replication": "true"}
 
 
 @pytest.fixture
-def _store_fits_base(base: str, request: pytest.FixtureRequest) -> None:
-    """Neither the base path nor the adapter decides anything about storage, so the SQL stores
-    run under ``/eureka`` on the WSGI adapter only (the other pairs are the memory store's to
-    show) and the suite stays quick. Requested before ``store``, so a skipped pair never makes
-    its store."""
-    params = request.node.callspec.params
-    if params["store"] != "memory" and (base != "/eureka" or params["create_app"] != "wsgi"):
-        pytest.skip("SQL stores run under /eureka on WSGI; the other pairs are the memory store's")
-
-
-@pytest.fixture
-def registry(clock: ManualClock, _store_fits_base: None, store: Store) -> Iterator[Registry]:
-    """This module's registry runs over every store (the ``store`` fixture)."""
+def registry(clock: ManualClock, store: Store) -> Iterator[Registry]:
+    """This module's registry runs over every store (the ``store`` fixture); the SQL stores
+    under ``/eureka`` on WSGI only (see ``tests/wsgi/conftest.py``)."""
     made = Registry(store, config=RegistryConfig(self_preservation=False), clock=clock)
     try:
         yield made
