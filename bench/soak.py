@@ -15,7 +15,10 @@ The load, against ``eureka-embed serve --server uvicorn`` (the server for large 
 - churn: one registration or cancel a second (of instances outside the fleet), so deltas
   change and watchers wake.
 
-Every answer that is not the one expected, and every failed request, is an error (by kind).
+Every answer that is not the one expected, and every failed request, is an error (by kind, with
+the first line of the answer's reason, so a 503 says why). A heartbeat answered 404 registers its
+instance again, as an Eureka client does (the 404 still counts as an error: nothing in this load
+should make an instance unknown).
 Every 10 s the server process's RSS, open file descriptors and threads are sampled; after a
 warm-up (a quarter of the run, at least 30 s) a least-squares slope per minute is fitted to
 each and printed with the values at both ends of the fit.
@@ -74,6 +77,20 @@ class Errors:
         return sum(self.counts.values())
 
 
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def reason(self) -> str:
+        """The first line of the answer's body, short (what a 4xx/5xx says went wrong)."""
+        if self.headers.get("content-encoding") == "gzip":
+            return "(gzip body)"
+        first = self.body.decode("utf-8", "replace").strip().splitlines()[:1]
+        return first[0][:120] if first else "(no reason)"
+
+
 class Client:
     """One keep-alive connection, reopened after a failure (as a client's pool does)."""
 
@@ -83,7 +100,7 @@ class Client:
         self._timeout = timeout
         self._conn: http.client.HTTPConnection | None = None
 
-    def call(self, method: str, path: str, body: bytes | None = None) -> tuple[int, dict[str, str]]:
+    def call(self, method: str, path: str, body: bytes | None = None) -> Answer:
         if self._conn is None:
             self._conn = http.client.HTTPConnection(*self._address, timeout=self._timeout)
         headers = {"Accept": "application/json", "Accept-Encoding": "gzip"}
@@ -92,11 +109,11 @@ class Client:
         try:
             self._conn.request(method, path, body=body, headers=headers)
             answer = self._conn.getresponse()
-            answer.read()
+            text = answer.read()
         except Exception:
             self.close()
             raise
-        return answer.status, {k.lower(): v for k, v in answer.getheaders()}
+        return Answer(answer.status, {k.lower(): v for k, v in answer.getheaders()}, text)
 
     def close(self) -> None:
         if self._conn is not None:
@@ -109,16 +126,18 @@ def _path(n: int) -> str:
 
 
 def attempt(
-    errors: Errors, who: str, send: Callable[[], tuple[int, dict[str, str]]], ok: Sequence[int]
-) -> dict[str, str] | None:
-    """Make one request; count it, and its problem if any. The answer's headers, or None."""
+    errors: Errors, who: str, send: Callable[[], Answer], ok: Sequence[int]
+) -> Answer | None:
+    """Make one request; count it, and its problem if any. The answer (expected or not), or
+    None when the request failed."""
     try:
-        status, headers = send()
+        answer = send()
     except Exception as exc:
         errors.done(who, type(exc).__name__)
         return None
-    errors.done(who, None if status in ok else f"HTTP {status}")
-    return headers if status in ok else None
+    ok_answer = answer.status in ok
+    errors.done(who, None if ok_answer else f"HTTP {answer.status}: {answer.reason()}")
+    return answer
 
 
 def register_fleet(root_url: str, errors: Errors, instances: int) -> None:
@@ -157,7 +176,10 @@ def heartbeats(
             due = start + cycle * RENEW_S + phase[n]
             if stop.wait(max(due - time.monotonic(), 0)):
                 break
-            attempt(errors, "heartbeat", partial(client.call, "PUT", _path(n)), (200,))
+            answer = attempt(errors, "heartbeat", partial(client.call, "PUT", _path(n)), (200,))
+            if answer is not None and answer.status == 404:  # unknown here: register again
+                again = partial(client.call, "POST", f"/eureka/apps/APP{n % APPS}", registration(n))
+                attempt(errors, "register again (after a 404)", again, (204,))
         cycle += 1
     client.close()
 
@@ -184,7 +206,8 @@ def watcher(root_url: str, errors: Errors, stop: threading.Event) -> None:
             else (f"/eureka/apps/delta?index={index}&wait=30s")
         )
         began = time.monotonic()
-        headers = attempt(errors, "watcher", partial(client.call, "GET", path), (200,))
+        answer = attempt(errors, "watcher", partial(client.call, "GET", path), (200,))
+        headers = answer.headers if answer is not None and answer.status == 200 else None
         moved = headers is not None and headers.get(INDEX_HEADER.lower()) != index
         index = headers.get(INDEX_HEADER.lower()) if headers is not None else None
         # Answered at once without a change (or failed): a client waits a little, never spins.
@@ -302,7 +325,9 @@ def soak(label: str, store: str, minutes: float, instances: int, server: str) ->
         row(f"{name} slope (first -> last sample)", f"{slope:+.3f}{unit}/min ({ends})")
     for who, count in sorted(errors.requests.items()):
         row(f"{who} requests", f"{count:,}")
-    row("errors", f"{errors.total}" + (f" {dict(errors.counts)}" if errors.total else ""))
+    row("errors", f"{errors.total}")
+    for (who, problem), count in errors.counts.most_common():
+        row(f"  {who}: {problem}", f"{count:,}")
     return errors.total == 0
 
 

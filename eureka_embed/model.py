@@ -40,13 +40,31 @@ def _empty_metadata() -> Mapping[str, str]:
     return EMPTY_METADATA
 
 
+#: Read-only metadata maps handed out, by their items: instances of one fleet mostly carry the
+#: same few entries (zone, management port), and one shared map instead of a copy each saves
+#: about 220 bytes per instance. Emptied when full, so metadata unique to each instance cannot
+#: grow it without bound (maps already handed out stay shared by those who hold them).
+_SHARED_METADATA: dict[tuple[tuple[str, str], ...], Mapping[str, str]] = {}
+_SHARED_METADATA_LIMIT = 4096
+
+
 def frozen_metadata(values: Mapping[str, str] | None) -> Mapping[str, str]:
-    """A read-only copy of ``values``; the shared empty mapping when there is nothing."""
+    """A read-only copy of ``values``; the shared empty mapping when there is nothing, and the
+    same map for equal metadata (same entries in the same order)."""
     if not values:
         return EMPTY_METADATA
     if isinstance(values, MappingProxyType):
         return values
-    return MappingProxyType(dict(values))
+    items = tuple(values.items())
+    if not all(type(k) is str and type(v) is str for k, v in items):
+        # Outside the type (1 == True would share {"a": 1} with {"a": True}): a copy of its own.
+        return MappingProxyType(dict(items))
+    shared = _SHARED_METADATA.get(items)
+    if shared is None:
+        if len(_SHARED_METADATA) >= _SHARED_METADATA_LIMIT:
+            _SHARED_METADATA.clear()
+        shared = _SHARED_METADATA.setdefault(items, MappingProxyType(dict(items)))
+    return shared
 
 
 class InstanceStatus(str, enum.Enum):

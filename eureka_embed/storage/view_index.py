@@ -15,6 +15,10 @@ and its log does not matter.
 Indexes are kept per view that ever had an instance and never dropped with the change log:
 pruning old changes must not move an index backwards (a watcher would then hold on an index
 the view had already passed). That costs one dict entry per application and VIP name seen.
+
+What each instance belongs to is held as one tuple of views shared by every instance with the
+same views (the instances of one application, usually): kept per instance, the tuples and
+their views cost about 300 bytes each, a sixth of what the registry holds per instance.
 """
 
 from __future__ import annotations
@@ -60,11 +64,14 @@ def views_of(instance: InstanceInfo) -> tuple[View, ...]:
 class ViewIndexes:
     """The index of every view; the owner serialises the calls (a store's write lock)."""
 
-    __slots__ = ("_floor", "_last", "_member_of", "_offset")
+    __slots__ = ("_floor", "_last", "_member_of", "_offset", "_shared")
 
     def __init__(self) -> None:
         self._last: dict[View, int] = {}
-        self._member_of: dict[tuple[str, str], tuple[View, ...]] = {}
+        #: application -> instance id -> the views it is in (nested: no key tuple per instance)
+        self._member_of: dict[str, dict[str, tuple[View, ...]]] = {}
+        #: every distinct tuple of views, once (as many as the views: not one per instance)
+        self._shared: dict[tuple[View, ...], tuple[View, ...]] = {}
         #: The sequence every view is at least at: the one the store started (or reloaded) at.
         self._floor = 0
         self._offset = 1
@@ -82,16 +89,25 @@ class ViewIndexes:
 
     def record(self, change: Change) -> None:
         """Move the views ``change`` touched to its sequence."""
-        key = change.key
-        before = self._member_of.pop(key, ())
-        after = views_of(change.instance)
+        instance = change.instance
+        app, instance_id = instance.app, instance.instance_id
+        members = self._member_of.get(app)
+        before = members.pop(instance_id, ()) if members is not None else ()
+        after = self._share(views_of(instance))
         sequence = change.sequence
         last = self._last
         last[ALL] = sequence
         for view in (*before, *after):
             last[view] = sequence
         if change.action is not ActionType.DELETED:
-            self._member_of[key] = after
+            if members is None:
+                members = self._member_of[app] = {}
+            members[instance_id] = after
+        elif members is not None and not members:
+            del self._member_of[app]
+
+    def _share(self, views: tuple[View, ...]) -> tuple[View, ...]:
+        return self._shared.setdefault(views, views)
 
     def reset(self, sequence: int, records: Iterable[LeaseRecord]) -> None:
         """Start over from ``records`` at ``sequence`` (a store that reloaded everything).
@@ -105,4 +121,8 @@ class ViewIndexes:
             self._offset = shown - sequence + 1
         self._floor = sequence
         self._last.clear()
-        self._member_of = {(r.app, r.instance_id): views_of(r.instance) for r in records}
+        self._shared.clear()
+        self._member_of = {}
+        for record in records:
+            members = self._member_of.setdefault(record.app, {})
+            members[record.instance_id] = self._share(views_of(record.instance))
