@@ -239,6 +239,12 @@ class RemoteRegions:
     def following(
         cls, regions: Sequence[RemoteRegion], *, fetch_interval_s: float = DEFAULT_FETCH_INTERVAL_S
     ) -> RemoteRegions:
+        """Followers of ``regions`` over HTTP, not started.
+
+        :raises ValueError: two regions of one name (checked before any follower is made).
+        """
+        if len({r.name for r in regions}) != len(regions):
+            raise ValueError("each remote region must have a name of its own")
         return cls([RegionFollower(r, fetch_interval_s=fetch_interval_s) for r in regions])
 
     @property
