@@ -223,24 +223,6 @@ class ServeOptions:
         metavar="URL",
         repeat=True,
     )
-    remote_regions: tuple[RemoteRegion, ...] = _option(
-        (),
-        "--remote-region",
-        "EUREKA_EMBED_REMOTE_REGIONS",
-        _remote_regions,
-        "another region's registry to follow and serve to reads with ?regions=NAME, as "
-        "NAME=URL; repeat it or give a comma-separated list",
-        metavar="NAME=URL",
-        repeat=True,
-    )
-    remote_region_fetch_interval_s: float = _option(
-        30.0,
-        "--remote-region-fetch-interval",
-        "EUREKA_EMBED_REMOTE_REGION_FETCH_INTERVAL",
-        values.positive_seconds,
-        "seconds between fetches of each remote region's registry (Eureka's default)",
-        metavar="SECONDS",
-    )
     #: The same as the server's DEFAULT_CONNECTION_LIMIT (a test checks); not imported from
     #: there, so --help and bad input need no waitress.
     connection_limit: int = _option(
@@ -411,6 +393,24 @@ class ServeOptions:
         values.boolean,
         "limit every client, Eureka's own and the privileged ones too (Eureka's "
         "rateLimiterThrottleStandardClients)",
+    )
+    remote_regions: tuple[RemoteRegion, ...] = _option(
+        (),
+        "--remote-region",
+        "EUREKA_EMBED_REMOTE_REGIONS",
+        _remote_regions,
+        "another region's registry to follow and serve to reads with ?regions=NAME, as "
+        "NAME=URL; repeat it or give a comma-separated list",
+        metavar="NAME=URL",
+        repeat=True,
+    )
+    remote_region_fetch_interval_s: float = _option(
+        30.0,
+        "--remote-region-fetch-interval",
+        "EUREKA_EMBED_REMOTE_REGION_FETCH_INTERVAL",
+        values.positive_seconds,
+        "seconds between fetches of each remote region's registry (Eureka's default)",
+        metavar="SECONDS",
     )
 
     def fetch_limit(self) -> FetchRateLimit | None:
