@@ -56,10 +56,12 @@ def remote_port() -> int:
     return port
 
 
-@pytest.fixture
-def local(remote_port: int) -> Iterator[ServeProcess]:
+@pytest.fixture(params=["waitress", "uvicorn"])
+def local(remote_port: int, request: pytest.FixtureRequest) -> Iterator[ServeProcess]:
     node = ServeProcess(
         [
+            "--server",
+            request.param,
             "--remote-region",
             f"{REGION}={url_of(remote_port)}",
             "--remote-region-fetch-interval",
