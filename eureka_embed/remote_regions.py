@@ -13,7 +13,7 @@ the remote applications merged into ours, as Netflix's
 
 * an application known here and remotely holds the instances of both; an instance id found in
   both keeps the remote copy (Netflix adds the remote instances to the local application by id,
-  later regions last);
+  the regions in name order: it sorts the names it is given);
 * a region name this node does not follow is ignored, as Netflix ignores it (the answer is what
   the other names give; only unknown names: the local registry alone);
 * a remote that is down leaves its last fetched copy in the answers (Netflix keeps the last
@@ -25,12 +25,20 @@ the remote applications merged into ours, as Netflix's
   registry), so a client merging deltas with regions checks what it holds.
 
 A delta with regions adds each remote change of the delta window (3 minutes, as ours): the
-follower records what each refresh changed in its copy, with Eureka's action types.
+follower records what each refresh changed in its copy, with Eureka's action types. (Netflix
+adds the last delta it fetched from the remote instead; a client polling at another pace than
+the server then misses changes and needs a full fetch, which the hashcode check asks for.)
+
+*Ours:* a read that names regions is not a watch
+(:func:`~eureka_embed.http.params.asks_for_regions`): its answer moves with the remote copies
+as well, which the watch index does not count, so it carries no ``X-Eureka-Index`` and clients
+poll it, as they poll Netflix's servers. And the first fetch runs on a thread of its own
+(Netflix's server waits for it at start): a remote that is down must not hold up the node's
+start.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import deque
 from collections.abc import Iterable, Sequence
@@ -61,8 +69,6 @@ __all__ = [
     "RemoteRegions",
     "following",
 ]
-
-log = logging.getLogger(__name__)
 
 #: Netflix's ``eureka.remoteRegion.registryFetchIntervalInSeconds`` default.
 DEFAULT_FETCH_INTERVAL_S: Final = 30.0
