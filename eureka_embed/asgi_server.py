@@ -37,7 +37,7 @@ import threading
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -56,6 +56,9 @@ from eureka_embed.node import (
 )
 from eureka_embed.registry import Registry
 from eureka_embed.replication import PeerReplicator, ReplicationSettings
+
+if TYPE_CHECKING:
+    from eureka_embed.remote_regions import RemoteRegions
 
 __all__ = ["KEEP_ALIVE_S", "ServerTls", "UvicornServer"]
 
@@ -170,6 +173,7 @@ class UvicornServer:
         replication: ReplicationSettings | None = None,
         auth: AuthOption | None = None,
         fetch_limit: FetchRateLimit | None = None,
+        remote_regions: RemoteRegions | None = None,
         tls: ServerTls | None = None,
     ) -> None:
         check_server_arguments(port=port, threads=threads, connection_limit=connection_limit)
@@ -177,6 +181,7 @@ class UvicornServer:
             tls.check()
         self._auth = auth
         self._fetch_limit = fetch_limit
+        self._remote_regions = remote_regions
         self._tls = tls
         self._owns_registry = registry is None
         self.registry = registry if registry is not None else Registry()
@@ -194,6 +199,7 @@ class UvicornServer:
             port=port,
             peers=peers,
             replication=replication,
+            remote_regions=remote_regions,
         )
         self.replicator: PeerReplicator | None = self._duties.replicator
         self._sock: socket.socket | None = None
@@ -245,6 +251,7 @@ class UvicornServer:
                 threads=self._threads,
                 auth=self._auth,
                 fetch_limit=self._fetch_limit,
+                remote_regions=self._remote_regions,
             )
         limit = fd_bounded(self._connection_limit, _FD_RESERVE)
         config = uvicorn.Config(

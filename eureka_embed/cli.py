@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from eureka_embed.asgi_server import UvicornServer
     from eureka_embed.http.fetch_limit import FetchRateLimit
     from eureka_embed.registry import Registry
+    from eureka_embed.remote_regions import RemoteRegion
     from eureka_embed.server import EurekaServer
 
 __all__ = ["ServeOptions", "UsageError", "main", "parse_serve_options"]
@@ -107,6 +108,13 @@ def _peer_urls(text: str) -> tuple[str, ...]:
         except InvalidInput as exc:
             raise ValueError(exc.reason) from None
     return urls
+
+
+def _remote_regions(text: str) -> tuple[RemoteRegion, ...]:
+    """One or more comma-separated ``NAME=URL``."""
+    from eureka_embed.remote_regions import RemoteRegion
+
+    return tuple(RemoteRegion.parse(part) for part in text.split(",") if part.strip())
 
 
 def _rate(text: str) -> float:
@@ -385,6 +393,24 @@ class ServeOptions:
         values.boolean,
         "limit every client, Eureka's own and the privileged ones too (Eureka's "
         "rateLimiterThrottleStandardClients)",
+    )
+    remote_regions: tuple[RemoteRegion, ...] = _option(
+        (),
+        "--remote-region",
+        "EUREKA_EMBED_REMOTE_REGIONS",
+        _remote_regions,
+        "another region's registry to follow and serve to reads with ?regions=NAME, as "
+        "NAME=URL; repeat it or give a comma-separated list",
+        metavar="NAME=URL",
+        repeat=True,
+    )
+    remote_region_fetch_interval_s: float = _option(
+        30.0,
+        "--remote-region-fetch-interval",
+        "EUREKA_EMBED_REMOTE_REGION_FETCH_INTERVAL",
+        values.positive_seconds,
+        "seconds between fetches of each remote region's registry (Eureka's default)",
+        metavar="SECONDS",
     )
 
     def fetch_limit(self) -> FetchRateLimit | None:
@@ -675,6 +701,7 @@ def _server(options: ServeOptions, registry: Registry) -> EurekaServer | Uvicorn
     :raises InvalidInput: a credentials file or TLS files that cannot be used.
     """
     from eureka_embed.auth import BasicAuth
+    from eureka_embed.remote_regions import following
     from eureka_embed.server import EurekaServer
 
     auth = BasicAuth.from_file(options.auth) if options.auth is not None else None
@@ -687,6 +714,7 @@ def _server(options: ServeOptions, registry: Registry) -> EurekaServer | Uvicorn
         "replication": options.replication_settings(),
         "auth": auth,
         "fetch_limit": options.fetch_limit(),
+        "remote_regions": following(options.remote_regions, options.remote_region_fetch_interval_s),
     }
     if options.server == "uvicorn":
         from eureka_embed.asgi_server import ServerTls, UvicornServer

@@ -13,10 +13,14 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from eureka_embed.maintenance import MaintenanceRunner
 from eureka_embed.registry import Registry
 from eureka_embed.replication import NodeAddress, PeerReplicator, ReplicationSettings
+
+if TYPE_CHECKING:
+    from eureka_embed.remote_regions import RemoteRegions
 
 __all__ = [
     "NodeDuties",
@@ -128,7 +132,8 @@ def warn_if_open(host: str, auth: object | None) -> None:
 
 
 class NodeDuties:
-    """The registry's maintenance, and with ``peers`` its replication, for one serving node.
+    """The registry's maintenance, and with ``peers`` its replication, for one serving node;
+    with ``remote_regions``, following them.
 
     ``prepare`` runs before the node listens (with peers: the start-up copy, so that peers
     starting at the same moment find this port refusing and move on at once, rather than
@@ -145,7 +150,9 @@ class NodeDuties:
         port: int,
         peers: Sequence[str],
         replication: ReplicationSettings | None,
+        remote_regions: RemoteRegions | None = None,
     ) -> None:
+        self.remote_regions = remote_regions
         self.maintenance = MaintenanceRunner(registry) if maintenance else None
         self.replicator: PeerReplicator | None = None
         if peers:
@@ -161,8 +168,12 @@ class NodeDuties:
             self.replicator.start()
         if self.maintenance is not None:
             self.maintenance.start()
+        if self.remote_regions is not None:
+            self.remote_regions.start()
 
     def stop(self) -> None:
+        if self.remote_regions is not None:
+            self.remote_regions.stop()
         if self.maintenance is not None:
             self.maintenance.stop()
         if self.replicator is not None:

@@ -11,7 +11,7 @@ What each route does is :mod:`eureka_embed.http`'s; this module only mounts it o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import falcon
 
@@ -24,6 +24,9 @@ from eureka_embed.registry import Registry
 from eureka_embed.wsgi.errors import install_error_handlers
 from eureka_embed.wsgi.metrics import RequestMetrics
 from eureka_embed.wsgi.resources import FalconResource
+
+if TYPE_CHECKING:
+    from eureka_embed.remote_regions import RemoteRegions
 
 __all__ = ["DEFAULT_BASE_PATHS", "DEFAULT_MAX_WATCHERS", "EurekaApp", "create_app", "falcon_app"]
 
@@ -47,6 +50,7 @@ def create_app(
     cache_max_entries: int = 1024,
     auth: AuthOption | None = None,
     fetch_limit: FetchRateLimit | None = None,
+    remote_regions: RemoteRegions | None = None,
     max_watchers: int = DEFAULT_MAX_WATCHERS,
 ) -> EurekaApp:
     """A WSGI app serving ``registry`` over Eureka's REST API.
@@ -72,6 +76,9 @@ def create_app(
         :class:`~eureka_embed.auth.Identity` or None. None (the default): open, as Eureka is.
     :param fetch_limit: limit full and delta fetches, as Eureka's ``RateLimitingFilter``
         does (:mod:`eureka_embed.http.fetch_limit`); None (the default): no limit.
+    :param remote_regions: the remote regions' registries ``?regions=`` adds to reads of
+        ``apps``, ``apps/delta``, ``vips`` and ``svips`` (:mod:`eureka_embed.remote_regions`);
+        the caller starts and stops them. None (the default): ``regions`` is ignored.
     """
     api = EurekaApi(
         registry,
@@ -85,6 +92,7 @@ def create_app(
         max_watchers=max_watchers,
         auth=auth,
         fetch_limit=fetch_limit,
+        remote_regions=remote_regions,
     )
     return falcon_app(api)
 

@@ -18,12 +18,14 @@ import pytest
 
 from eureka_embed.auth.guard import access_of
 from eureka_embed.auth.roles import Access, Identity
+from eureka_embed.clock import ManualClock
 from eureka_embed.errors import StorageUnavailable
 from eureka_embed.http.api import EurekaApi
 from eureka_embed.http.openapi import BASIC_SCHEME, openapi_document
 from eureka_embed.registry import Registry
 from eureka_embed.testing import config_for_tests
 from tests.auth.support import authorization
+from tests.regions.support import REGION, region_rig
 from tests.reliability.auth_users import as_fuzzer, basic_auth
 from tests.wsgi.adapters import AppFactory
 from tests.wsgi.helpers import BASES, instance_id, json_body, register
@@ -134,6 +136,19 @@ def _delta_disabled(s: Setup) -> Result:
     return s.client().simulate_get(s.url("apps/delta"))
 
 
+def _region_not_fetched(below: str) -> Driver:
+    """A read with ``?regions=`` on a node whose remote region was never fetched."""
+
+    def drive(s: Setup) -> Result:
+        registry = Registry(s.store, config_for_tests())
+        unfetched = region_rig(ManualClock()).regions()  # never started
+        app = s.create_app(registry, remote_regions=unfetched, **s.options())
+        client = falcon.testing.TestClient(app, headers=as_fuzzer() if s.auth else {})
+        return client.simulate_get(s.url(below), params={"regions": REGION})
+
+    return drive
+
+
 def _conflict(s: Setup) -> Result:
     # A peer renews with an older lastDirtyTimestamp than this node holds (1000).
     return s.registered().simulate_put(
@@ -177,7 +192,11 @@ def _watched_read(below: str) -> dict[int, Driver]:
 
 #: One request per (route below the base path, method, documented status).
 DRIVERS: Final[dict[tuple[str, str], dict[int, Driver]]] = {
-    ("apps", "GET"): {**_watched_read("apps"), 304: _not_modified("apps")},
+    ("apps", "GET"): {
+        **_watched_read("apps"),
+        304: _not_modified("apps"),
+        403: _region_not_fetched("apps"),
+    },
     ("apps/delta", "GET"): {
         **_watched_read("apps/delta"),
         304: _not_modified("apps/delta"),
