@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from eureka_embed.memory_release import RELEASE_AFTER, release_free_memory
 from eureka_embed.registry import Registry
 
 __all__ = ["MaintenanceRunner"]
@@ -44,8 +45,16 @@ class MaintenanceRunner:
         config = registry.config
         self.registry = registry
         self._tasks = [
-            _Task("evict", config.eviction_interval_ms / 1000 * interval_scale, registry.evict),
-            _Task("prune", _PRUNE_INTERVAL_S * interval_scale, registry.prune_changes),
+            _Task(
+                "evict",
+                config.eviction_interval_ms / 1000 * interval_scale,
+                lambda: self._release_after(len(registry.evict())),
+            ),
+            _Task(
+                "prune",
+                _PRUNE_INTERVAL_S * interval_scale,
+                lambda: self._release_after(registry.prune_changes()),
+            ),
             _Task("rate", _RATE_INTERVAL_S * interval_scale, registry.roll_renewal_rate),
             _Task(
                 "threshold",
@@ -56,6 +65,14 @@ class MaintenanceRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.runs: dict[str, int] = {task.name: 0 for task in self._tasks}
+        #: How many times freed memory was handed back (after large prunes and evictions).
+        self.releases = 0
+
+    def _release_after(self, freed: int) -> None:
+        """After a pass that dropped a storm's worth, hand the freed memory back."""
+        if freed >= RELEASE_AFTER:
+            self.releases += 1
+            release_free_memory()
 
     @property
     def running(self) -> bool:

@@ -96,17 +96,28 @@ def instance_bytes(instance: InstanceInfo, *, compact: bool = False) -> bytes:
 def string_bytes(text: str) -> bytes:
     """``text`` as a JSON string literal (lone surrogates replaced, as in every payload)."""
     try:
-        return orjson.dumps(text)
+        return _exact(orjson.dumps(text))
     except orjson.JSONEncodeError:
-        return orjson.dumps(_SURROGATES.sub("\ufffd", text))
+        return _exact(orjson.dumps(_SURROGATES.sub("\ufffd", text)))
 
 
 def _dumps_instance(instance: InstanceInfo, compact: bool) -> bytes:
     tree = writers.instance_tree(instance, compact=compact)
     try:
-        return orjson.dumps(tree, default=_HOOKS[compact])
+        return _exact(orjson.dumps(tree, default=_HOOKS[compact]))
     except orjson.JSONEncodeError:
-        return orjson.dumps(_scrub(tree, compact))
+        return _exact(orjson.dumps(_scrub(tree, compact)))
+
+
+def _exact(encoded: bytes) -> bytes:
+    """``encoded`` in a bytes object of its own size, for what is kept between reads.
+
+    orjson (3.13 here) returns its whole output buffer, at least 8 KiB however short the
+    document: an instance's 700 bytes, cached per instance and representation, held 8 KiB of
+    resident memory each (390 MiB for 50k instances, 35 MiB copied to size). The copy costs
+    a fraction of the encoding.
+    """
+    return memoryview(encoded).tobytes()
 
 
 def _scrub(value: Any, compact: bool) -> Any:
