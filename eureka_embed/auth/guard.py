@@ -52,6 +52,8 @@ _WRITES: Final = {
     ("apps/{app}/{instance_id}/metadata", "PUT"),
 }
 _REPLICATE: Final = {("peerreplication/batch", "POST")}
+#: Operators' actions that peers replicate one by one.
+_OPERATE: Final = {("asg/{asg_name}/status", "PUT")}
 #: Probes stay open: an orchestrator has no credentials.
 _OPEN: Final = frozenset({"healthz", "readyz"})
 
@@ -69,6 +71,8 @@ def access_of(template: str, method: str) -> Access:
         return Access.WRITE
     if (relative, method) in _REPLICATE:
         return Access.REPLICATE
+    if (relative, method) in _OPERATE:
+        return Access.OPERATE
     if method in ("GET", "HEAD"):
         return Access.READ
     return Access.ADMIN

@@ -51,6 +51,10 @@ class Access(enum.Enum):
     WRITE = "write"
     #: A replication batch.
     REPLICATE = "replicate"
+    #: An operator's action that nodes also replicate to their peers (an ASG's status, which
+    #: Eureka's replication client sends on its own, not in a batch): admin, or a peer with
+    #: the replication header.
+    OPERATE = "operate"
     #: Anything else an operator may do (a route we do not know: closed by default).
     ADMIN = "admin"
 
@@ -131,4 +135,6 @@ def refusal_reason(
         return None
     if access is Access.REPLICATE:
         return None if identity.peer else f"{identity.name} lacks the peer role"
+    if access is Access.OPERATE and replication:
+        return None  # a peer (checked above) passing on what an admin did on its node
     return None if identity.admin else f"{identity.name} lacks the admin role"

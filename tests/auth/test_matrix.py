@@ -26,7 +26,8 @@ REPLICATION: Final = {"x-netflix-discovery-replication": "true"}
 class Call(NamedTuple):
     method: str
     path: str  # below the base path; "/..." is absolute
-    #: What it touches: "read", "ORDERS" / "OTHER" (a write), "batch".
+    #: What it touches: "read", "ORDERS" / "OTHER" (a write), "batch", "asg" (an operator's
+    #: action that peers replicate).
     kind: str
     #: The status when allowed.
     ok: int
@@ -45,6 +46,7 @@ def _calls() -> list[Call]:
         Call("GET", "svips/orders-secure", "read", 200),
         Call("GET", "status", "read", 200),
         Call("POST", "peerreplication/batch", "batch", 200, b'{"replicationList": []}'),
+        Call("PUT", "asg/orders-asg/status", "asg", 200, query="value=DISABLED"),
     ]
     for app, n in (("ORDERS", 1), ("OTHER", 2)):
         iid = instance_id(n, app)
@@ -73,7 +75,7 @@ class Caller(NamedTuple):
 
 
 def _all(value: int | str) -> dict[str, int | str]:
-    return dict.fromkeys(("read", "ORDERS", "OTHER", "batch"), value)
+    return dict.fromkeys(("read", "ORDERS", "OTHER", "batch", "asg"), value)
 
 
 CALLERS: Final = {
