@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import MutableMapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import falcon
 import falcon.asgi
 from falcon.routing import CompiledRouter
 
+from eureka_embed.asgi.framing import ResponseFraming
 from eureka_embed.asgi.heartbeat import HeartbeatFastPath
 from eureka_embed.asgi.resources import AsgiResource
 from eureka_embed.asgi.watch_fast_path import WatchFastPath
 from eureka_embed.auth.guard import AuthOption
 from eureka_embed.http.api import DEFAULT_BASE_PATHS, EurekaApi
 from eureka_embed.http.fetch_limit import FetchRateLimit
+from eureka_embed.http.messages import EndpointResponse
 from eureka_embed.http.offload import DEFAULT_BLOCKING_THREADS, EventLoopAnswers
 from eureka_embed.http.openapi import openapi_routes
-from eureka_embed.http.responses import error_response
+from eureka_embed.http.responses import TEXT_PLAIN, error_response
 from eureka_embed.http.server_status import PeersStatus
 from eureka_embed.registry import Registry
 from eureka_embed.wsgi.errors import serialize_http_error
@@ -63,6 +65,9 @@ class EurekaAsgiApp(falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]):
             path = path[len(root) :] or "/"
             scope = {**scope, "path": path}
         if scope["type"] == "http":
+            if not _is_utf8(scope.get("query_string", b"")):
+                await _FRAMING.send(send, _QUERY_NOT_UTF8)
+                return
             method = scope.get("method")
             heartbeats = self.heartbeats
             if heartbeats is not None and method == "PUT":
@@ -77,6 +82,26 @@ class EurekaAsgiApp(falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]):
                     await watching.respond(read, send, started)
                     return
         await super().__call__(cast("dict[str, Any]", scope), receive, send)
+
+
+#: Falcon decodes the query as UTF-8 when it builds its request, before any handler of ours
+#: runs, and its UnicodeDecodeError ends the request as a 500. uvicorn's httptools refuses such
+#: a request itself; servers that hand the raw bytes on (hypercorn, daphne, test clients) get
+#: this answer instead.
+_QUERY_NOT_UTF8: Final = EndpointResponse(
+    400, TEXT_PLAIN, b"the query string is not UTF-8 (percent-encode its bytes)\n"
+)
+_FRAMING: Final = ResponseFraming()
+
+
+def _is_utf8(raw: bytes) -> bool:
+    if raw.isascii():  # nearly every query: no decoding at all
+        return True
+    try:
+        raw.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 class _AsyncRequestMetrics(RequestMetrics):
