@@ -56,6 +56,7 @@ from eureka_embed.node import (
 )
 from eureka_embed.registry import Registry
 from eureka_embed.replication import PeerReplicator, ReplicationSettings
+from eureka_embed.replication.peer_dns import DEFAULT_DNS_INTERVAL_S, PeerDnsName
 
 __all__ = ["KEEP_ALIVE_S", "ServerTls", "UvicornServer"]
 
@@ -168,6 +169,8 @@ class UvicornServer:
         shutdown_timeout: float = 10.0,
         peers: Sequence[str] = (),
         replication: ReplicationSettings | None = None,
+        peer_dns: Sequence[PeerDnsName] = (),
+        peer_dns_interval_s: float = DEFAULT_DNS_INTERVAL_S,
         auth: AuthOption | None = None,
         fetch_limit: FetchRateLimit | None = None,
         tls: ServerTls | None = None,
@@ -194,6 +197,8 @@ class UvicornServer:
             port=port,
             peers=peers,
             replication=replication,
+            peer_dns=peer_dns,
+            peer_dns_interval_s=peer_dns_interval_s,
         )
         self.replicator: PeerReplicator | None = self._duties.replicator
         self._sock: socket.socket | None = None
@@ -233,7 +238,6 @@ class UvicornServer:
             raise RuntimeError("this UvicornServer has stopped; create a new one")
         if self._server is not None:
             return self
-        self._duties.prepare()
         self._sock = listen_socket(self._host, self._port)
         app = self._app
         if app is None:
@@ -245,6 +249,8 @@ class UvicornServer:
                 threads=self._threads,
                 auth=self._auth,
                 fetch_limit=self._fetch_limit,
+                readiness=self._duties.readiness,
+                server_kind="uvicorn",
             )
         limit = fd_bounded(self._connection_limit, _FD_RESERVE)
         config = uvicorn.Config(
@@ -327,7 +333,7 @@ class UvicornServer:
             raise RuntimeError("a UvicornServer serves once; create a new one")
         self.listen()
         self._serving = True
-        self._duties.start()
+        self._duties.start(self.port)
         if self._app is None:
             warn_if_open(self._host, self._auth)
 

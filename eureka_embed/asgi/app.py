@@ -23,6 +23,7 @@ from eureka_embed.http.api import DEFAULT_BASE_PATHS, EurekaApi
 from eureka_embed.http.fetch_limit import FetchRateLimit
 from eureka_embed.http.offload import DEFAULT_BLOCKING_THREADS, EventLoopAnswers
 from eureka_embed.http.openapi import openapi_routes
+from eureka_embed.http.probes import Readiness
 from eureka_embed.http.responses import error_response
 from eureka_embed.http.server_status import PeersStatus
 from eureka_embed.registry import Registry
@@ -112,6 +113,8 @@ def create_app(
     cache_max_entries: int = 1024,
     auth: AuthOption | None = None,
     fetch_limit: FetchRateLimit | None = None,
+    readiness: Readiness | None = None,
+    server_kind: str = "embedded ASGI",
     threads: int = DEFAULT_BLOCKING_THREADS,
 ) -> EurekaAsgiApp:
     """An ASGI app serving ``registry`` over Eureka's REST API.
@@ -134,6 +137,8 @@ def create_app(
         cache_max_entries=cache_max_entries,
         auth=auth,
         fetch_limit=fetch_limit,
+        readiness=readiness,
+        server_kind=server_kind,
     )
     return falcon_asgi_app(api, threads=threads)
 

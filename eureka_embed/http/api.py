@@ -57,7 +57,8 @@ class EurekaApi:
 
     ``fetch_limit`` turns on the limit of full and delta fetches
     (:mod:`eureka_embed.http.fetch_limit`); ``readiness`` is what ``/readyz`` asks (by default
-    whether the registry's store answers).
+    whether the registry's store answers; a server that copies from peers gives its own);
+    ``server_kind`` names what serves it on the dashboard.
 
     ``max_watchers`` bounds the watching reads held at once by :meth:`Watches.wait` (a thread
     each); None: no bound (an asyncio adapter's :meth:`Watches.wait_async` is never bounded).
@@ -87,6 +88,7 @@ class EurekaApi:
         auth: AuthOption | None = None,
         fetch_limit: FetchRateLimit | None = None,
         readiness: Readiness | None = None,
+        server_kind: str = "embedded",
     ) -> None:
         if max_body_bytes < 0:
             raise ValueError("max_body_bytes must not be negative")
@@ -109,6 +111,7 @@ class EurekaApi:
             title=title,
             readiness=self.readiness,
             fetch_limiter=self.fetch_limiter,
+            server_kind=server_kind,
         )
         endpoints = Endpoints(self.services)
         operations = OperationEndpoints(registry, self.readiness)

@@ -33,6 +33,7 @@ from eureka_embed.http.outcomes import (
     DELTA_DISABLED,
     DONE,
     REGISTERED,
+    STARTUP_COPY_RUNNING,
     WATCHES_ENDED,
     HttpRefusal,
     Outcome,
@@ -80,6 +81,8 @@ class Services:
     readiness: Readiness | None = None
     #: Limits full and delta fetches when given (:mod:`eureka_embed.http.fetch_limit`).
     fetch_limiter: FetchLimiter | None = None
+    #: What serves the app, for the dashboard: ``waitress``, ``uvicorn``, ``embedded WSGI``...
+    server_kind: str = "embedded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,11 +154,17 @@ class Endpoints:
 
     def get_apps(self, req: EndpointRequest) -> EndpointResponse:
         """``GET apps``: the full registry (``?regions=`` is accepted and ignored)."""
+        self._refuse_while_copying()
         index = self._view_index(req, ALL)
         variant = negotiate(req)
         full = self._payloads.full(variant)
         self._admit(req, full=True)
         return _indexed(cached_payload(req, full, variant), index)
+
+    def _refuse_while_copying(self) -> None:
+        readiness = self._services.readiness
+        if readiness is not None and readiness.copying:
+            raise HttpRefusal(STARTUP_COPY_RUNNING)
 
     def _admit(self, req: EndpointRequest, *, full: bool) -> None:
         """The fetch limit, once the payload is at hand: an event-loop adapter that runs a read
@@ -178,6 +187,7 @@ class Endpoints:
         """
         if not self.serves_deltas:
             raise HttpRefusal(DELTA_DISABLED)
+        self._refuse_while_copying()
         index = self._view_index(req, ALL)
         watch = watch_request(req, ALL)
         variant = negotiate(req)
