@@ -21,6 +21,7 @@ from eureka_embed.auth.roles import Access, Identity
 from eureka_embed.errors import StorageUnavailable
 from eureka_embed.http.api import EurekaApi
 from eureka_embed.http.openapi import BASIC_SCHEME, openapi_document
+from eureka_embed.http.probes import Readiness
 from eureka_embed.registry import Registry
 from eureka_embed.testing import config_for_tests
 from tests.auth.support import authorization
@@ -51,9 +52,16 @@ class Setup:
     auth: bool = False
     store: FailingStore = field(default_factory=FailingStore)
     delta_enabled: bool = True
+    #: The app's start-up copy from peers runs (full and delta fetches are refused).
+    copying: bool = False
 
     def options(self) -> dict[str, Any]:
-        return {"auth": basic_auth()} if self.auth else {}
+        options: dict[str, Any] = {"auth": basic_auth()} if self.auth else {}
+        if self.copying:
+            readiness = Readiness(self.store)
+            readiness.begin_copy()
+            options["readiness"] = readiness
+        return options
 
     def client(self, headers: Mapping[str, str] | None = None) -> falcon.testing.TestClient:
         """A client of a new app; ``headers`` (``{}``: none) instead of the setup's user's."""
@@ -134,6 +142,14 @@ def _delta_disabled(s: Setup) -> Result:
     return s.client().simulate_get(s.url("apps/delta"))
 
 
+def _copying(below: str) -> Driver:
+    def drive(s: Setup) -> Result:
+        s.copying = True
+        return s.client().simulate_get(s.url(below))
+
+    return drive
+
+
 def _conflict(s: Setup) -> Result:
     # A peer renews with an older lastDirtyTimestamp than this node holds (1000).
     return s.registered().simulate_put(
@@ -177,7 +193,11 @@ def _watched_read(below: str) -> dict[int, Driver]:
 
 #: One request per (route below the base path, method, documented status).
 DRIVERS: Final[dict[tuple[str, str], dict[int, Driver]]] = {
-    ("apps", "GET"): {**_watched_read("apps"), 304: _not_modified("apps")},
+    ("apps", "GET"): {
+        **_watched_read("apps"),
+        304: _not_modified("apps"),
+        403: _copying("apps"),
+    },
     ("apps/delta", "GET"): {
         **_watched_read("apps/delta"),
         304: _not_modified("apps/delta"),

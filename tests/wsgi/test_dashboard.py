@@ -22,7 +22,7 @@ from eureka_embed.http.dashboard_data import COLUMNS
 from eureka_embed.model import DataCenterInfo, InstanceInfo, InstanceStatus, PortInfo
 from eureka_embed.registry import Registry
 from tests.auth.support import authorization, basic_auth
-from tests.wsgi.adapters import AppFactory
+from tests.wsgi.adapters import AppFactory, create_asgi_app
 from tests.wsgi.helpers import instance_id, register
 
 ACTING = {"X-Eureka-Dashboard": "1", "Content-Type": "application/json"}
@@ -190,6 +190,7 @@ def test_general_information(
     assert info["uptime"] == "03:01:01"
     assert info["version"] == "0.1.0"
     assert info["store"] == "MemoryStore"
+    assert info["server"] == ("embedded ASGI" if create_app is create_asgi_app else "embedded WSGI")
     assert info["cpus"] >= 1
     assert info["memoryBytes"] is None or info["memoryBytes"] > 1 << 20
     assert info["peers"] == peers
