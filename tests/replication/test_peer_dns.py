@@ -238,3 +238,20 @@ def test_the_refresher_resolves_at_start_then_every_interval(registry: Registry)
         dns.stop()
         made.stop()
     assert not any(u.startswith(url("10.0.0.2")) and "peerreplication" in u for u in sent), sent
+
+
+def test_a_node_on_every_interface_knows_the_addresses_of_its_host_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a pod, the headless Service lists the pod's IP, which its host name resolves to."""
+    import socket
+
+    def pod_ip(name: str, *args: object, **kwargs: object) -> list[tuple[object, ...]]:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.244.1.7", 0))]
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "eureka-0")
+    monkeypatch.setattr(socket, "getaddrinfo", pod_ip)
+    own = NodeAddress.of("0.0.0.0", 8761)
+
+    assert own.is_self("http://10.244.1.7:8761/eureka/")
+    assert not own.is_self("http://10.244.1.8:8761/eureka/")

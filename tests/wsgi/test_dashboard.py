@@ -16,13 +16,14 @@ import falcon.testing
 import orjson
 import pytest
 
+from eureka_embed.asgi import create_app as create_asgi_app
 from eureka_embed.clock import ManualClock
 from eureka_embed.config import RegistryConfig
 from eureka_embed.http.dashboard_data import COLUMNS
 from eureka_embed.model import DataCenterInfo, InstanceInfo, InstanceStatus, PortInfo
 from eureka_embed.registry import Registry
 from tests.auth.support import authorization, basic_auth
-from tests.wsgi.adapters import AppFactory, create_asgi_app
+from tests.wsgi.adapters import AppFactory
 from tests.wsgi.helpers import instance_id, register
 
 ACTING = {"X-Eureka-Dashboard": "1", "Content-Type": "application/json"}
