@@ -44,8 +44,11 @@ class PeerReplicator:
     this node's own entry is left out. ``transport_factory`` makes each peer's transport (one
     each, closed on stop); by default a urllib3 pool with the peer time-outs.
 
-    Use :meth:`copy_registry` before serving, then :meth:`start`; :meth:`stop` at the end (or
-    use it as a context manager, which starts and stops).
+    Use :meth:`copy_registry` before serving (or, as the standalone servers do, :meth:`start`
+    first and copy while serving, with ``/readyz`` and full fetches refused meanwhile: see
+    :class:`~eureka_embed.node.NodeDuties`); :meth:`stop` at the end (or use it as a context
+    manager, which starts and stops). :meth:`set_dns_peers` changes the peers found through DNS
+    at any time (:mod:`.peer_dns`).
     """
 
     def __init__(
