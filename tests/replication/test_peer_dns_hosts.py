@@ -12,11 +12,13 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from tests.auth.support import make_pki
 from tests.replication.test_cluster_processes import free_ports
 from tests.server.support import ServeProcess, live_instance, register, request, wait_for
 
@@ -101,3 +103,34 @@ def test_peers_follow_a_name_in_the_hosts_file() -> None:
             a.terminate()
             b.terminate()
     assert f"peer DNS: {a_url} is gone" in b.stderr.text()
+
+
+def test_an_https_peer_from_the_hosts_file_is_verified_with_the_peer_ca(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)  # the server certificate names 127.0.0.1
+    port_a, port_b = free_ports(2)
+    a_url = f"https://127.0.0.1:{port_a}/eureka/"
+    tls = ["--server", "uvicorn", "--tls-cert", pki.server_cert, "--tls-key", pki.server_key]
+    with hosts_entry() as entry:
+        entry.point_to("127.0.0.1")
+        dns = ["--peer-dns", f"https://{entry.name}:{port_a}", "--peer-ca-file", pki.ca]
+        a = ServeProcess(["--port", str(port_a), *tls])
+        b: ServeProcess | None = None
+        try:
+            a.stderr.wait_for(r"eureka-embed serving on https://", 20)  # before B copies from it
+            b = ServeProcess(["--port", str(port_b), *dns])
+            b.wait_ready()
+            b.wait_copied()
+            assert peer_urls(b) == [a_url]
+
+            assert register(b.base_url, "ORDERS", "i-1") == 204
+
+            def sent_to_a() -> bool:
+                (peer,) = status(b)["peers"]
+                return bool(peer["status"] == "UP" and peer["itemsSent"] >= 1)
+
+            wait_for(sent_to_a, timeout=10, what="B replicating to A over HTTPS")
+            assert f"start-up copy: 0 instances from {a_url}" in b.stderr.text()
+        finally:
+            a.terminate()
+            if b is not None:
+                b.terminate()
