@@ -312,6 +312,11 @@ class UvicornServer:
         elif not self._serving and not self._closed:
             self._close()
 
+    def wait_for_startup_copy(self, timeout: float | None = None) -> bool:
+        """Block until the start-up copy from peers is over (``/readyz`` answers 503 until
+        then); True at once without peers. False when ``timeout`` seconds passed first."""
+        return self._duties.wait_for_startup_copy(timeout)
+
     def request_stop(self) -> None:
         """Ask the server to stop, and return at once; safe from any thread."""
         if self._server is not None:

@@ -201,6 +201,15 @@ class NodeDuties:
         finally:
             self.readiness.end_copy()
 
+    def wait_for_startup_copy(self, timeout: float | None = None) -> bool:
+        """Block until the start-up copy is over (at once without peers, or before
+        :meth:`start`); False when ``timeout`` seconds passed first."""
+        thread = self._copy_thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
     def stop(self) -> None:
         if self.maintenance is not None:
             self.maintenance.stop()

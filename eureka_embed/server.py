@@ -330,6 +330,11 @@ class EurekaServer:
         elif not self._serving and not self._closed:
             self._close()  # it listened (or did nothing) but never served
 
+    def wait_for_startup_copy(self, timeout: float | None = None) -> bool:
+        """Block until the start-up copy from peers is over (``/readyz`` answers 503 until
+        then); True at once without peers. False when ``timeout`` seconds passed first."""
+        return self._duties.wait_for_startup_copy(timeout)
+
     def request_stop(self) -> None:
         """Ask the serving loop to stop, and return at once; safe from any thread."""
         self._request_stop(blocking=True)
