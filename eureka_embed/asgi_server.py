@@ -37,7 +37,7 @@ import threading
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -57,6 +57,9 @@ from eureka_embed.node import (
 from eureka_embed.registry import Registry
 from eureka_embed.replication import PeerReplicator, ReplicationSettings
 from eureka_embed.replication.peer_dns import DEFAULT_DNS_INTERVAL_S, PeerDnsName
+
+if TYPE_CHECKING:
+    from eureka_embed.remote_regions import RemoteRegions
 
 __all__ = ["KEEP_ALIVE_S", "ServerTls", "UvicornServer"]
 
@@ -173,6 +176,7 @@ class UvicornServer:
         peer_dns_interval_s: float = DEFAULT_DNS_INTERVAL_S,
         auth: AuthOption | None = None,
         fetch_limit: FetchRateLimit | None = None,
+        remote_regions: RemoteRegions | None = None,
         tls: ServerTls | None = None,
     ) -> None:
         check_server_arguments(port=port, threads=threads, connection_limit=connection_limit)
@@ -180,6 +184,7 @@ class UvicornServer:
             tls.check()
         self._auth = auth
         self._fetch_limit = fetch_limit
+        self._remote_regions = remote_regions
         self._tls = tls
         self._owns_registry = registry is None
         self.registry = registry if registry is not None else Registry()
@@ -199,6 +204,7 @@ class UvicornServer:
             replication=replication,
             peer_dns=peer_dns,
             peer_dns_interval_s=peer_dns_interval_s,
+            remote_regions=remote_regions,
         )
         self.replicator: PeerReplicator | None = self._duties.replicator
         self._sock: socket.socket | None = None
@@ -251,6 +257,7 @@ class UvicornServer:
                 fetch_limit=self._fetch_limit,
                 readiness=self._duties.readiness,
                 server_kind="uvicorn",
+                remote_regions=self._remote_regions,
             )
         limit = fd_bounded(self._connection_limit, _FD_RESERVE)
         config = uvicorn.Config(

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from eureka_embed.asgi_server import UvicornServer
     from eureka_embed.http.fetch_limit import FetchRateLimit
     from eureka_embed.registry import Registry
+    from eureka_embed.remote_regions import RemoteRegion
     from eureka_embed.replication.peer_dns import PeerDnsName
     from eureka_embed.server import EurekaServer
 
@@ -121,6 +122,13 @@ def _peer_dns_names(text: str) -> tuple[PeerDnsName, ...]:
     if not names:
         raise ValueError("must name at least one NAME:PORT such as eureka-headless:8761")
     return names
+
+
+def _remote_regions(text: str) -> tuple[RemoteRegion, ...]:
+    """One or more comma-separated ``NAME=URL``."""
+    from eureka_embed.remote_regions import RemoteRegion
+
+    return tuple(RemoteRegion.parse(part) for part in text.split(",") if part.strip())
 
 
 def _rate(text: str) -> float:
@@ -419,6 +427,24 @@ class ServeOptions:
         "limit every client, Eureka's own and the privileged ones too (Eureka's "
         "rateLimiterThrottleStandardClients)",
     )
+    remote_regions: tuple[RemoteRegion, ...] = _option(
+        (),
+        "--remote-region",
+        "EUREKA_EMBED_REMOTE_REGIONS",
+        _remote_regions,
+        "another region's registry to follow and serve to reads with ?regions=NAME, as "
+        "NAME=URL; repeat it or give a comma-separated list",
+        metavar="NAME=URL",
+        repeat=True,
+    )
+    remote_region_fetch_interval_s: float = _option(
+        30.0,
+        "--remote-region-fetch-interval",
+        "EUREKA_EMBED_REMOTE_REGION_FETCH_INTERVAL",
+        values.positive_seconds,
+        "seconds between fetches of each remote region's registry (Eureka's default)",
+        metavar="SECONDS",
+    )
 
     def fetch_limit(self) -> FetchRateLimit | None:
         """The limit of ``--rate-limit``, or None when it is off."""
@@ -708,6 +734,7 @@ def _server(options: ServeOptions, registry: Registry) -> EurekaServer | Uvicorn
     :raises InvalidInput: a credentials file or TLS files that cannot be used.
     """
     from eureka_embed.auth import BasicAuth
+    from eureka_embed.remote_regions import following
     from eureka_embed.server import EurekaServer
 
     auth = BasicAuth.from_file(options.auth) if options.auth is not None else None
@@ -722,6 +749,7 @@ def _server(options: ServeOptions, registry: Registry) -> EurekaServer | Uvicorn
         "replication": options.replication_settings(),
         "auth": auth,
         "fetch_limit": options.fetch_limit(),
+        "remote_regions": following(options.remote_regions, options.remote_region_fetch_interval_s),
     }
     if options.server == "uvicorn":
         from eureka_embed.asgi_server import ServerTls, UvicornServer

@@ -14,6 +14,7 @@ import logging
 import socket
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from eureka_embed.http.probes import Readiness
 from eureka_embed.maintenance import MaintenanceRunner
@@ -26,6 +27,9 @@ from eureka_embed.replication.peer_dns import (
     Resolver,
     system_resolver,
 )
+
+if TYPE_CHECKING:
+    from eureka_embed.remote_regions import RemoteRegions
 
 __all__ = [
     "NodeDuties",
@@ -137,11 +141,12 @@ def warn_if_open(host: str, auth: object | None) -> None:
 
 
 class NodeDuties:
-    """The registry's maintenance, and with peers its replication, for one serving node.
+    """The registry's maintenance, and with peers its replication, for one serving node;
+    with ``remote_regions``, following them.
 
-    ``start`` runs once the node listens: it starts replicating
-    and, with peers, the start-up copy from a thread, so ``/readyz`` can answer 503 (and full
-    and delta fetches 403, as Eureka) while it runs (:attr:`readiness`, for the app). With
+    ``start`` runs once the node listens: it starts replicating and, with peers, the start-up
+    copy from a thread, so ``/readyz`` can answer 503 (and full and delta fetches 403, as
+    Eureka) while it runs (:attr:`readiness`, for the app). With
     ``peer_dns`` the peers found through DNS join the static ones before the copy, and are
     followed every ``peer_dns_interval_s`` (:mod:`eureka_embed.replication.peer_dns`).
     ``stop`` runs after the node stopped serving, before the registry closes (the replication
@@ -160,7 +165,9 @@ class NodeDuties:
         peer_dns: Sequence[PeerDnsName] = (),
         peer_dns_interval_s: float = DEFAULT_DNS_INTERVAL_S,
         resolver: Resolver = system_resolver,
+        remote_regions: RemoteRegions | None = None,
     ) -> None:
+        self.remote_regions = remote_regions
         self.maintenance = MaintenanceRunner(registry) if maintenance else None
         self.readiness = Readiness(registry.store)
         self.replicator: PeerReplicator | None = None
@@ -188,6 +195,8 @@ class NodeDuties:
             self._copy_thread.start()
         if self.maintenance is not None:
             self.maintenance.start()
+        if self.remote_regions is not None:
+            self.remote_regions.start()
 
     def _copy(self) -> None:
         assert self.replicator is not None
@@ -211,6 +220,8 @@ class NodeDuties:
         return True
 
     def stop(self) -> None:
+        if self.remote_regions is not None:
+            self.remote_regions.stop()
         if self.maintenance is not None:
             self.maintenance.stop()
         if self._copy_thread is not None:

@@ -412,6 +412,13 @@ class Registry:
         return removed
 
     def _remove(self, app: str, instance_id: str, *, expired_only: bool) -> InstanceInfo | None:
+        return self.store.mutate(app, instance_id, self._removal(expired_only=expired_only))
+
+    def _removal(
+        self, *, expired_only: bool
+    ) -> Callable[[LeaseRecord | None], tuple[Write | None, InstanceInfo | None]]:
+        """The :meth:`Store.mutate` function removing a lease now (if ``expired_only``, only
+        while it is still expired); its result is the removed instance, or None."""
         now = self.clock.now_ms()
 
         def write(existing: LeaseRecord | None) -> tuple[Write | None, InstanceInfo | None]:
@@ -428,7 +435,7 @@ class Registry:
             )
             return Write(None, ActionType.DELETED, change_instance=gone, change_ms=now), gone
 
-        return self.store.mutate(app, instance_id, write)
+        return write
 
     def update_status(
         self,
@@ -756,11 +763,9 @@ class Registry:
             # In a fixed order, so that one seed evicts the same leases from any store.
             expired.sort(key=_lease_key)
             expired = self._rng.sample(expired, limit)
-        evicted = []
-        for record in expired:
-            gone = self._remove(record.app, record.instance_id, expired_only=True)
-            if gone is not None:
-                evicted.append(gone)
+        keys = [(record.app, record.instance_id) for record in expired]
+        removed = self.store.mutate_each(keys, self._removal(expired_only=True))
+        evicted = [gone for gone in removed if gone is not None]
         if evicted:
             self.evicted_total += len(evicted)
             # ours: Eureka forgets this, and its threshold stays too high after evictions.

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # waitress ships no type hints; whether types-waitress is installed or not, its objects are
 # used as Any here (the stubs mistype some attributes this module reads).
@@ -49,6 +49,9 @@ from eureka_embed.registry import Registry
 from eureka_embed.replication import PeerReplicator, ReplicationSettings
 from eureka_embed.replication.peer_dns import DEFAULT_DNS_INTERVAL_S, PeerDnsName
 from eureka_embed.wsgi import create_app
+
+if TYPE_CHECKING:
+    from eureka_embed.remote_regions import RemoteRegions
 
 __all__ = [
     "DEFAULT_CONNECTION_LIMIT",
@@ -144,6 +147,9 @@ class EurekaServer:
     is answered at once, so heartbeats always find a thread. Held watches are answered when
     the server stops, so they never hold up its drain.
 
+    ``remote_regions`` are followed while it serves (started after it listens, stopped
+    before it closes) and served to reads with ``?regions=`` by the default app.
+
     ``auth`` and ``fetch_limit`` are the default app's (see :func:`eureka_embed.wsgi.create_app`);
     without ``auth``, a server bound to an address other than loopback logs a warning saying it
     is open.
@@ -170,6 +176,7 @@ class EurekaServer:
         max_watchers: int | None = None,
         auth: AuthOption | None = None,
         fetch_limit: FetchRateLimit | None = None,
+        remote_regions: RemoteRegions | None = None,
     ) -> None:
         check_server_arguments(port=port, threads=threads, connection_limit=connection_limit)
         if max_watchers is not None and max_watchers < 0:
@@ -181,6 +188,7 @@ class EurekaServer:
         self._app = app
         self._auth = auth
         self._fetch_limit = fetch_limit
+        self._remote_regions = remote_regions
         self._host = host
         self._port = port
         self._settings = _waitress_settings(threads, max_body_bytes)
@@ -198,6 +206,7 @@ class EurekaServer:
             replication=replication,
             peer_dns=peer_dns,
             peer_dns_interval_s=peer_dns_interval_s,
+            remote_regions=remote_regions,
         )
         self.replicator: PeerReplicator | None = self._duties.replicator
         self._shutdown_timeout = shutdown_timeout
@@ -271,6 +280,7 @@ class EurekaServer:
                     fetch_limit=self._fetch_limit,
                     readiness=self._duties.readiness,
                     server_kind="waitress",
+                    remote_regions=self._remote_regions,
                 )
             limits = ConnectionLimits(
                 fd_bounded(self._connection_limit, _FD_RESERVE), self._request_timeout

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import MutableMapping, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import falcon
 import falcon.asgi
@@ -31,6 +31,9 @@ from eureka_embed.wsgi.errors import serialize_http_error
 from eureka_embed.wsgi.metrics import RequestMetrics
 from eureka_embed.wsgi.request_input import endpoint_request
 from eureka_embed.wsgi.resources import write_response
+
+if TYPE_CHECKING:
+    from eureka_embed.remote_regions import RemoteRegions
 
 __all__ = ["EurekaAsgiApp", "create_app", "falcon_asgi_app"]
 
@@ -115,6 +118,7 @@ def create_app(
     fetch_limit: FetchRateLimit | None = None,
     readiness: Readiness | None = None,
     server_kind: str = "embedded ASGI",
+    remote_regions: RemoteRegions | None = None,
     threads: int = DEFAULT_BLOCKING_THREADS,
 ) -> EurekaAsgiApp:
     """An ASGI app serving ``registry`` over Eureka's REST API.
@@ -139,6 +143,7 @@ def create_app(
         fetch_limit=fetch_limit,
         readiness=readiness,
         server_kind=server_kind,
+        remote_regions=remote_regions,
     )
     return falcon_asgi_app(api, threads=threads)
 

@@ -166,6 +166,9 @@ class DiscoveryClient:
         self._told: CacheView = self._cache.view
         self._last_change_full = True
         self._fetched_once = False
+        # When a refresh last worked (epoch ms, None: never), and whether the last one failed.
+        self._last_success_ms: int | None = None
+        self._fetch_failing = False
         # The index of the last registry answer when its server offers watches: the next
         # refresh watches from it. None (a plain Eureka server, an in-process registry, a
         # failed fetch): the next refresh polls.
@@ -449,9 +452,25 @@ class DiscoveryClient:
                 if not self._closed:  # else ended by shutdown (Aborted): nothing failed
                     self._count("fetch_failures")
                     log.warning("registry fetch failed: %s", exc.reason)
+            self._record_fetch(done)
             # Even a failed full fetch after a merged delta leaves a changed copy to tell of.
             self._tell_listeners()
             return done
+
+    def _record_fetch(self, done: bool) -> None:
+        self._fetch_failing = not done
+        if done:
+            self._last_success_ms = self._clock.now_ms()
+
+    @property
+    def last_successful_fetch_ms(self) -> int | None:
+        """When a registry fetch (poll or watch) last worked, epoch ms; None before the first."""
+        return self._last_success_ms
+
+    @property
+    def fetch_failing(self) -> bool:
+        """Whether the last registry fetch failed (the copy is then the last one fetched)."""
+        return self._fetch_failing
 
     def _full_fetch(self) -> bool:
         answer = self._query.get_applications(self.config.fetch_regions)
@@ -523,6 +542,7 @@ class DiscoveryClient:
         with self._abort.armed():
             if index is not None and self._watching():
                 done, again = self._watch(index)
+                self._record_fetch(done)
             else:
                 done = self.refresh()
                 again = done and self._watching()

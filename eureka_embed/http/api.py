@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from prometheus_client import CollectorRegistry
 
@@ -44,6 +44,9 @@ from eureka_embed.http.watches import Watches
 from eureka_embed.registry import Registry
 from eureka_embed.replication.receiver import ReplicationReceiver
 
+if TYPE_CHECKING:
+    from eureka_embed.remote_regions import RemoteRegions
+
 __all__ = ["DEFAULT_BASE_PATHS", "EurekaApi"]
 
 #: ``/eureka`` as Spring Cloud serves the API, ``/eureka/v2`` as Netflix does.
@@ -58,7 +61,9 @@ class EurekaApi:
     ``fetch_limit`` turns on the limit of full and delta fetches
     (:mod:`eureka_embed.http.fetch_limit`); ``readiness`` is what ``/readyz`` asks (by default
     whether the registry's store answers; a server that copies from peers gives its own);
-    ``server_kind`` names what serves it on the dashboard.
+    ``remote_regions`` what ``?regions=`` adds to reads (:mod:`eureka_embed.remote_regions`;
+    None: nothing, the parameter is ignored); ``server_kind`` names what serves it on the
+    dashboard.
 
     ``max_watchers`` bounds the watching reads held at once by :meth:`Watches.wait` (a thread
     each); None: no bound (an asyncio adapter's :meth:`Watches.wait_async` is never bounded).
@@ -89,6 +94,7 @@ class EurekaApi:
         fetch_limit: FetchRateLimit | None = None,
         readiness: Readiness | None = None,
         server_kind: str = "embedded",
+        remote_regions: RemoteRegions | None = None,
     ) -> None:
         if max_body_bytes < 0:
             raise ValueError("max_body_bytes must not be negative")
@@ -103,7 +109,7 @@ class EurekaApi:
         )
         self.services = Services(
             registry=registry,
-            payloads=RegistryPayloads(registry, cache),
+            payloads=RegistryPayloads(registry, cache, remote_regions),
             max_body_bytes=max_body_bytes,
             replication=ReplicationReceiver(registry),
             watches=self.watches,
@@ -112,6 +118,7 @@ class EurekaApi:
             readiness=self.readiness,
             fetch_limiter=self.fetch_limiter,
             server_kind=server_kind,
+            remote_regions=remote_regions,
         )
         endpoints = Endpoints(self.services)
         operations = OperationEndpoints(registry, self.readiness)

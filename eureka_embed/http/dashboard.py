@@ -46,6 +46,8 @@ def _body(title: str) -> str:
         '<div id="chart"></div></section>'
         '<section aria-labelledby="h-peers"><h2 id="h-peers">Peers</h2><div id="peers"></div>'
         "</section>"
+        '<section aria-labelledby="h-regions"><h2 id="h-regions">Remote regions</h2>'
+        '<div id="regions"></div></section>'
         '<section aria-labelledby="h-apps"><h2 id="h-apps">Applications</h2><div id="apps"></div>'
         "</section>"
         '<section id="instances" aria-labelledby="h-inst"><h2 id="h-inst">Instances</h2>'

@@ -1,11 +1,11 @@
 """What the dashboard page loads: one compact JSON document, and the operator's actions.
 
-``GET /dashboard/data`` answers :func:`dashboard_data`: general information, the peers, the
-chart's samples, the recent leases, and every instance as one short array (the names of its
-fields are sent once, in ``columns``), so 10,000 instances fit well below a megabyte once
-gzipped. It is watchable like ``GET apps`` (``?index=N&wait=30s``, :mod:`.watches`): the page
-holds one such read open and redraws when it returns, which is how a change shows within a
-second.
+``GET /dashboard/data`` answers :func:`dashboard_data`: general information, the peers and
+remote regions, the chart's samples, the recent leases, and every instance as one short array
+(the names of its fields are sent once, in ``columns``), so 10,000 instances fit well below a
+megabyte once gzipped. It is watchable like ``GET apps`` (``?index=N&wait=30s``,
+:mod:`.watches`): the page holds one such read open and redraws when it returns, which is how a
+change shows within a second.
 
 ``POST /dashboard/actions`` takes ``{"action": ..., "app": ..., "id": ...}`` and makes the same
 registry call as the Eureka endpoint would (so it is replicated the same way). It needs the
@@ -156,6 +156,7 @@ def dashboard_data(
         cpus=os.cpu_count(),
         memoryBytes=_memory_bytes(),
         now=status.now_ms,
+        remoteRegions=_remote_regions(services),
     )
     return {
         "info": info,
@@ -166,6 +167,23 @@ def dashboard_data(
         "columns": COLUMNS,
         "instances": [_row(record) for record in records],
     }
+
+
+def _remote_regions(services: Services) -> list[dict[str, Any]]:
+    """Each followed region: name, URL, last successful fetch, instances held, ok/failing."""
+    remote = services.remote_regions
+    if remote is None:
+        return []
+    return [
+        {
+            "name": region.name,
+            "url": region.url,
+            "lastSuccessAt": region.last_success_ms,
+            "instances": region.instances,
+            "ok": region.ok,
+        }
+        for region in remote.statuses()
+    ]
 
 
 def _record_order(record: LeaseRecord) -> tuple[str, str]:

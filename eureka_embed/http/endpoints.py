@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from eureka_embed.codec import decode_instance, encode_instance
 from eureka_embed.errors import InstanceNotFound, InvalidInput
@@ -40,9 +41,15 @@ from eureka_embed.http.outcomes import (
     application_not_found,
     error_outcome,
     instance_id_not_found,
+    remote_region_not_ready,
     renew_outcome,
 )
-from eureka_embed.http.params import is_replication, status_param, timestamp_param
+from eureka_embed.http.params import (
+    asks_for_regions,
+    is_replication,
+    status_param,
+    timestamp_param,
+)
 from eureka_embed.http.payloads import RegistryPayloads
 from eureka_embed.http.probes import Readiness
 from eureka_embed.http.responses import (
@@ -57,6 +64,9 @@ from eureka_embed.protocol import INDEX_HEADER
 from eureka_embed.registry import Registry, RenewOutcome
 from eureka_embed.replication.receiver import ReplicationReceiver
 from eureka_embed.storage.view_index import ALL, View, app_view, vip_view
+
+if TYPE_CHECKING:
+    from eureka_embed.remote_regions import RemoteRegions
 
 __all__ = ["Endpoints", "Route", "Services", "answer", "dashboard_route", "eureka_routes"]
 
@@ -83,6 +93,8 @@ class Services:
     fetch_limiter: FetchLimiter | None = None
     #: What serves the app, for the dashboard: ``waitress``, ``uvicorn``, ``embedded WSGI``...
     server_kind: str = "embedded"
+    #: The regions ``?regions=`` may add to reads (:mod:`eureka_embed.remote_regions`).
+    remote_regions: RemoteRegions | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +128,7 @@ class Route:
         :raises InvalidInput: a malformed ``index`` or ``wait``; answer it with
             :func:`~eureka_embed.http.responses.error_response` (a 400 with the reason).
         """
-        if self.view_of is None or method != "GET":
+        if self.view_of is None or method != "GET" or asks_for_regions(request):
             return None
         return watch_request(request, self.view_of(request))
 
@@ -139,6 +151,22 @@ class Endpoints:
         self._max_body_bytes = services.max_body_bytes
         self._watches = services.watches
 
+    def _regions(self, req: EndpointRequest, *, refuse_unready: bool = False) -> tuple[str, ...]:
+        """The followed regions ``?regions=`` names; unknown names are ignored (Netflix's
+        registry skips a region it has no registry of).
+
+        ``refuse_unready`` (full and delta reads): 403 while a followed region was never
+        fetched, for any read that names regions, as Netflix refuses them.
+        """
+        remote = self._services.remote_regions
+        if remote is None:
+            return ()
+        if refuse_unready and asks_for_regions(req):
+            region = remote.not_ready()
+            if region is not None:
+                raise HttpRefusal(remote_region_not_ready(region))
+        return remote.known(req.query_value("regions"))
+
     def _view_index(self, req: EndpointRequest, view: View) -> int:
         """The index of ``view``, read before its data; a watch of a stopping server is a 503.
 
@@ -153,13 +181,13 @@ class Endpoints:
     # -- reads of cached payloads
 
     def get_apps(self, req: EndpointRequest) -> EndpointResponse:
-        """``GET apps``: the full registry (``?regions=`` is accepted and ignored)."""
+        """``GET apps``: the full registry, with ``?regions=`` the remote regions' too."""
         self._refuse_while_copying()
         index = self._view_index(req, ALL)
         variant = negotiate(req)
-        full = self._payloads.full(variant)
+        full = self._payloads.full(variant, self._regions(req, refuse_unready=True))
         self._admit(req, full=True)
-        return _indexed(cached_payload(req, full, variant), index)
+        return _indexed(cached_payload(req, full, variant), index, req)
 
     def _refuse_while_copying(self) -> None:
         readiness = self._services.readiness
@@ -189,13 +217,15 @@ class Endpoints:
             raise HttpRefusal(DELTA_DISABLED)
         self._refuse_while_copying()
         index = self._view_index(req, ALL)
-        watch = watch_request(req, ALL)
+        watch = None if asks_for_regions(req) else watch_request(req, ALL)
         variant = negotiate(req)
         delta = self._payloads.delta(
-            variant, after_index=None if watch is None else watch.after_index
+            variant,
+            after_index=None if watch is None else watch.after_index,
+            regions=self._regions(req, refuse_unready=True),
         )
         self._admit(req, full=False)
-        return _indexed(cached_payload(req, delta, variant), index)
+        return _indexed(cached_payload(req, delta, variant), index, req)
 
     def get_app(self, req: EndpointRequest) -> EndpointResponse:
         """``GET apps/{app}``: one application."""
@@ -220,8 +250,8 @@ class Endpoints:
         vip = req.params["vip"]
         index = self._view_index(req, vip_view(vip, secure=secure))
         variant = negotiate(req)
-        cached = self._payloads.vip(vip, variant, secure=secure)
-        return _indexed(cached_payload(req, cached, variant), index)
+        cached = self._payloads.vip(vip, variant, secure=secure, regions=self._regions(req))
+        return _indexed(cached_payload(req, cached, variant), index, req)
 
     # -- single instances
 
@@ -376,7 +406,14 @@ class Endpoints:
         )
 
 
-def _indexed(response: EndpointResponse, index: int) -> EndpointResponse:
+def _indexed(
+    response: EndpointResponse, index: int, req: EndpointRequest | None = None
+) -> EndpointResponse:
+    """``response`` with its watch index; none for a read that asks for regions: its answer
+    also moves with the remote copies, which the index does not count, so it is not a watch
+    (clients poll it, as they poll Netflix's servers)."""
+    if req is not None and asks_for_regions(req):
+        return response
     return response._replace(headers=(*response.headers, (INDEX_HEADER, str(index))))
 
 

@@ -307,7 +307,13 @@ _WAIT_PARAM: Final = _query(
     f"at most {MAX_WAIT_S:.0f}s)",
     {"type": "string", "pattern": r"^[0-9]{1,12}(\.[0-9]{1,9})?(ms|s|m|h)?$"},
 )
-_REGIONS_PARAM: Final = _query("regions", "accepted and ignored", {"type": "string"})
+_REGIONS_PARAM: Final = _query(
+    "regions",
+    "remote regions whose applications the answer includes, comma-separated (any case, any "
+    "order); names this node does not follow (serve --remote-region) are ignored. A read that "
+    f"names regions is not a watch: index and wait are ignored and no {INDEX_HEADER} is sent",
+    {"type": "string"},
+)
 _LAST_DIRTY: Final = _query(
     "lastDirtyTimestamp", "epoch milliseconds of the client's copy", {"type": "integer"}
 )
@@ -341,7 +347,8 @@ def _path_param(name: str) -> JsonObject:
 
 _INDEX_HEADER_OUT: Final = {
     INDEX_HEADER: {
-        "description": "the index of the view shown, for a later ?index= watch",
+        "description": "the index of the view shown, for a later ?index= watch (absent when "
+        "the read names regions)",
         "schema": {"type": "string", "pattern": "^[0-9]+$"},
     }
 }
@@ -470,9 +477,11 @@ def _vip_read(field_name: str) -> _Operation:
             400: _BAD_WATCH,
             503: _STOPPING,
         },
-        (*_CACHED_READ, *_WATCH),
+        (*_CACHED_READ, *_WATCH, _REGIONS_PARAM),
     )
 
+
+_REGION_NOT_READY: Final = "a remote region was not fetched yet (the read names regions)"
 
 #: Every operation, by route template below the base path (absolute for ``/``, ``/metrics``
 #: and the dashboard's) and method.
@@ -483,7 +492,7 @@ _OPERATIONS: Final[Mapping[tuple[str, str], _Operation]] = {
             200: _payload("every application", "Applications", "applications", indexed=True),
             304: _NOT_MODIFIED,
             400: _BAD_WATCH,
-            403: _refusal("the start-up copy from peers is in progress (as Eureka refuses it)"),
+            403: _refusal(f"the start-up copy from peers is in progress, or {_REGION_NOT_READY}"),
             503: _STOPPING,
         },
         (*_CACHED_READ, *_WATCH, _REGIONS_PARAM),
@@ -495,7 +504,8 @@ _OPERATIONS: Final[Mapping[tuple[str, str], _Operation]] = {
             304: _NOT_MODIFIED,
             400: _BAD_WATCH,
             403: _refusal(
-                "this server does not serve deltas, or its start-up copy from peers is in progress"
+                "this server does not serve deltas, its start-up copy from peers is in progress, "
+                f"or {_REGION_NOT_READY}"
             ),
             503: _STOPPING,
         },

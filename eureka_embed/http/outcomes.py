@@ -43,6 +43,7 @@ __all__ = [
     "application_not_found",
     "error_outcome",
     "instance_id_not_found",
+    "remote_region_not_ready",
     "renew_outcome",
 ]
 
@@ -133,3 +134,9 @@ def application_not_found(app: str) -> Outcome:
 
 def instance_id_not_found(instance_id: str) -> Outcome:
     return Outcome(404, f"no instance {instance_id!r} is registered")
+
+
+def remote_region_not_ready(region: str) -> Outcome:
+    """A full or delta read with ``?regions=`` before ``region`` was first fetched (Netflix
+    answers 403 then too)."""
+    return Outcome(403, f"remote region {region!r} has not been fetched yet; retry later")

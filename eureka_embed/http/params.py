@@ -13,7 +13,13 @@ from eureka_embed.model import InstanceStatus
 # The replication header has one definition, shared with the sender.
 from eureka_embed.protocol import REPLICATION_HEADER
 
-__all__ = ["REPLICATION_HEADER", "is_replication", "status_param", "timestamp_param"]
+__all__ = [
+    "REPLICATION_HEADER",
+    "asks_for_regions",
+    "is_replication",
+    "status_param",
+    "timestamp_param",
+]
 
 _MAX_TIMESTAMP = 2**63 - 1
 
@@ -22,6 +28,13 @@ def is_replication(req: EndpointRequest) -> bool:
     """True for a write a peer forwarded: applied, never replicated again."""
     value = req.header(REPLICATION_HEADER)
     return value is not None and value.strip().lower() == "true"
+
+
+def asks_for_regions(req: EndpointRequest) -> bool:
+    """Whether a read names remote regions (``?regions=``, known to this node or not): such
+    reads are not watches and carry no watch index (see :mod:`eureka_embed.remote_regions`)."""
+    value = req.query_value("regions")
+    return value is not None and bool(value.strip(" ,"))
 
 
 def timestamp_param(req: EndpointRequest, name: str) -> int | None:

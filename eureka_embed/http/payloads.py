@@ -32,9 +32,9 @@ leave the delta window.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from eureka_embed.codec import WireFormat
 from eureka_embed.codec.segments import (
@@ -48,6 +48,9 @@ from eureka_embed.http.negotiation import Variant
 from eureka_embed.http.payload_cache import PayloadCache, Version
 from eureka_embed.model import Application, Applications
 from eureka_embed.registry import Registry
+
+if TYPE_CHECKING:
+    from eureka_embed.remote_regions import RemoteRegions
 
 __all__ = ["DELTA_TIME_BUCKET_MS", "Payload", "RegistryPayloads"]
 
@@ -69,9 +72,16 @@ class Payload:
 class RegistryPayloads:
     """Cached encodings of the registry's full, delta, application and VIP answers."""
 
-    def __init__(self, registry: Registry, cache: PayloadCache[Payload | None]) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        cache: PayloadCache[Payload | None],
+        remote_regions: RemoteRegions | None = None,
+    ) -> None:
         self.registry = registry
         self.cache = cache
+        #: The regions ``?regions=`` may add (:mod:`eureka_embed.remote_regions`); None: none.
+        self.remote_regions = remote_regions
         self._token = secrets.token_hex(6)
         # The model an answer was built from, per version: the plain and gzipped variants of
         # one version read the registry once between them.
@@ -81,21 +91,45 @@ class RegistryPayloads:
         self._registry_segments = {r: SegmentCache(*r) for r in _REPRESENTATIONS}
         self._delta_segments = {r: SegmentCache(*r) for r in _REPRESENTATIONS}
 
-    def full(self, variant: Variant) -> Payload:
+    def full(self, variant: Variant, regions: Sequence[str] = ()) -> Payload:
+        """The full registry; with ``regions`` (followed ones, see
+        :meth:`RemoteRegions.known`) their applications too."""
         version = (self.registry.sequence,)
-        payload = self._cached(
-            ("full", ""), variant, version, self.registry.get_applications, self._encode_full
-        )
+        remote = self.remote_regions
+        if regions and remote is not None:
+            payload = self._cached(
+                ("full", "", *regions),
+                variant,
+                (*version, *remote.version(regions)),
+                lambda: remote.full(self.registry.get_applications(), regions),
+                self._encode_merged,
+            )
+        else:
+            payload = self._cached(
+                ("full", ""), variant, version, self.registry.get_applications, self._encode_full
+            )
         assert payload is not None  # the full registry always exists, if empty
         return payload
 
-    def delta(self, variant: Variant, *, after_index: int | None = None) -> Payload:
+    def delta(
+        self, variant: Variant, *, after_index: int | None = None, regions: Sequence[str] = ()
+    ) -> Payload:
         """The delta window, or with ``after_index`` only what changed after that watch
         index (see :meth:`Registry.get_delta`); the watchers one change wakes all ask for
-        the same index, so one of them builds it."""
+        the same index, so one of them builds it. With ``regions``, the window with their
+        changes (a read with regions is never a watch)."""
         registry = self.registry
         version = (registry.sequence, registry.clock.now_ms() // DELTA_TIME_BUCKET_MS)
-        if after_index is None:
+        remote = self.remote_regions
+        if regions and remote is not None:
+            payload = self._cached(
+                ("delta", "", *regions),
+                variant,
+                (*version, *remote.version(regions)),
+                lambda: remote.delta(registry.get_delta(), registry.get_applications(), regions),
+                self._encode_merged,
+            )
+        elif after_index is None:
             payload = self._cached(
                 ("delta", ""), variant, version, registry.get_delta, self._encode_delta
             )
@@ -125,14 +159,32 @@ class RegistryPayloads:
             ("app", upper), variant, (self.registry.sequence,), read, self._encode_application
         )
 
-    def vip(self, name: str, variant: Variant, *, secure: bool = False) -> Payload:
+    def vip(
+        self, name: str, variant: Variant, *, secure: bool = False, regions: Sequence[str] = ()
+    ) -> Payload:
         # The registry matches VIP names case-insensitively: one cache entry per spelling-class.
         wanted = name.strip().lower()
         read = self.registry.get_secure_vip if secure else self.registry.get_vip
+        version: Version = (self.registry.sequence,)
+        remote = self.remote_regions
+        if regions and remote is not None:
+
+            def read_merged() -> Applications:
+                return remote.vip(read(wanted), wanted, regions, secure=secure)
+
+            payload = self._cached(
+                ("svip" if secure else "vip", wanted, *regions),
+                variant,
+                (*version, *remote.version(regions)),
+                read_merged,
+                self._encode_vip,
+            )
+            assert payload is not None
+            return payload
         payload = self._cached(
             ("svip" if secure else "vip", wanted),
             variant,
-            (self.registry.sequence,),
+            version,
             lambda: read(wanted),
             self._encode_vip,
         )
@@ -141,7 +193,7 @@ class RegistryPayloads:
 
     def _cached(
         self,
-        what: tuple[str, str],
+        what: tuple[str, ...],
         variant: Variant,
         version: Version,
         read: Callable[[], M | None],
@@ -174,6 +226,12 @@ class RegistryPayloads:
         return _registry_body(
             apps, variant, self._delta_segments[variant.fmt, variant.compact], keep=False
         )
+
+    def _encode_merged(self, apps: Applications, variant: Variant) -> bytes:
+        # Merged applications are not the local ones: their segments would only push the
+        # local registry's out of the cache.
+        segments = self._registry_segments[variant.fmt, variant.compact]
+        return _registry_body(apps, variant, segments, keep=False)
 
     def _encode_vip(self, apps: Applications, variant: Variant) -> bytes:
         segments = self._registry_segments[variant.fmt, variant.compact]

@@ -204,6 +204,20 @@ class Store(abc.ABC):
         Returns ``result``. ``fn`` may run more than once and must have no side effects.
         """
 
+    def mutate_each(
+        self,
+        keys: Sequence[tuple[str, str]],
+        fn: Callable[[LeaseRecord | None], tuple[Write | None, T]],
+    ) -> list[T]:
+        """:meth:`mutate` with ``fn`` for each ``(app, instance_id)`` of ``keys``, in order.
+
+        Each one is atomic, the batch is not: other writes may land between two of them. The
+        results in the order of ``keys``. A store holding its state in memory does several
+        under one hold of its lock (an eviction pass removes thousands at once); this default
+        calls :meth:`mutate` for each.
+        """
+        return [self.mutate(app, instance_id, fn) for app, instance_id in keys]
+
     @abc.abstractmethod
     def renew(self, app: str, instance_id: str, now_ms: int) -> LeaseRecord | None:
         """Set the record's ``last_renewal_ms`` to ``now_ms`` (never backwards); None if absent.

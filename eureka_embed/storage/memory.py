@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from eureka_embed.storage.base import Change, LeaseRecord, Write
@@ -11,6 +11,10 @@ from eureka_embed.storage.record_index import IndexedStore
 __all__ = ["MemoryStore"]
 
 T = TypeVar("T")
+
+#: Writes of one :meth:`MemoryStore.mutate_each` done per hold of the lock: a heartbeat waits
+#: for one slice (a millisecond or two), not for a whole eviction pass of thousands.
+_SLICE = 256
 
 
 class MemoryStore(IndexedStore):
@@ -30,6 +34,26 @@ class MemoryStore(IndexedStore):
         if logged:
             self._notify_change()
         return result
+
+    def mutate_each(
+        self,
+        keys: Sequence[tuple[str, str]],
+        fn: Callable[[LeaseRecord | None], tuple[Write | None, T]],
+    ) -> list[T]:
+        results: list[T] = []
+        index, apply = self._index, self._apply
+        for start in range(0, len(keys), _SLICE):
+            logged = False
+            with self._lock:
+                for app, instance_id in keys[start : start + _SLICE]:
+                    current = index.get(app, instance_id)
+                    write, result = fn(current)
+                    if write is not None and apply(app, instance_id, current, write):
+                        logged = True
+                    results.append(result)
+            if logged:  # one wake-up per slice, not per write
+                self._notify_change()
+        return results
 
     def _apply(self, app: str, instance_id: str, current: LeaseRecord | None, write: Write) -> bool:
         """Apply ``write``; whether it logged a change."""

@@ -93,18 +93,23 @@ class ViewIndexes:
         app, instance_id = instance.app, instance.instance_id
         members = self._member_of.get(app)
         before = members.pop(instance_id, ()) if members is not None else ()
-        after = self._share(views_of(instance))
         sequence = change.sequence
         last = self._last
         last[ALL] = sequence
+        if change.action is ActionType.DELETED:
+            # The removed instance is the one last recorded: it leaves the views it was in
+            # (its own views only when it was not known, as after a reload without it).
+            for view in before or views_of(instance):
+                last[view] = sequence
+            if members is not None and not members:
+                del self._member_of[app]
+            return
+        after = self._share(views_of(instance))
         for view in (*before, *after):
             last[view] = sequence
-        if change.action is not ActionType.DELETED:
-            if members is None:
-                members = self._member_of[app] = {}
-            members[instance_id] = after
-        elif members is not None and not members:
-            del self._member_of[app]
+        if members is None:
+            members = self._member_of[app] = {}
+        members[instance_id] = after
 
     def _share(self, views: tuple[View, ...]) -> tuple[View, ...]:
         return self._shared.setdefault(views, views)

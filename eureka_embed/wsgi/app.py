@@ -11,7 +11,7 @@ What each route does is :mod:`eureka_embed.http`'s; this module only mounts it o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import falcon
 
@@ -25,6 +25,9 @@ from eureka_embed.registry import Registry
 from eureka_embed.wsgi.errors import install_error_handlers
 from eureka_embed.wsgi.metrics import RequestMetrics
 from eureka_embed.wsgi.resources import FalconResource
+
+if TYPE_CHECKING:
+    from eureka_embed.remote_regions import RemoteRegions
 
 __all__ = ["DEFAULT_BASE_PATHS", "DEFAULT_MAX_WATCHERS", "EurekaApp", "create_app", "falcon_app"]
 
@@ -50,6 +53,7 @@ def create_app(
     fetch_limit: FetchRateLimit | None = None,
     readiness: Readiness | None = None,
     server_kind: str = "embedded WSGI",
+    remote_regions: RemoteRegions | None = None,
     max_watchers: int = DEFAULT_MAX_WATCHERS,
 ) -> EurekaApp:
     """A WSGI app serving ``registry`` over Eureka's REST API.
@@ -79,6 +83,9 @@ def create_app(
         that copies from peers while it listens gives its own
         (:class:`~eureka_embed.http.probes.Readiness`).
     :param server_kind: what serves the app, shown on the dashboard.
+    :param remote_regions: the remote regions' registries ``?regions=`` adds to reads of
+        ``apps``, ``apps/delta``, ``vips`` and ``svips`` (:mod:`eureka_embed.remote_regions`);
+        the caller starts and stops them. None (the default): ``regions`` is ignored.
     """
     api = EurekaApi(
         registry,
@@ -94,6 +101,7 @@ def create_app(
         fetch_limit=fetch_limit,
         readiness=readiness,
         server_kind=server_kind,
+        remote_regions=remote_regions,
     )
     return falcon_app(api)
 

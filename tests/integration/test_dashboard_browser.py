@@ -445,3 +445,34 @@ def test_ten_thousand_instances(browser: WebDriver, server: EurekaServer) -> Non
     assert time.monotonic() - started < 2.0
     browser.find_element(By.ID, "next")  # the pager is there
     print(f"10k: first render {drawn_ms:.0f} ms, {transferred} bytes")
+
+
+def test_remote_regions_show_how_following_them_goes(browser: WebDriver) -> None:
+    from selenium.webdriver.common.by import By
+
+    from eureka_embed.remote_regions import RemoteRegion, following
+
+    remote = EurekaServer(Registry(), host="127.0.0.1", port=0, maintenance=False).start()
+    try:
+        _register(remote, "BILLING", "b1:billing:8080")
+        regions = following([RemoteRegion("eu-west-1", remote.base_url)], fetch_interval_s=0.2)
+        with EurekaServer(
+            Registry(), host="127.0.0.1", port=0, maintenance=False, remote_regions=regions
+        ) as local:
+            _open(browser, local.root_url + "/")
+            block = browser.find_element(By.ID, "regions")
+            _wait(browser, lambda b: "OK" in block.text and "1 instances" in block.text, "OK")
+            assert "eu-west-1" in block.text and remote.base_url in block.text
+
+            remote.stop()
+
+            # The page redraws on a change of the registry or after its watch's wait; reload.
+            def failing(b: WebDriver) -> bool:
+                _open(b, local.root_url + "/")
+                return "FAILING" in b.find_element(By.ID, "regions").text
+
+            _wait(browser, failing, "the region shown as failing")
+            text = browser.find_element(By.ID, "regions").text
+            assert "1 instances" in text and "serving that copy" in text
+    finally:
+        remote.stop()

@@ -18,13 +18,14 @@ import pytest
 
 from eureka_embed.auth.guard import access_of
 from eureka_embed.auth.roles import Access, Identity
+from eureka_embed.clock import ManualClock
 from eureka_embed.errors import StorageUnavailable
 from eureka_embed.http.api import EurekaApi
 from eureka_embed.http.openapi import BASIC_SCHEME, openapi_document
-from eureka_embed.http.probes import Readiness
 from eureka_embed.registry import Registry
 from eureka_embed.testing import config_for_tests
 from tests.auth.support import authorization
+from tests.regions.support import REGION, region_rig
 from tests.reliability.auth_users import as_fuzzer, basic_auth
 from tests.wsgi.adapters import AppFactory
 from tests.wsgi.helpers import BASES, instance_id, json_body, register
@@ -52,16 +53,9 @@ class Setup:
     auth: bool = False
     store: FailingStore = field(default_factory=FailingStore)
     delta_enabled: bool = True
-    #: The app's start-up copy from peers runs (full and delta fetches are refused).
-    copying: bool = False
 
     def options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"auth": basic_auth()} if self.auth else {}
-        if self.copying:
-            readiness = Readiness(self.store)
-            readiness.begin_copy()
-            options["readiness"] = readiness
-        return options
+        return {"auth": basic_auth()} if self.auth else {}
 
     def client(self, headers: Mapping[str, str] | None = None) -> falcon.testing.TestClient:
         """A client of a new app; ``headers`` (``{}``: none) instead of the setup's user's."""
@@ -142,10 +136,15 @@ def _delta_disabled(s: Setup) -> Result:
     return s.client().simulate_get(s.url("apps/delta"))
 
 
-def _copying(below: str) -> Driver:
+def _region_not_fetched(below: str) -> Driver:
+    """A read with ``?regions=`` on a node whose remote region was never fetched."""
+
     def drive(s: Setup) -> Result:
-        s.copying = True
-        return s.client().simulate_get(s.url(below))
+        registry = Registry(s.store, config_for_tests())
+        unfetched = region_rig(ManualClock()).regions()  # never started
+        app = s.create_app(registry, remote_regions=unfetched, **s.options())
+        client = falcon.testing.TestClient(app, headers=as_fuzzer() if s.auth else {})
+        return client.simulate_get(s.url(below), params={"regions": REGION})
 
     return drive
 
@@ -196,7 +195,7 @@ DRIVERS: Final[dict[tuple[str, str], dict[int, Driver]]] = {
     ("apps", "GET"): {
         **_watched_read("apps"),
         304: _not_modified("apps"),
-        403: _copying("apps"),
+        403: _region_not_fetched("apps"),
     },
     ("apps/delta", "GET"): {
         **_watched_read("apps/delta"),

@@ -23,6 +23,8 @@ from eureka_embed.http.dashboard_data import COLUMNS
 from eureka_embed.model import DataCenterInfo, InstanceInfo, InstanceStatus, PortInfo
 from eureka_embed.registry import Registry
 from tests.auth.support import authorization, basic_auth
+from tests.client.support import instance
+from tests.regions.support import REGION, region_rig
 from tests.wsgi.adapters import AppFactory
 from tests.wsgi.helpers import instance_id, register
 
@@ -195,9 +197,42 @@ def test_general_information(
     assert info["cpus"] >= 1
     assert info["memoryBytes"] is None or info["memoryBytes"] > 1 << 20
     assert info["peers"] == peers
+    assert info["remoteRegions"] == []
     assert info["instances"] == 1
     for key in ("renewsThreshold", "renewsLastMinute", "selfPreservationActive", "now"):
         assert key in info
+
+
+def test_general_information_lists_the_remote_regions(
+    create_app: AppFactory, registry: Registry, clock: ManualClock
+) -> None:
+    rig = region_rig(clock)
+    rig.remote.register(instance(1, "BILLING"))
+    rig.remote.register(instance(2, "BILLING"))
+    rig.follower.start()
+    fetched_at = clock.now_ms()
+    client = falcon.testing.TestClient(create_app(registry, remote_regions=rig.regions()))
+    try:
+        (region,) = data(client)["info"]["remoteRegions"]
+        assert region == {
+            "name": REGION,
+            "url": rig.follower.region.url,
+            "lastSuccessAt": fetched_at,
+            "instances": 2,
+            "ok": True,
+        }
+
+        rig.tap.down = True
+        rig.advance(30)
+
+        (region,) = data(client)["info"]["remoteRegions"]
+        assert (region["ok"], region["lastSuccessAt"], region["instances"]) == (
+            False,
+            fetched_at,
+            2,
+        )
+    finally:
+        rig.follower.stop()
 
 
 def test_the_data_is_gzipped_for_a_browser(client: falcon.testing.TestClient) -> None:

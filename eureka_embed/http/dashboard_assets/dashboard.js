@@ -74,6 +74,13 @@
           String(p.url), el("span", { class: "muted", text: " · last success " + (p.lastSuccessAt ? ago(p.lastSuccessAt) : "never") +
             " · queue " + (p.queueLength ?? 0) + (p.lastError ? " · last error: " + p.lastError : "") })))));
     }
+    const regions = info.remoteRegions || [];
+    if (!regions.length) fill($("regions"), el("p", { class: "muted", text: "No remote regions: reads with ?regions= get this region only." }));
+    else fill($("regions"), el("ul", { class: "plain" }, ...regions.map((r) => el("li", {},
+      el("span", { class: "status status-" + (r.ok ? "UP" : "DOWN"), text: r.ok ? "OK" : "FAILING" }), " ",
+      el("strong", { text: String(r.name) }), " " + String(r.url),
+      el("span", { class: "muted", text: " · " + r.instances + " instances · last fetch " + ago(r.lastSuccessAt) +
+        (r.ok || !r.lastSuccessAt ? "" : " (serving that copy)") })))));
   }
 
   function drawChart(samples, info) {
