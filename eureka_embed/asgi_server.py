@@ -56,6 +56,7 @@ from eureka_embed.node import (
 )
 from eureka_embed.registry import Registry
 from eureka_embed.replication import PeerReplicator, ReplicationSettings
+from eureka_embed.replication.peer_dns import DEFAULT_DNS_INTERVAL_S, PeerDnsName
 
 if TYPE_CHECKING:
     from eureka_embed.remote_regions import RemoteRegions
@@ -171,6 +172,8 @@ class UvicornServer:
         shutdown_timeout: float = 10.0,
         peers: Sequence[str] = (),
         replication: ReplicationSettings | None = None,
+        peer_dns: Sequence[PeerDnsName] = (),
+        peer_dns_interval_s: float = DEFAULT_DNS_INTERVAL_S,
         auth: AuthOption | None = None,
         fetch_limit: FetchRateLimit | None = None,
         remote_regions: RemoteRegions | None = None,
@@ -199,6 +202,8 @@ class UvicornServer:
             port=port,
             peers=peers,
             replication=replication,
+            peer_dns=peer_dns,
+            peer_dns_interval_s=peer_dns_interval_s,
             remote_regions=remote_regions,
         )
         self.replicator: PeerReplicator | None = self._duties.replicator
@@ -239,7 +244,6 @@ class UvicornServer:
             raise RuntimeError("this UvicornServer has stopped; create a new one")
         if self._server is not None:
             return self
-        self._duties.prepare()
         self._sock = listen_socket(self._host, self._port)
         app = self._app
         if app is None:
@@ -251,6 +255,8 @@ class UvicornServer:
                 threads=self._threads,
                 auth=self._auth,
                 fetch_limit=self._fetch_limit,
+                readiness=self._duties.readiness,
+                server_kind="uvicorn",
                 remote_regions=self._remote_regions,
             )
         limit = fd_bounded(self._connection_limit, _FD_RESERVE)
@@ -313,6 +319,11 @@ class UvicornServer:
         elif not self._serving and not self._closed:
             self._close()
 
+    def wait_for_startup_copy(self, timeout: float | None = None) -> bool:
+        """Block until the start-up copy from peers is over (``/readyz`` answers 503 until
+        then); True at once without peers. False when ``timeout`` seconds passed first."""
+        return self._duties.wait_for_startup_copy(timeout)
+
     def request_stop(self) -> None:
         """Ask the server to stop, and return at once; safe from any thread."""
         if self._server is not None:
@@ -334,7 +345,7 @@ class UvicornServer:
             raise RuntimeError("a UvicornServer serves once; create a new one")
         self.listen()
         self._serving = True
-        self._duties.start()
+        self._duties.start(self.port)
         if self._app is None:
             warn_if_open(self._host, self._auth)
 

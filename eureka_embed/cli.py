@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from eureka_embed.http.fetch_limit import FetchRateLimit
     from eureka_embed.registry import Registry
     from eureka_embed.remote_regions import RemoteRegion
+    from eureka_embed.replication.peer_dns import PeerDnsName
     from eureka_embed.server import EurekaServer
 
 __all__ = ["ServeOptions", "UsageError", "main", "parse_serve_options"]
@@ -108,6 +109,19 @@ def _peer_urls(text: str) -> tuple[str, ...]:
         except InvalidInput as exc:
             raise ValueError(exc.reason) from None
     return urls
+
+
+def _peer_dns_names(text: str) -> tuple[PeerDnsName, ...]:
+    """One or more comma-separated ``NAME:PORT`` (``https://NAME:PORT/path/`` in full)."""
+    from eureka_embed.replication.peer_dns import PeerDnsName
+
+    try:
+        names = tuple(PeerDnsName.parse(part) for part in text.split(",") if part.strip())
+    except InvalidInput as exc:
+        raise ValueError(exc.reason) from None
+    if not names:
+        raise ValueError("must name at least one NAME:PORT such as eureka-headless:8761")
+    return names
 
 
 def _remote_regions(text: str) -> tuple[RemoteRegion, ...]:
@@ -333,6 +347,25 @@ class ServeOptions:
         _file,
         "the private key of --peer-cert, when it is in a file of its own",
         metavar="FILE",
+    )
+    peer_dns: tuple[PeerDnsName, ...] = _option(
+        (),
+        "--peer-dns",
+        "EUREKA_EMBED_PEER_DNS",
+        _peer_dns_names,
+        "a name whose addresses are the peers (a Kubernetes headless Service), as NAME:PORT "
+        "(https://NAME:PORT for HTTPS, a path after the port for a base path other than "
+        "/eureka/); resolved again every --peer-dns-interval, this node's own address skipped",
+        metavar="NAME:PORT",
+        repeat=True,
+    )
+    peer_dns_interval_s: float = _option(
+        30.0,
+        "--peer-dns-interval",
+        "EUREKA_EMBED_PEER_DNS_INTERVAL",
+        values.positive_seconds,
+        "seconds between resolutions of the --peer-dns names",
+        metavar="SECONDS",
     )
 
     log_format: str = _option(
@@ -710,6 +743,8 @@ def _server(options: ServeOptions, registry: Registry) -> EurekaServer | Uvicorn
         "port": options.port,
         "threads": options.threads,
         "peers": options.peers,
+        "peer_dns": options.peer_dns,
+        "peer_dns_interval_s": options.peer_dns_interval_s,
         "connection_limit": options.connection_limit,
         "replication": options.replication_settings(),
         "auth": auth,

@@ -4,7 +4,7 @@ registry's maintenance and replication around the time it serves.
 :class:`~eureka_embed.server.EurekaServer` (waitress) and
 :class:`~eureka_embed.asgi_server.UvicornServer` differ only in how they run the HTTP loop;
 both bind with :func:`listen_socket`, size their connection limit with :func:`fd_bounded`, and
-run a :class:`NodeDuties` from before they listen until after they stop.
+run a :class:`NodeDuties` from the time they listen until after they stop.
 """
 
 from __future__ import annotations
@@ -12,12 +12,21 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from eureka_embed.http.probes import Readiness
 from eureka_embed.maintenance import MaintenanceRunner
 from eureka_embed.registry import Registry
 from eureka_embed.replication import NodeAddress, PeerReplicator, ReplicationSettings
+from eureka_embed.replication.peer_dns import (
+    DEFAULT_DNS_INTERVAL_S,
+    DnsPeers,
+    PeerDnsName,
+    Resolver,
+    system_resolver,
+)
 
 if TYPE_CHECKING:
     from eureka_embed.remote_regions import RemoteRegions
@@ -132,13 +141,16 @@ def warn_if_open(host: str, auth: object | None) -> None:
 
 
 class NodeDuties:
-    """The registry's maintenance, and with ``peers`` its replication, for one serving node;
+    """The registry's maintenance, and with peers its replication, for one serving node;
     with ``remote_regions``, following them.
 
-    ``prepare`` runs before the node listens (with peers: the start-up copy, so that peers
-    starting at the same moment find this port refusing and move on at once, rather than
-    accepting into a backlog nobody reads yet); ``start`` once it serves; ``stop`` after it
-    stopped serving, before the registry closes (the replication senders read it).
+    ``start`` runs once the node listens: it starts replicating and, with peers, the start-up
+    copy from a thread, so ``/readyz`` can answer 503 (and full and delta fetches 403, as
+    Eureka) while it runs (:attr:`readiness`, for the app). With
+    ``peer_dns`` the peers found through DNS join the static ones before the copy, and are
+    followed every ``peer_dns_interval_s`` (:mod:`eureka_embed.replication.peer_dns`).
+    ``stop`` runs after the node stopped serving, before the registry closes (the replication
+    senders read it).
     """
 
     def __init__(
@@ -150,31 +162,72 @@ class NodeDuties:
         port: int,
         peers: Sequence[str],
         replication: ReplicationSettings | None,
+        peer_dns: Sequence[PeerDnsName] = (),
+        peer_dns_interval_s: float = DEFAULT_DNS_INTERVAL_S,
+        resolver: Resolver = system_resolver,
         remote_regions: RemoteRegions | None = None,
     ) -> None:
         self.remote_regions = remote_regions
         self.maintenance = MaintenanceRunner(registry) if maintenance else None
+        self.readiness = Readiness(registry.store)
         self.replicator: PeerReplicator | None = None
-        if peers:
+        self.dns_peers: DnsPeers | None = None
+        self._host = host
+        self._copy_thread: threading.Thread | None = None
+        if peers or peer_dns:
             own = NodeAddress.of(host, port)
             self.replicator = PeerReplicator(registry, peers, own_address=own, settings=replication)
+        if peer_dns and self.replicator is not None:
+            self.dns_peers = DnsPeers(
+                self.replicator, peer_dns, resolver=resolver, interval_s=peer_dns_interval_s
+            )
 
-    def prepare(self) -> None:
+    def start(self, port: int) -> None:
+        """Once listening on ``port`` (the bound one, when 0 was asked for)."""
         if self.replicator is not None:
-            self.replicator.copy_registry()
-
-    def start(self) -> None:
-        if self.replicator is not None:
+            # The port is known only now: a node on port 0 must still recognise itself.
+            self.replicator.own_address = NodeAddress.of(self._host, port)
             self.replicator.start()
+            self.readiness.begin_copy()  # before the loop serves: no probe may see 200 first
+            self._copy_thread = threading.Thread(
+                target=self._copy, name="eureka-embed-startup-copy", daemon=True
+            )
+            self._copy_thread.start()
         if self.maintenance is not None:
             self.maintenance.start()
         if self.remote_regions is not None:
             self.remote_regions.start()
+
+    def _copy(self) -> None:
+        assert self.replicator is not None
+        try:
+            if self.dns_peers is not None:
+                self.readiness.copy_progress("resolving the peers' DNS names")
+                self.dns_peers.start()
+            self.replicator.copy_registry(self.readiness.copy_progress)
+        except Exception:
+            log.exception("start-up copy failed; serving this node's own registry")
+        finally:
+            self.readiness.end_copy()
+
+    def wait_for_startup_copy(self, timeout: float | None = None) -> bool:
+        """Block until the start-up copy is over (at once without peers, or before
+        :meth:`start`); False when ``timeout`` seconds passed first."""
+        thread = self._copy_thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
 
     def stop(self) -> None:
         if self.remote_regions is not None:
             self.remote_regions.stop()
         if self.maintenance is not None:
             self.maintenance.stop()
+        if self._copy_thread is not None:
+            # A peer's read time-out bounds one attempt; the registry closes after this.
+            self._copy_thread.join(10.0)
+        if self.dns_peers is not None:
+            self.dns_peers.stop()
         if self.replicator is not None:
             self.replicator.stop()

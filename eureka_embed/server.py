@@ -47,6 +47,7 @@ from eureka_embed.node import (
 )
 from eureka_embed.registry import Registry
 from eureka_embed.replication import PeerReplicator, ReplicationSettings
+from eureka_embed.replication.peer_dns import DEFAULT_DNS_INTERVAL_S, PeerDnsName
 from eureka_embed.wsgi import create_app
 
 if TYPE_CHECKING:
@@ -133,9 +134,13 @@ class EurekaServer:
     :mod:`eureka_embed.connection_guard`).
 
     ``peers`` (service URLs, comma-separated or not; this node's own is recognised and skipped)
-    make it a node of a replicating cluster: before it listens, it copies the registry from the
-    first peer that answers, then forwards the writes its clients make to every peer while it
-    serves (see :mod:`eureka_embed.replication`; the default app shows them in ``GET status``).
+    make it a node of a replicating cluster: once it listens, it copies the registry from the
+    first peer that answers (``/readyz`` answers 503 and full and delta fetches 403 until then,
+    see :class:`~eureka_embed.node.NodeDuties`), and forwards the writes its clients make to
+    every peer while it serves (see :mod:`eureka_embed.replication`; the default app shows
+    them in ``GET status``).
+    ``peer_dns`` adds the peers names resolve to, resolved again every ``peer_dns_interval_s``
+    (:mod:`eureka_embed.replication.peer_dns`).
 
     ``max_watchers`` bounds the watching reads (``?index=``) the default app holds at once,
     each on a worker thread, by default :func:`default_max_watchers` of ``threads``; one more
@@ -165,6 +170,8 @@ class EurekaServer:
         shutdown_timeout: float = 10.0,
         peers: Sequence[str] = (),
         replication: ReplicationSettings | None = None,
+        peer_dns: Sequence[PeerDnsName] = (),
+        peer_dns_interval_s: float = DEFAULT_DNS_INTERVAL_S,
         clock: Clock = system_clock,
         max_watchers: int | None = None,
         auth: AuthOption | None = None,
@@ -197,6 +204,8 @@ class EurekaServer:
             port=port,
             peers=peers,
             replication=replication,
+            peer_dns=peer_dns,
+            peer_dns_interval_s=peer_dns_interval_s,
             remote_regions=remote_regions,
         )
         self.replicator: PeerReplicator | None = self._duties.replicator
@@ -249,13 +258,12 @@ class EurekaServer:
 
         Binding first lets a caller report a port in use before anything else starts, and learn
         :attr:`port` when it asked for 0. Raises :class:`OSError` when it cannot bind. With
-        peers, the start-up copy happens here, just before binding.
+        peers, the start-up copy begins once it serves (``/readyz`` answers 503 until it ends).
         """
         if self._closed:
             raise RuntimeError("this EurekaServer has stopped; create a new one")
         if self._server is not None:
             return self
-        self._duties.prepare()  # before binding (see NodeDuties)
         sock: socket.socket | None = None
         try:
             sock = listen_socket(self._host, self._port)
@@ -270,6 +278,8 @@ class EurekaServer:
                     max_watchers=self._max_watchers,
                     auth=self._auth,
                     fetch_limit=self._fetch_limit,
+                    readiness=self._duties.readiness,
+                    server_kind="waitress",
                     remote_regions=self._remote_regions,
                 )
             limits = ConnectionLimits(
@@ -330,6 +340,11 @@ class EurekaServer:
         elif not self._serving and not self._closed:
             self._close()  # it listened (or did nothing) but never served
 
+    def wait_for_startup_copy(self, timeout: float | None = None) -> bool:
+        """Block until the start-up copy from peers is over (``/readyz`` answers 503 until
+        then); True at once without peers. False when ``timeout`` seconds passed first."""
+        return self._duties.wait_for_startup_copy(timeout)
+
     def request_stop(self) -> None:
         """Ask the serving loop to stop, and return at once; safe from any thread."""
         self._request_stop(blocking=True)
@@ -347,7 +362,7 @@ class EurekaServer:
             raise RuntimeError("a EurekaServer serves once; create a new one")
         self.listen()
         self._serving = True
-        self._duties.start()
+        self._duties.start(self.port)
         if self._app is None:
             warn_if_open(self._host, self._auth)
         log.info("eureka-embed serving on %s", self.base_url)

@@ -25,6 +25,7 @@ from eureka_embed.http.fetch_limit import FetchRateLimit
 from eureka_embed.http.messages import EndpointResponse
 from eureka_embed.http.offload import DEFAULT_BLOCKING_THREADS, EventLoopAnswers
 from eureka_embed.http.openapi import openapi_routes
+from eureka_embed.http.probes import Readiness
 from eureka_embed.http.responses import TEXT_PLAIN, error_response
 from eureka_embed.http.server_status import PeersStatus
 from eureka_embed.registry import Registry
@@ -140,6 +141,8 @@ def create_app(
     cache_max_entries: int = 1024,
     auth: AuthOption | None = None,
     fetch_limit: FetchRateLimit | None = None,
+    readiness: Readiness | None = None,
+    server_kind: str = "embedded ASGI",
     remote_regions: RemoteRegions | None = None,
     threads: int = DEFAULT_BLOCKING_THREADS,
 ) -> EurekaAsgiApp:
@@ -163,6 +166,8 @@ def create_app(
         cache_max_entries=cache_max_entries,
         auth=auth,
         fetch_limit=fetch_limit,
+        readiness=readiness,
+        server_kind=server_kind,
         remote_regions=remote_regions,
     )
     return falcon_asgi_app(api, threads=threads)

@@ -60,8 +60,10 @@ class EurekaApi:
 
     ``fetch_limit`` turns on the limit of full and delta fetches
     (:mod:`eureka_embed.http.fetch_limit`); ``readiness`` is what ``/readyz`` asks (by default
-    whether the registry's store answers); ``remote_regions`` what ``?regions=`` adds to
-    reads (:mod:`eureka_embed.remote_regions`; None: nothing, the parameter is ignored).
+    whether the registry's store answers; a server that copies from peers gives its own);
+    ``remote_regions`` what ``?regions=`` adds to reads (:mod:`eureka_embed.remote_regions`;
+    None: nothing, the parameter is ignored); ``server_kind`` names what serves it on the
+    dashboard.
 
     ``max_watchers`` bounds the watching reads held at once by :meth:`Watches.wait` (a thread
     each); None: no bound (an asyncio adapter's :meth:`Watches.wait_async` is never bounded).
@@ -91,6 +93,7 @@ class EurekaApi:
         auth: AuthOption | None = None,
         fetch_limit: FetchRateLimit | None = None,
         readiness: Readiness | None = None,
+        server_kind: str = "embedded",
         remote_regions: RemoteRegions | None = None,
     ) -> None:
         if max_body_bytes < 0:
@@ -114,6 +117,7 @@ class EurekaApi:
             title=title,
             readiness=self.readiness,
             fetch_limiter=self.fetch_limiter,
+            server_kind=server_kind,
             remote_regions=remote_regions,
         )
         endpoints = Endpoints(self.services)

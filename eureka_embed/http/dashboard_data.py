@@ -151,6 +151,7 @@ def dashboard_data(
         title=services.title,
         version=eureka_embed.__version__,
         python=platform.python_version(),
+        server=services.server_kind,
         store=_store_kind(services),
         cpus=os.cpu_count(),
         memoryBytes=_memory_bytes(),

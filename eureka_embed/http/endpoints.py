@@ -34,6 +34,7 @@ from eureka_embed.http.outcomes import (
     DELTA_DISABLED,
     DONE,
     REGISTERED,
+    STARTUP_COPY_RUNNING,
     WATCHES_ENDED,
     HttpRefusal,
     Outcome,
@@ -90,6 +91,8 @@ class Services:
     readiness: Readiness | None = None
     #: Limits full and delta fetches when given (:mod:`eureka_embed.http.fetch_limit`).
     fetch_limiter: FetchLimiter | None = None
+    #: What serves the app, for the dashboard: ``waitress``, ``uvicorn``, ``embedded WSGI``...
+    server_kind: str = "embedded"
     #: The regions ``?regions=`` may add to reads (:mod:`eureka_embed.remote_regions`).
     remote_regions: RemoteRegions | None = None
 
@@ -179,11 +182,17 @@ class Endpoints:
 
     def get_apps(self, req: EndpointRequest) -> EndpointResponse:
         """``GET apps``: the full registry, with ``?regions=`` the remote regions' too."""
+        self._refuse_while_copying()
         index = self._view_index(req, ALL)
         variant = negotiate(req)
         full = self._payloads.full(variant, self._regions(req, refuse_unready=True))
         self._admit(req, full=True)
         return _indexed(cached_payload(req, full, variant), index, req)
+
+    def _refuse_while_copying(self) -> None:
+        readiness = self._services.readiness
+        if readiness is not None and readiness.copying:
+            raise HttpRefusal(STARTUP_COPY_RUNNING)
 
     def _admit(self, req: EndpointRequest, *, full: bool) -> None:
         """The fetch limit, once the payload is at hand: an event-loop adapter that runs a read
@@ -206,6 +215,7 @@ class Endpoints:
         """
         if not self.serves_deltas:
             raise HttpRefusal(DELTA_DISABLED)
+        self._refuse_while_copying()
         index = self._view_index(req, ALL)
         watch = None if asks_for_regions(req) else watch_request(req, ALL)
         variant = negotiate(req)

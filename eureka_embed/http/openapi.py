@@ -492,7 +492,7 @@ _OPERATIONS: Final[Mapping[tuple[str, str], _Operation]] = {
             200: _payload("every application", "Applications", "applications", indexed=True),
             304: _NOT_MODIFIED,
             400: _BAD_WATCH,
-            403: _refusal(_REGION_NOT_READY),
+            403: _refusal(f"the start-up copy from peers is in progress, or {_REGION_NOT_READY}"),
             503: _STOPPING,
         },
         (*_CACHED_READ, *_WATCH, _REGIONS_PARAM),
@@ -503,7 +503,10 @@ _OPERATIONS: Final[Mapping[tuple[str, str], _Operation]] = {
             200: _payload("recent changes", "Applications", "applications", indexed=True),
             304: _NOT_MODIFIED,
             400: _BAD_WATCH,
-            403: _refusal(f"this server does not serve deltas, or {_REGION_NOT_READY}"),
+            403: _refusal(
+                "this server does not serve deltas, its start-up copy from peers is in progress, "
+                f"or {_REGION_NOT_READY}"
+            ),
             503: _STOPPING,
         },
         (*_CACHED_READ, *_WATCH, _REGIONS_PARAM),
@@ -687,7 +690,10 @@ _OPERATIONS: Final[Mapping[tuple[str, str], _Operation]] = {
         "readiness: the start-up copy is over and the store answers (open without credentials)",
         {
             200: {"description": "ready", "content": {_TEXT: {}}},
-            503: _refusal("not ready, and why (the store does not answer, or the copy runs)"),
+            503: _refusal(
+                "not ready, and why: the store does not answer, or the start-up copy from peers "
+                "is in progress"
+            ),
         },
         tags=("meta",),
     ),

@@ -11,6 +11,7 @@ registered                             204     Eureka's answer to ``POST apps/{A
 other write applied, renewal OK        200
 :class:`~eureka_embed.errors.InvalidInput`    400  the reason says what is wrong
 delta turned off                       403     ``GET apps/delta``
+start-up copy from peers running       403     ``GET apps``, ``apps/delta`` (as Eureka)
 InstanceNotFound, renewal NOT_FOUND,   404     the client must register (again)
 unknown application or instance
 renewal CONFLICT                       409     with the instance this side holds
@@ -35,6 +36,7 @@ __all__ = [
     "DONE",
     "REGISTERED",
     "RETRY_AFTER_SECONDS",
+    "STARTUP_COPY_RUNNING",
     "WATCHES_ENDED",
     "HttpRefusal",
     "Outcome",
@@ -117,6 +119,11 @@ _RENEWED: Final = Outcome(DONE)
 _CONFLICT: Final = Outcome(409)
 #: ``GET apps/delta`` on a registry configured with ``delta_enabled=False``.
 DELTA_DISABLED: Final = Outcome(403, "this server does not serve deltas; fetch the full registry")
+#: Eureka's ``shouldAllowAccess``: no full or delta fetch until the start-up copy is over, so
+#: neither a client nor a peer's own start-up copy takes a half-copied registry for the whole.
+STARTUP_COPY_RUNNING: Final = Outcome(
+    403, "the start-up copy from peers is in progress; fetch from another node or retry later"
+)
 #: A watch (``?index=``) on a server that is stopping: its clients should move to another node.
 WATCHES_ENDED: Final = Outcome(503, "this server is stopping; watch another node")
 

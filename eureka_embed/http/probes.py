@@ -36,30 +36,50 @@ class Readiness:
 
     A store in memory always answers; a store over a database server is asked to catch up
     with it (one small read), so a database that is down makes the node unready within one
-    probe. :meth:`startup_copy` marks the start-up copy as running: the standalone servers copy
-    before they listen, so their probes are refused (not ready) until it ends; an app that
-    serves while it copies wraps the copy in it.
+    probe. :meth:`startup_copy` marks the start-up copy as running (the standalone servers
+    listen first and copy in the background, so the probe answers 503 meanwhile), and
+    :meth:`copy_progress` says how far it got.
     """
 
     def __init__(self, store: Store) -> None:
         self._store = store
         self._lock = threading.Lock()
         self._copies = 0
+        self._progress = ""
+
+    @property
+    def copying(self) -> bool:
+        """Whether a start-up copy runs (full and delta fetches are refused meanwhile)."""
+        return self._copies > 0
+
+    def copy_progress(self, text: str) -> None:
+        """Where the running copy is (for example which peer it asks), shown in the reason."""
+        self._progress = text
 
     @contextlib.contextmanager
     def startup_copy(self) -> Iterator[None]:
-        with self._lock:
-            self._copies += 1
+        self.begin_copy()
         try:
             yield
         finally:
-            with self._lock:
-                self._copies -= 1
+            self.end_copy()
+
+    def begin_copy(self) -> None:
+        """A copy starts (:meth:`startup_copy` for a block; a server begins in one thread and
+        ends in the copying one)."""
+        with self._lock:
+            self._copies += 1
+
+    def end_copy(self) -> None:
+        with self._lock:
+            self._copies -= 1
+            self._progress = ""
 
     def reason(self) -> str | None:
         """Why the node is not ready, or None when it is."""
         if self._copies:
-            return "the start-up copy of the registry from peers is still running"
+            progress = self._progress
+            return "start-up copy from peers in progress" + (f" ({progress})" if progress else "")
         try:
             self._store.latest_sequence()
             if isinstance(self._store, _Syncing):

@@ -3,7 +3,8 @@
 Every node of a cluster is usually given the same list, itself included (as Spring's
 ``defaultZone`` is shared), so a node must find and skip itself. It is recognised by host and
 port: ``127.0.0.1``, ``localhost``, any loopback address and this machine's host name are one
-host, and a node listening on all interfaces (``0.0.0.0``) is each of them. The path does not
+host (so are the addresses that host name resolves to), and a node listening on all
+interfaces (``0.0.0.0``) is each of them. The path does not
 matter: ``/eureka/`` and ``/eureka/v2/`` on one port are one node.
 """
 
@@ -43,6 +44,16 @@ def _host_port(url: str) -> tuple[str, int]:
     return (parts.hostname or "").lower(), port
 
 
+def _addresses_of(name: str) -> set[str]:
+    """The addresses this machine's name resolves to: in a Kubernetes pod, the pod's own IP,
+    which is how a headless Service's DNS names this node among its peers (:mod:`.peer_dns`)."""
+    try:
+        infos = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return set()
+    return {str(info[4][0]).lower() for info in infos}
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -63,9 +74,8 @@ class NodeAddress:
 
     @classmethod
     def of(cls, host: str, port: int) -> NodeAddress:
-        return cls(
-            host.strip().strip("[]").lower(), port, frozenset({socket.gethostname().lower()})
-        )
+        name = socket.gethostname().lower()
+        return cls(host.strip().strip("[]").lower(), port, frozenset({name, *_addresses_of(name)}))
 
     def _is_local_name(self, host: str) -> bool:
         return _is_loopback(host) or host in self.local_names

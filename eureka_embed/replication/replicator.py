@@ -13,7 +13,8 @@ cancels this node saw (a :class:`.CancelLog`, fed by the same listener).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -43,8 +44,11 @@ class PeerReplicator:
     this node's own entry is left out. ``transport_factory`` makes each peer's transport (one
     each, closed on stop); by default a urllib3 pool with the peer time-outs.
 
-    Use :meth:`copy_registry` before serving, then :meth:`start`; :meth:`stop` at the end (or
-    use it as a context manager, which starts and stops).
+    Use :meth:`copy_registry` before serving (or, as the standalone servers do, :meth:`start`
+    first and copy while serving, with ``/readyz`` and full fetches refused meanwhile: see
+    :class:`~eureka_embed.node.NodeDuties`); :meth:`stop` at the end (or use it as a context
+    manager, which starts and stops). :meth:`set_dns_peers` changes the peers found through DNS
+    at any time (:mod:`.peer_dns`).
     """
 
     def __init__(
@@ -58,22 +62,14 @@ class PeerReplicator:
     ) -> None:
         self.registry = registry
         self.settings = settings if settings is not None else ReplicationSettings()
-        endpoints = _endpoints(peers)
-        if own_address is not None:
-            own = [e for e in endpoints if own_address.is_self(e.url)]
-            for endpoint in own:
-                log.info("peer %s is this node; not replicating to it", endpoint.url)
-            endpoints = [e for e in endpoints if not own_address.is_self(e.url)]
-        self.peers: tuple[PeerNode, ...] = tuple(
-            PeerNode(
-                endpoint,
-                registry,
-                settings=self.settings,
-                transport_factory=transport_factory,
-                on_back=self._peer_back,
-            )
-            for endpoint in endpoints
-        )
+        self.own_address = own_address
+        self._transport_factory = transport_factory
+        self._peers_lock = threading.Lock()
+        endpoints = self._not_self(_endpoints(peers))
+        self._static_urls = frozenset(e.url for e in endpoints)
+        #: Replaced whole (never changed in place) when DNS peers change: a reader iterates
+        #: over the tuple it read.
+        self.peers: tuple[PeerNode, ...] = tuple(self._new_peer(e) for e in endpoints)
         self.cancels = CancelLog(
             registry.clock,
             retention_ms=round(self.settings.cancel_retention_s * 1000),
@@ -83,13 +79,73 @@ class PeerReplicator:
             registry, self.peers, self.cancels, interval_s=self.settings.reconcile_interval_s
         )
         self._started = False
+        self._reconciler_started = False
         self._stopped = False
         # ASG states go to peers one request each, as Eureka sends them, off the request thread.
         self._asg_sender = ThreadPoolExecutor(1, thread_name_prefix="eureka-embed-asg")
 
-    def copy_registry(self) -> CopyResult:
-        """The start-up copy from the first peer that answers (see :mod:`.startup_copy`)."""
-        return copy_registry_from_peers(self.registry, self.peers)
+    def _not_self(self, endpoints: Iterable[EurekaEndpoint]) -> list[EurekaEndpoint]:
+        own_address = self.own_address  # set again by a server once it knows its port
+        if own_address is None:
+            return list(endpoints)
+        kept = []
+        for endpoint in endpoints:
+            if own_address.is_self(endpoint.url):
+                log.info("peer %s is this node; not replicating to it", endpoint.url)
+            else:
+                kept.append(endpoint)
+        return kept
+
+    def _new_peer(self, endpoint: EurekaEndpoint) -> PeerNode:
+        return PeerNode(
+            endpoint,
+            self.registry,
+            settings=self.settings,
+            transport_factory=self._transport_factory,
+            on_back=self._peer_back,
+        )
+
+    def copy_registry(self, on_peer: Callable[[str], None] | None = None) -> CopyResult:
+        """The start-up copy from the first peer that answers (see :mod:`.startup_copy`);
+        ``on_peer`` is told which peer is asked, as it happens."""
+        return copy_registry_from_peers(self.registry, self.peers, on_peer)
+
+    def set_dns_peers(self, endpoints: Iterable[EurekaEndpoint]) -> None:
+        """Make the peers found through DNS exactly ``endpoints`` (:mod:`.peer_dns`).
+
+        Static peers stay whatever DNS says, and this node's own address is skipped. A new
+        peer gets the writes made from now on and nothing else (as Eureka's
+        ``PeerEurekaNodes`` on an update; a reconciliation follows when hashcodes differ). A
+        peer gone from DNS is stopped: its sender closes after a short best-effort flush.
+        """
+        wanted = {e.url: e for e in self._not_self(_endpoints(endpoints))}
+        with self._peers_lock:
+            if self._stopped:
+                return
+            current = {peer.url: peer for peer in self.peers}
+            added = [
+                self._new_peer(endpoint)
+                for url, endpoint in wanted.items()
+                if url not in current and url not in self._static_urls
+            ]
+            removed = [
+                peer
+                for url, peer in current.items()
+                if url not in wanted and url not in self._static_urls
+            ]
+            kept = tuple(peer for peer in self.peers if peer not in removed)
+            self.peers = kept + tuple(added)
+            self.reconciler.peers = self.peers
+            if self._started:
+                for peer in added:
+                    peer.start()
+                if self.peers:
+                    self._start_reconciler()
+        for peer in added:
+            log.info("peer DNS: replicating to %s from now on", peer.url)
+        for peer in removed:
+            log.info("peer DNS: %s is gone; no longer replicating to it", peer.url)
+            peer.stop()  # outside the lock: a flush may take up to stop_flush_s
 
     def start(self) -> PeerReplicator:
         if self._started:
@@ -97,18 +153,25 @@ class PeerReplicator:
         self._started = True
         self.registry.add_listener(self.on_write)
         self.registry.add_asg_listener(self.on_asg_status)
-        for peer in self.peers:
-            peer.start()
-        if self.peers:
-            self.reconciler.start()
-            log.info("replicating to %s", ", ".join(peer.url for peer in self.peers))
+        with self._peers_lock:
+            for peer in self.peers:
+                peer.start()
+            if self.peers:
+                self._start_reconciler()
+                log.info("replicating to %s", ", ".join(peer.url for peer in self.peers))
         return self
+
+    def _start_reconciler(self) -> None:
+        if not self._reconciler_started:
+            self._reconciler_started = True
+            self.reconciler.start()
 
     def stop(self) -> None:
         """Stop listening, flush briefly, stop every sender. Safe to call more than once."""
-        if self._stopped:
-            return
-        self._stopped = True
+        with self._peers_lock:
+            if self._stopped:
+                return
+            self._stopped = True
         self.registry.remove_listener(self.on_write)
         self.registry.remove_asg_listener(self.on_asg_status)
         self._asg_sender.shutdown(wait=True)

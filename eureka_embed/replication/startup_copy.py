@@ -1,4 +1,8 @@
-"""Start-up: copy the registry from the first peer that answers, before serving anything.
+"""Start-up: copy the registry from the first peer that answers.
+
+The standalone servers listen first and copy from a thread: meanwhile ``/readyz`` answers 503
+and full and delta fetches 403, as Eureka refuses them until it has copied
+(:mod:`eureka_embed.http.probes`).
 
 Each instance is registered as a replication (so nothing is sent back), then the registry is
 opened for traffic with the copied count as its expected clients. With no peer answering,
@@ -11,7 +15,7 @@ with it when they first reach it (:mod:`.reconcile`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from eureka_embed.registry import Registry
@@ -32,9 +36,17 @@ class CopyResult:
     instances: int
 
 
-def copy_registry_from_peers(registry: Registry, peers: Sequence[PeerNode]) -> CopyResult:
-    """Copy from the first of ``peers`` that serves its registry; try each once, in order."""
-    for peer in peers:
+def copy_registry_from_peers(
+    registry: Registry,
+    peers: Sequence[PeerNode],
+    on_peer: Callable[[str], None] | None = None,
+) -> CopyResult:
+    """Copy from the first of ``peers`` that serves its registry; try each once, in order.
+
+    ``on_peer`` is told, before each peer is asked, which (for ``/readyz``'s reason)."""
+    for number, peer in enumerate(peers, 1):
+        if on_peer is not None:
+            on_peer(f"asking {peer.url}, peer {number} of {len(peers)}")
         applications = fetch_registry(peer, _PURPOSE)
         if applications is None:
             continue

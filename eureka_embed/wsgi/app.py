@@ -19,6 +19,7 @@ from eureka_embed.auth.guard import AuthOption
 from eureka_embed.http.api import DEFAULT_BASE_PATHS, EurekaApi
 from eureka_embed.http.fetch_limit import FetchRateLimit
 from eureka_embed.http.openapi import openapi_routes
+from eureka_embed.http.probes import Readiness
 from eureka_embed.http.server_status import PeersStatus
 from eureka_embed.registry import Registry
 from eureka_embed.wsgi.errors import install_error_handlers
@@ -50,6 +51,8 @@ def create_app(
     cache_max_entries: int = 1024,
     auth: AuthOption | None = None,
     fetch_limit: FetchRateLimit | None = None,
+    readiness: Readiness | None = None,
+    server_kind: str = "embedded WSGI",
     remote_regions: RemoteRegions | None = None,
     max_watchers: int = DEFAULT_MAX_WATCHERS,
 ) -> EurekaApp:
@@ -76,6 +79,10 @@ def create_app(
         :class:`~eureka_embed.auth.Identity` or None. None (the default): open, as Eureka is.
     :param fetch_limit: limit full and delta fetches, as Eureka's ``RateLimitingFilter``
         does (:mod:`eureka_embed.http.fetch_limit`); None (the default): no limit.
+    :param readiness: what ``/readyz`` asks (by default whether the store answers); a server
+        that copies from peers while it listens gives its own
+        (:class:`~eureka_embed.http.probes.Readiness`).
+    :param server_kind: what serves the app, shown on the dashboard.
     :param remote_regions: the remote regions' registries ``?regions=`` adds to reads of
         ``apps``, ``apps/delta``, ``vips`` and ``svips`` (:mod:`eureka_embed.remote_regions`);
         the caller starts and stops them. None (the default): ``regions`` is ignored.
@@ -92,6 +99,8 @@ def create_app(
         max_watchers=max_watchers,
         auth=auth,
         fetch_limit=fetch_limit,
+        readiness=readiness,
+        server_kind=server_kind,
         remote_regions=remote_regions,
     )
     return falcon_app(api)

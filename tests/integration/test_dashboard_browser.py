@@ -226,6 +226,8 @@ def test_on_a_phone_everything_is_shown_as_text(
     text = browser.find_element(By.TAG_NAME, "body").text
     for expected in ("ORDERS", "INVENTORY-SERVICE", "PAYMENTS", LONG_ID, SCRIPT_APP):
         assert expected in text
+    facts = browser.find_element(By.ID, "facts").text
+    assert "Server\nwaitress" in facts and "Store\nMemoryStore" in facts, facts
     assert f"payments-2{HOSTILE}" in text
     colours = {
         status: browser.find_element(By.CSS_SELECTOR, f".status-{status}").value_of_css_property(

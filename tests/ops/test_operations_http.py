@@ -73,10 +73,19 @@ def test_readyz_is_503_while_a_start_up_copy_runs(mount: object, registry: Regis
     api = EurekaApi(registry, readiness=Readiness(registry.store))
     app = falcon.testing.TestClient(mount(api))  # type: ignore[operator]
     with api.readiness.startup_copy():
+        api.readiness.copy_progress("asking http://b:8761/eureka/, peer 1 of 2")
         copying = app.simulate_get("/readyz", headers=JSON)
+        # Eureka's shouldAllowAccess: no full or delta fetch of a half-copied registry.
+        full = app.simulate_get("/eureka/apps", headers=JSON)
+        delta = app.simulate_get("/eureka/apps/delta", headers=JSON)
+        one_app = app.simulate_get("/eureka/apps/ORDERS", headers=JSON)
     assert copying.status_code == 503
-    assert "start-up copy" in copying.text
+    assert "start-up copy from peers in progress (asking http://b:8761/eureka/" in copying.text
+    assert (full.status_code, delta.status_code) == (403, 403)
+    assert "start-up copy" in full.text
+    assert one_app.status_code == 404  # other reads are served, as in Eureka
     assert app.simulate_get("/readyz").status_code == 200
+    assert app.simulate_get("/eureka/apps", headers=JSON).status_code == 200
 
 
 def test_status_has_eurekas_status_info_beside_our_fields(

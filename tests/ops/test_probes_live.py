@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.reliability.private_databases import free_port, private_postgres
+from tests.reliability.private_databases import private_postgres
 from tests.server.support import ServeProcess, request, serve_process, wait_for
 
 pytestmark = pytest.mark.slow
@@ -93,16 +93,32 @@ def slow_peer() -> Iterator[tuple[str, threading.Event, threading.Event]]:
         thread.join(5)
 
 
-def test_readyz_is_not_200_until_the_start_up_copy_is_over() -> None:
-    port = free_port()
-    root = f"http://127.0.0.1:{port}"
+@pytest.mark.parametrize("server", ["waitress", "uvicorn"])
+def test_readyz_answers_503_while_the_start_up_copy_runs_then_200(server: str) -> None:
     with slow_peer() as (peer_url, release, asked):
-        node = ServeProcess(["--port", str(port), "--peer", peer_url])
+        node = ServeProcess(["--server", server, "--peer", peer_url])
         try:
+            # The ready line comes when the node listens, not when the copy is over.
+            base = node.wait_ready()
+            root = "/".join(base.split("/")[:3])
             assert asked.wait(15), "the node never asked its peer for the registry"
-            # Copying: the node does not listen yet, so an orchestrator sees it not ready.
-            assert probe(root, "/readyz") is None
+
+            copying = request(root + "/readyz")
+            assert copying.status == 503
+            assert b"start-up copy from peers in progress" in copying.body
+            assert peer_url.encode() in copying.body  # which peer it waits for
+            assert probe(root, "/healthz") == 200
+            # As Eureka's shouldAllowAccess: no full or delta fetch of a half-copied registry.
+            assert request(base + "apps").status == 403
+            assert request(base + "apps/delta").status == 403
+            assert (
+                b"start-up copy"
+                in request(base + "status", headers={"Accept": "application/json"}).body
+            )
+
             release.set()
             wait_for(lambda: probe(root, "/readyz") == 200, timeout=20, what="ready after copy")
+            assert request(base + "apps").status == 200
+            assert probe(root, "/healthz") == 200
         finally:
             node.terminate()

@@ -52,3 +52,36 @@ def test_help_describes_the_peer_option(capsys: pytest.CaptureFixture[str]) -> N
     out = capsys.readouterr().out
     assert "--peer URL" in out
     assert "EUREKA_EMBED_PEERS" in out
+
+
+def test_peer_dns_names_are_repeated_or_comma_separated_or_from_the_environment() -> None:
+    options = parse_serve_options(
+        ["--peer-dns", "eureka:8761, https://eureka-tls:8443", "--peer-dns=other:80"], {}
+    )
+
+    assert [str(name) for name in options.peer_dns] == [
+        "http://eureka:8761/eureka/",
+        "https://eureka-tls:8443/eureka/",
+        "http://other:80/eureka/",
+    ]
+    assert options.peer_dns_interval_s == 30.0
+    from_env = parse_serve_options(
+        [], {"EUREKA_EMBED_PEER_DNS": "eureka:8761", "EUREKA_EMBED_PEER_DNS_INTERVAL": "5"}
+    )
+    assert [str(name) for name in from_env.peer_dns] == ["http://eureka:8761/eureka/"]
+    assert from_env.peer_dns_interval_s == 5.0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--peer-dns", "eureka"], "--peer-dns expected NAME:PORT"),
+        (["--peer-dns", ","], "--peer-dns must name at least one NAME:PORT"),
+        (["--peer-dns-interval", "0"], "--peer-dns-interval must be a positive number"),
+    ],
+)
+def test_a_bad_peer_dns_value_is_a_usage_error_with_the_reason(
+    argv: list[str], message: str
+) -> None:
+    with pytest.raises(UsageError, match=message):
+        parse_serve_options(argv, {})

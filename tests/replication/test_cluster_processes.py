@@ -68,6 +68,8 @@ class Cluster:
             try:
                 for process in processes:
                     process.wait_ready()
+                for process in processes:
+                    process.wait_copied()
             except AssertionError:  # most likely a port taken meanwhile: try new ones
                 for process in processes:
                     process.terminate()
@@ -87,6 +89,7 @@ class Cluster:
         process = self.spawn(self.ports[index])
         self._stack.callback(process.terminate)
         process.wait_ready()
+        process.wait_copied()
         self.nodes[index] = process
         return process
 

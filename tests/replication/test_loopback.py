@@ -106,7 +106,8 @@ def test_a_server_given_peers_copies_at_start_replicates_and_stops_its_senders()
         a = EurekaServer(peers=[f"{b.base_url},{b.base_url.rstrip('/')}"])
         try:
             a.start()
-            # Copied before it listened; the peer named twice is one peer.
+            # Copied once it listened; the peer named twice is one peer.
+            assert a.wait_for_startup_copy(10)
             assert live_instance(a.base_url, "ORDERS", "early") is not None
             assert (
                 request(

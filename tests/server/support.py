@@ -251,6 +251,19 @@ class ServeProcess:
         self.base_url = self.stderr.wait_for(READY, timeout).group(1)
         return self.base_url
 
+    def wait_copied(self, timeout: float = 20.0) -> None:
+        """Until ``/readyz`` answers 200: with peers, the ready line comes when the node
+        listens, and its start-up copy ends after it."""
+        root = "/".join(self.base_url.split("/")[:3])
+
+        def ready() -> bool:
+            try:
+                return request(root + "/readyz", timeout=3).status == 200
+            except OSError:
+                return False
+
+        wait_for(ready, timeout=timeout, what="/readyz 200 (the start-up copy over)")
+
     @property
     def address(self) -> tuple[str, int]:
         parts = urlsplit(self.base_url)

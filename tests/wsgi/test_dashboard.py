@@ -16,6 +16,7 @@ import falcon.testing
 import orjson
 import pytest
 
+from eureka_embed.asgi import create_app as create_asgi_app
 from eureka_embed.clock import ManualClock
 from eureka_embed.config import RegistryConfig
 from eureka_embed.http.dashboard_data import COLUMNS
@@ -192,6 +193,7 @@ def test_general_information(
     assert info["uptime"] == "03:01:01"
     assert info["version"] == "0.1.0"
     assert info["store"] == "MemoryStore"
+    assert info["server"] == ("embedded ASGI" if create_app is create_asgi_app else "embedded WSGI")
     assert info["cpus"] >= 1
     assert info["memoryBytes"] is None or info["memoryBytes"] > 1 << 20
     assert info["peers"] == peers

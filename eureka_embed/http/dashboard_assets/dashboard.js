@@ -59,7 +59,7 @@
     fill($("sp"), sp);
     fill($("facts"),
       fact("Version", info.version), fact("Uptime", info.uptime), fact("Started", when(info.startedAt)),
-      fact("Store", info.store), fact("Python", info.python), fact("CPUs", info.cpus ?? "unknown"),
+      fact("Server", info.server), fact("Store", info.store), fact("Python", info.python), fact("CPUs", info.cpus ?? "unknown"),
       fact("Memory in use", bytes(info.memoryBytes)), fact("Renews threshold", info.renewsThreshold),
       fact("Renews (last min)", info.renewsLastMinute), fact("Expected clients", info.expectedClients),
       fact("Evicted (total)", info.evictedTotal), fact("Applications", info.applications),
