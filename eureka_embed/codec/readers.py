@@ -37,7 +37,7 @@ of producing a broken document.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 from hashlib import blake2b
 from types import MappingProxyType
@@ -46,6 +46,7 @@ from typing import Any, Final, TypeAlias, TypeVar
 import orjson
 
 from eureka_embed.clock import system_clock
+from eureka_embed.codec.bulk import shared_port, shared_text
 from eureka_embed.errors import DecodeError
 from eureka_embed.model import (
     AMAZON_DATA_CENTER_CLASS,
@@ -486,7 +487,7 @@ def _plain_port(value: object, default: PortInfo) -> PortInfo | None:
     enabled = _exact(_EXACT_BOOL, value.get("@enabled"))
     if number is _NOT_PLAIN or number is None or enabled is None:
         return None
-    return PortInfo(number, enabled)  # type: ignore[arg-type]
+    return shared_port(number, enabled)  # type: ignore[arg-type]
 
 
 def _plain_metadata(value: object) -> Mapping[str, str] | None:
@@ -576,7 +577,7 @@ def _read_plain_instance(
     instance_id = _plain_required(get("instanceId"))
     if host_name is None or ip_addr is None or app is None or instance_id is None:
         return None
-    app = app.upper() if app else (default_app or "")
+    app = shared_text(app.upper()) if app else (default_app or "")
     data_center = _plain_data_center(get("dataCenterInfo"))
     if data_center is None:
         return None
@@ -600,9 +601,15 @@ def _read_plain_instance(
     secure_port = _plain_port(get("securePort"), _DEFAULT_SECURE_PORT)
     lease = _plain_lease(get("leaseInfo"))
     metadata = _plain_metadata(get("metadata"))
-    country = _plain_int(get("countryId"), INT32_MIN, INT32_MAX)
-    updated = _plain_int(get("lastUpdatedTimestamp"))
-    dirty = _plain_int(get("lastDirtyTimestamp"))
+    country = get("countryId")
+    if type(country) is not int or not INT32_MIN <= country <= INT32_MAX:
+        country = _plain_int(country, INT32_MIN, INT32_MAX)
+    updated = get("lastUpdatedTimestamp")
+    if type(updated) is not int or not INT64_MIN <= updated <= INT64_MAX:
+        updated = _plain_int(updated)
+    dirty = get("lastDirtyTimestamp")
+    if type(dirty) is not int or not INT64_MIN <= dirty <= INT64_MAX:
+        dirty = _plain_int(dirty)
     if (
         status is None
         or overridden is None
@@ -616,12 +623,16 @@ def _read_plain_instance(
         or dirty is _NOT_PLAIN
     ):
         return None
-    optional = []
+    optional: list[str | None] = []
     for key in _OPTIONAL_KEYS:
         text = get(key)
         if text is not None and type(text) is not str:
             return None
         optional.append(text or None)
+    for at in (-2, -1):  # vipAddress, secureVipAddress: shared by an app's instances
+        vip = optional[at]
+        if vip is not None:
+            optional[at] = shared_text(vip)
     asg_name = get("asgName")
     if asg_name is not None and type(asg_name) is not str:
         return None
@@ -651,19 +662,26 @@ def _read_plain_instance(
 
 # The frozen dataclass's __init__ sets each of the 25 fields through object.__setattr__ by name
 # and then re-freezes the metadata; the slots' own setters, with the values already checked and
-# frozen above, build the same object in about half the time.
-_INSTANCE_SLOT_SETTERS: Final = tuple(
-    getattr(InstanceInfo, f.name).__set__ for f in fields(InstanceInfo)
-)
-_new_object = object.__new__
+# frozen above, build the same object in about half the time. The setter calls are written out
+# (code generated once, as dataclasses does for __init__): a loop over them costs a third more.
+def _slot_assembler() -> Callable[..., InstanceInfo]:
+    names = [f.name for f in fields(InstanceInfo)]
+    setters = {f"_set_{n}": getattr(InstanceInfo, n).__set__ for n in names}
+    lines = [f"def assemble({', '.join(names)}):", "    new = _new(_cls)"]
+    lines += [f"    _set_{n}(new, {n})" for n in names]
+    lines.append("    return new")
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": InstanceInfo, **setters}
+    exec("\n".join(lines), namespace)  # only InstanceInfo's field names go in
+    assemble: Callable[..., InstanceInfo] = namespace["assemble"]
+    return assemble
+
+
+_assemble: Final = _slot_assembler()
 
 
 def _assemble_instance(values: tuple[Any, ...]) -> InstanceInfo:
     """An InstanceInfo from its field values in order, equal to ``InstanceInfo(*values)``."""
-    instance: InstanceInfo = _new_object(InstanceInfo)
-    for setter, value in zip(_INSTANCE_SLOT_SETTERS, values, strict=True):
-        setter(instance, value)
-    return instance
+    return _assemble(*values)
 
 
 # -- applications ---------------------------------------------------------------------------------
@@ -716,7 +734,7 @@ def read_application(
     """``{"name": "APP", "instance": [...]}``; instances without an app inherit the name."""
     node = _require_object(value, path)
     name = _read_required_str(node.get("name"), f"{path}.name")
-    name = name.upper() if name else None
+    name = shared_text(name.upper()) if name else None
     items = _read_list(node.get("instance"), f"{path}.instance")
     if reuse is None:
         instances = tuple(
