@@ -664,11 +664,19 @@ def _read_plain_instance(
 # and then re-freezes the metadata; the slots' own setters, with the values already checked and
 # frozen above, build the same object in about half the time. The setter calls are written out
 # (code generated once, as dataclasses does for __init__): a loop over them costs a third more.
-def _slot_assembler() -> Callable[..., InstanceInfo]:
+def _slot_assembler(*, relet: bool = False) -> Callable[..., InstanceInfo]:
+    """The assembler; with ``relet``, ``(old, lease_info)``: a copy of ``old`` with that lease
+    (``evolve`` checks its arguments and runs ``__post_init__`` again, at twice the cost)."""
     names = [f.name for f in fields(InstanceInfo)]
     setters = {f"_set_{n}": getattr(InstanceInfo, n).__set__ for n in names}
-    lines = [f"def assemble({', '.join(names)}):", "    new = _new(_cls)"]
-    lines += [f"    _set_{n}(new, {n})" for n in names]
+    if relet:
+        lines = ["def assemble(old, lease_info):", "    new = _new(_cls)"]
+        lines += [
+            f"    _set_{n}(new, {'lease_info' if n == 'lease_info' else f'old.{n}'})" for n in names
+        ]
+    else:
+        lines = [f"def assemble({', '.join(names)}):", "    new = _new(_cls)"]
+        lines += [f"    _set_{n}(new, {n})" for n in names]
     lines.append("    return new")
     namespace: dict[str, Any] = {"_new": object.__new__, "_cls": InstanceInfo, **setters}
     exec("\n".join(lines), namespace)  # only InstanceInfo's field names go in
@@ -677,6 +685,7 @@ def _slot_assembler() -> Callable[..., InstanceInfo]:
 
 
 _assemble: Final = _slot_assembler()
+_relet: Final = _slot_assembler(relet=True)
 
 
 def _assemble_instance(values: tuple[Any, ...]) -> InstanceInfo:
@@ -691,10 +700,13 @@ class DecodedInstances:
     """The instances of the last full registry read, to reuse those sent again unchanged.
 
     A client fetches the whole registry again and again, and between two fetches most instances
-    do not change. Each instance object of a payload is fingerprinted by a 128-bit BLAKE2b of
-    its ``orjson.dumps``, which tells ``1``, ``1.0`` and ``true`` apart (plain ``==`` on the
+    do not change but for their lease: every heartbeat moves its lastRenewalTimestamp. Each
+    instance object of a payload is fingerprinted, its leaseInfo left out, by a 128-bit BLAKE2b
+    of its ``orjson.dumps``, which tells ``1``, ``1.0`` and ``true`` apart (plain ``==`` on the
     decoded trees would not). The same fingerprint under the same application name is the same
-    object, so it reads to the same instance: the last one is returned instead of a new one.
+    object but for the lease, so it reads to the same instance but for the lease: the lease is
+    read (the quick reader's exact checks; anything else reads the whole object again) and the
+    last instance is returned when its lease is equal, a copy of it with the new lease if not.
     Objects without a lastDirtyTimestamp are always read again, since "now" stands in for it.
     Only the instances of the last registry read are kept (16 bytes and a reference each).
     """
@@ -703,6 +715,8 @@ class DecodedInstances:
         self._known: dict[tuple[str | None, bytes], InstanceInfo] = {}
         self.reused = 0
         """How many instances the last read took from the one before (for tests and benches)."""
+        self.relet = 0
+        """How many of those it took with a new lease (``reused`` does not count them)."""
 
     def __len__(self) -> int:
         return len(self._known)
@@ -711,8 +725,10 @@ class DecodedInstances:
 def _fingerprint(node: object) -> bytes | None:
     if type(node) is not dict or node.get("lastDirtyTimestamp") is None:
         return None
+    rest = node.copy()
+    rest.pop("leaseInfo", None)
     try:
-        return blake2b(orjson.dumps(node), digest_size=16).digest()
+        return blake2b(orjson.dumps(rest), digest_size=16).digest()
     except orjson.JSONEncodeError:  # what orjson cannot write is simply read again
         return None
 
@@ -720,12 +736,27 @@ def _fingerprint(node: object) -> bytes | None:
 class _Reuse:
     """One registry read's side of :class:`DecodedInstances`: what it found, what it read."""
 
-    __slots__ = ("known", "reused", "seen")
+    __slots__ = ("known", "relet", "reused", "seen")
 
     def __init__(self, memo: DecodedInstances) -> None:
         self.known = memo._known
         self.seen: dict[tuple[str | None, bytes], InstanceInfo] = {}
         self.reused = 0
+        self.relet = 0
+
+    def take(self, key: tuple[str | None, bytes], node: dict[str, Any]) -> InstanceInfo | None:
+        """The last read's instance for ``key``, with ``node``'s lease; ``None`` to read it."""
+        known = self.known.get(key)
+        if known is None:
+            return None
+        lease = _plain_lease(node.get("leaseInfo"))
+        if lease is None:
+            return None
+        if lease == known.lease_info:
+            self.reused += 1
+            return known
+        self.relet += 1
+        return _relet(known, lease)
 
 
 def read_application(
@@ -763,13 +794,11 @@ def _read_reusing(
     for i, item in enumerate(items):
         digest = _fingerprint(item)
         key = (name, digest) if digest is not None else None
-        instance = reuse.known.get(key) if key is not None else None
+        instance = reuse.take(key, item) if key is not None else None  # type: ignore[arg-type]
         if instance is None:
             instance = read_instance(
                 item, f"{path}.instance[{i}]", now_ms=now_ms, registration=False, default_app=name
             )
-        else:
-            reuse.reused += 1
         if key is not None:
             reuse.seen[key] = instance
         found.append(instance)
@@ -797,4 +826,5 @@ def read_applications(
     if reuse is not None and this_read is not None:
         reuse._known = this_read.seen
         reuse.reused = this_read.reused
+        reuse.relet = this_read.relet
     return read

@@ -21,6 +21,7 @@ from eureka_embed.codec import (
     readers,
 )
 from eureka_embed.codec.bulk import collection_paused, shared_port
+from eureka_embed.errors import DecodeError
 from eureka_embed.model import (
     ActionType,
     Applications,
@@ -204,3 +205,38 @@ def test_a_change_of_any_one_field_is_read_not_reused(path: tuple[str, ...]) -> 
     assert memo.reused == 0
     assert after == decode_applications(body, WireFormat.JSON)
     assert after.applications[0].instances[0] != before.applications[0].instances[0]
+
+
+def test_renewed_leases_are_read_and_the_rest_of_each_instance_is_reused() -> None:
+    registry = _registry(4)
+    memo = DecodedInstances()
+    first = decode_applications(
+        encode_applications(registry, WireFormat.JSON), WireFormat.JSON, reuse=memo
+    )
+    renewed = Applications.of(
+        i.evolve(lease_info=i.lease_info.evolve(last_renewal_timestamp=n + 1))
+        for n, i in enumerate(registry.instances())
+        if n != 3
+    )
+    body = encode_applications(
+        Applications.of([*renewed.instances(), *list(registry.instances())[3:]]), WireFormat.JSON
+    )
+    second = decode_applications(body, WireFormat.JSON, reuse=memo)
+    assert second == decode_applications(body, WireFormat.JSON)
+    assert (memo.reused, memo.relet) == (1, 3)
+    old, new = first.applications[0].instances, second.applications[0].instances
+    assert [i.lease_info.last_renewal_timestamp for i in new] == [1, 2, 3, 0]
+    assert new[3] is old[3] and new[0] is not old[0]
+    assert new[1].metadata is old[1].metadata  # the rest of the instance is the last read's
+
+
+def test_a_lease_that_is_not_plain_is_read_the_general_way_with_its_reason() -> None:
+    memo = DecodedInstances()
+    decode_applications(_registry_body(_TREE), WireFormat.JSON, reuse=memo)
+    bad = {**_TREE, "leaseInfo": {**_TREE["leaseInfo"], "durationInSecs": "ninety"}}
+    with pytest.raises(DecodeError, match=r"leaseInfo\.durationInSecs"):
+        decode_applications(_registry_body(bad), WireFormat.JSON, reuse=memo)
+    lenient = {**_TREE, "leaseInfo": {**_TREE["leaseInfo"], "durationInSecs": 90.0}}
+    read = decode_applications(_registry_body(lenient), WireFormat.JSON, reuse=memo)
+    assert read == decode_applications(_registry_body(lenient), WireFormat.JSON)
+    assert read.applications[0].instances[0].lease_info.duration_secs == 90
