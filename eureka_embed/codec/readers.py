@@ -40,7 +40,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import fields
 from hashlib import blake2b
-from types import MappingProxyType
 from typing import Any, Final, TypeAlias, TypeVar
 
 import orjson
@@ -501,7 +500,8 @@ def _plain_metadata(value: object) -> Mapping[str, str] | None:
             return None
         if key[:1] != "@" and key != "$":
             entries[key] = text
-    return MappingProxyType(entries) if entries else EMPTY_METADATA
+    # Through the model's own freezing, which may share equal maps between instances.
+    return frozen_metadata(entries) if entries else EMPTY_METADATA
 
 
 def _plain_data_center(value: object) -> DataCenterInfo | None:
