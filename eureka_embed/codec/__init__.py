@@ -19,6 +19,7 @@ import enum
 from typing import Any
 
 from eureka_embed.codec import jsoncodec, readers, writers, xmlcodec
+from eureka_embed.codec.bulk import collection_paused
 from eureka_embed.codec.jsoncodec import EncodedInstances
 from eureka_embed.codec.readers import DecodedInstances
 from eureka_embed.model import Application, Applications, InstanceInfo
@@ -123,9 +124,10 @@ def decode_applications(
     """A registry payload. ``reuse`` hands back the unchanged instances of the last payload
     read with it (see :class:`~eureka_embed.codec.readers.DecodedInstances`)."""
     now = readers.resolve_now(now_ms)
-    if fmt is WireFormat.JSON:
-        return jsoncodec.decode_applications(body, now_ms=now, reuse=reuse)
-    return xmlcodec.decode_applications(body, now_ms=now, reuse=reuse)
+    with collection_paused():  # see codec.bulk: millions of new objects, none garbage
+        if fmt is WireFormat.JSON:
+            return jsoncodec.decode_applications(body, now_ms=now, reuse=reuse)
+        return xmlcodec.decode_applications(body, now_ms=now, reuse=reuse)
 
 
 def instance_to_dict(instance: InstanceInfo, *, compact: bool = False) -> dict[str, Any]:

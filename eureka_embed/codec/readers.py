@@ -37,15 +37,15 @@ of producing a broken document.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import fields
 from hashlib import blake2b
-from types import MappingProxyType
 from typing import Any, Final, TypeAlias, TypeVar
 
 import orjson
 
 from eureka_embed.clock import system_clock
+from eureka_embed.codec.bulk import shared_port, shared_text
 from eureka_embed.errors import DecodeError
 from eureka_embed.model import (
     AMAZON_DATA_CENTER_CLASS,
@@ -486,7 +486,7 @@ def _plain_port(value: object, default: PortInfo) -> PortInfo | None:
     enabled = _exact(_EXACT_BOOL, value.get("@enabled"))
     if number is _NOT_PLAIN or number is None or enabled is None:
         return None
-    return PortInfo(number, enabled)  # type: ignore[arg-type]
+    return shared_port(number, enabled)  # type: ignore[arg-type]
 
 
 def _plain_metadata(value: object) -> Mapping[str, str] | None:
@@ -500,7 +500,8 @@ def _plain_metadata(value: object) -> Mapping[str, str] | None:
             return None
         if key[:1] != "@" and key != "$":
             entries[key] = text
-    return MappingProxyType(entries) if entries else EMPTY_METADATA
+    # Through the model's own freezing, which may share equal maps between instances.
+    return frozen_metadata(entries) if entries else EMPTY_METADATA
 
 
 def _plain_data_center(value: object) -> DataCenterInfo | None:
@@ -576,7 +577,7 @@ def _read_plain_instance(
     instance_id = _plain_required(get("instanceId"))
     if host_name is None or ip_addr is None or app is None or instance_id is None:
         return None
-    app = app.upper() if app else (default_app or "")
+    app = shared_text(app.upper()) if app else (default_app or "")
     data_center = _plain_data_center(get("dataCenterInfo"))
     if data_center is None:
         return None
@@ -600,9 +601,15 @@ def _read_plain_instance(
     secure_port = _plain_port(get("securePort"), _DEFAULT_SECURE_PORT)
     lease = _plain_lease(get("leaseInfo"))
     metadata = _plain_metadata(get("metadata"))
-    country = _plain_int(get("countryId"), INT32_MIN, INT32_MAX)
-    updated = _plain_int(get("lastUpdatedTimestamp"))
-    dirty = _plain_int(get("lastDirtyTimestamp"))
+    country = get("countryId")
+    if type(country) is not int or not INT32_MIN <= country <= INT32_MAX:
+        country = _plain_int(country, INT32_MIN, INT32_MAX)
+    updated = get("lastUpdatedTimestamp")
+    if type(updated) is not int or not INT64_MIN <= updated <= INT64_MAX:
+        updated = _plain_int(updated)
+    dirty = get("lastDirtyTimestamp")
+    if type(dirty) is not int or not INT64_MIN <= dirty <= INT64_MAX:
+        dirty = _plain_int(dirty)
     if (
         status is None
         or overridden is None
@@ -616,12 +623,16 @@ def _read_plain_instance(
         or dirty is _NOT_PLAIN
     ):
         return None
-    optional = []
+    optional: list[str | None] = []
     for key in _OPTIONAL_KEYS:
         text = get(key)
         if text is not None and type(text) is not str:
             return None
         optional.append(text or None)
+    for at in (-2, -1):  # vipAddress, secureVipAddress: shared by an app's instances
+        vip = optional[at]
+        if vip is not None:
+            optional[at] = shared_text(vip)
     asg_name = get("asgName")
     if asg_name is not None and type(asg_name) is not str:
         return None
@@ -651,19 +662,35 @@ def _read_plain_instance(
 
 # The frozen dataclass's __init__ sets each of the 25 fields through object.__setattr__ by name
 # and then re-freezes the metadata; the slots' own setters, with the values already checked and
-# frozen above, build the same object in about half the time.
-_INSTANCE_SLOT_SETTERS: Final = tuple(
-    getattr(InstanceInfo, f.name).__set__ for f in fields(InstanceInfo)
-)
-_new_object = object.__new__
+# frozen above, build the same object in about half the time. The setter calls are written out
+# (code generated once, as dataclasses does for __init__): a loop over them costs a third more.
+def _slot_assembler(*, relet: bool = False) -> Callable[..., InstanceInfo]:
+    """The assembler; with ``relet``, ``(old, lease_info)``: a copy of ``old`` with that lease
+    (``evolve`` checks its arguments and runs ``__post_init__`` again, at twice the cost)."""
+    names = [f.name for f in fields(InstanceInfo)]
+    setters = {f"_set_{n}": getattr(InstanceInfo, n).__set__ for n in names}
+    if relet:
+        lines = ["def assemble(old, lease_info):", "    new = _new(_cls)"]
+        lines += [
+            f"    _set_{n}(new, {'lease_info' if n == 'lease_info' else f'old.{n}'})" for n in names
+        ]
+    else:
+        lines = [f"def assemble({', '.join(names)}):", "    new = _new(_cls)"]
+        lines += [f"    _set_{n}(new, {n})" for n in names]
+    lines.append("    return new")
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": InstanceInfo, **setters}
+    exec("\n".join(lines), namespace)  # only InstanceInfo's field names go in
+    assemble: Callable[..., InstanceInfo] = namespace["assemble"]
+    return assemble
+
+
+_assemble: Final = _slot_assembler()
+_relet: Final = _slot_assembler(relet=True)
 
 
 def _assemble_instance(values: tuple[Any, ...]) -> InstanceInfo:
     """An InstanceInfo from its field values in order, equal to ``InstanceInfo(*values)``."""
-    instance: InstanceInfo = _new_object(InstanceInfo)
-    for setter, value in zip(_INSTANCE_SLOT_SETTERS, values, strict=True):
-        setter(instance, value)
-    return instance
+    return _assemble(*values)
 
 
 # -- applications ---------------------------------------------------------------------------------
@@ -673,10 +700,13 @@ class DecodedInstances:
     """The instances of the last full registry read, to reuse those sent again unchanged.
 
     A client fetches the whole registry again and again, and between two fetches most instances
-    do not change. Each instance object of a payload is fingerprinted by a 128-bit BLAKE2b of
-    its ``orjson.dumps``, which tells ``1``, ``1.0`` and ``true`` apart (plain ``==`` on the
+    do not change but for their lease: every heartbeat moves its lastRenewalTimestamp. Each
+    instance object of a payload is fingerprinted, its leaseInfo left out, by a 128-bit BLAKE2b
+    of its ``orjson.dumps``, which tells ``1``, ``1.0`` and ``true`` apart (plain ``==`` on the
     decoded trees would not). The same fingerprint under the same application name is the same
-    object, so it reads to the same instance: the last one is returned instead of a new one.
+    object but for the lease, so it reads to the same instance but for the lease: the lease is
+    read (the quick reader's exact checks; anything else reads the whole object again) and the
+    last instance is returned when its lease is equal, a copy of it with the new lease if not.
     Objects without a lastDirtyTimestamp are always read again, since "now" stands in for it.
     Only the instances of the last registry read are kept (16 bytes and a reference each).
     """
@@ -685,6 +715,8 @@ class DecodedInstances:
         self._known: dict[tuple[str | None, bytes], InstanceInfo] = {}
         self.reused = 0
         """How many instances the last read took from the one before (for tests and benches)."""
+        self.relet = 0
+        """How many of those it took with a new lease (``reused`` does not count them)."""
 
     def __len__(self) -> int:
         return len(self._known)
@@ -693,8 +725,10 @@ class DecodedInstances:
 def _fingerprint(node: object) -> bytes | None:
     if type(node) is not dict or node.get("lastDirtyTimestamp") is None:
         return None
+    rest = node.copy()
+    rest.pop("leaseInfo", None)
     try:
-        return blake2b(orjson.dumps(node), digest_size=16).digest()
+        return blake2b(orjson.dumps(rest), digest_size=16).digest()
     except orjson.JSONEncodeError:  # what orjson cannot write is simply read again
         return None
 
@@ -702,12 +736,27 @@ def _fingerprint(node: object) -> bytes | None:
 class _Reuse:
     """One registry read's side of :class:`DecodedInstances`: what it found, what it read."""
 
-    __slots__ = ("known", "reused", "seen")
+    __slots__ = ("known", "relet", "reused", "seen")
 
     def __init__(self, memo: DecodedInstances) -> None:
         self.known = memo._known
         self.seen: dict[tuple[str | None, bytes], InstanceInfo] = {}
         self.reused = 0
+        self.relet = 0
+
+    def take(self, key: tuple[str | None, bytes], node: dict[str, Any]) -> InstanceInfo | None:
+        """The last read's instance for ``key``, with ``node``'s lease; ``None`` to read it."""
+        known = self.known.get(key)
+        if known is None:
+            return None
+        lease = _plain_lease(node.get("leaseInfo"))
+        if lease is None:
+            return None
+        if lease == known.lease_info:
+            self.reused += 1
+            return known
+        self.relet += 1
+        return _relet(known, lease)
 
 
 def read_application(
@@ -716,7 +765,7 @@ def read_application(
     """``{"name": "APP", "instance": [...]}``; instances without an app inherit the name."""
     node = _require_object(value, path)
     name = _read_required_str(node.get("name"), f"{path}.name")
-    name = name.upper() if name else None
+    name = shared_text(name.upper()) if name else None
     items = _read_list(node.get("instance"), f"{path}.instance")
     if reuse is None:
         instances = tuple(
@@ -745,13 +794,11 @@ def _read_reusing(
     for i, item in enumerate(items):
         digest = _fingerprint(item)
         key = (name, digest) if digest is not None else None
-        instance = reuse.known.get(key) if key is not None else None
+        instance = reuse.take(key, item) if key is not None else None  # type: ignore[arg-type]
         if instance is None:
             instance = read_instance(
                 item, f"{path}.instance[{i}]", now_ms=now_ms, registration=False, default_app=name
             )
-        else:
-            reuse.reused += 1
         if key is not None:
             reuse.seen[key] = instance
         found.append(instance)
@@ -779,4 +826,5 @@ def read_applications(
     if reuse is not None and this_read is not None:
         reuse._known = this_read.seen
         reuse.reused = this_read.reused
+        reuse.relet = this_read.relet
     return read

@@ -49,6 +49,7 @@ import orjson
 import sqlalchemy as sa
 
 from eureka_embed.codec import instance_from_dict, instance_to_dict
+from eureka_embed.codec.bulk import collection_paused
 from eureka_embed.errors import StorageError, StorageUnavailable
 from eureka_embed.model import ActionType, InstanceInfo, InstanceStatus
 from eureka_embed.storage import migrate, sql_listen
@@ -719,12 +720,17 @@ class SqlStore(IndexedStore):
         def unit(conn: sa.Connection) -> tuple[int, list[LeaseRecord], list[Change]]:
             head = conn.execute(_READ_SEQUENCE).scalar_one()
             decoded: dict[str, InstanceInfo] = {}
-            records = [_record_from_row(row, None, decoded) for row in conn.execute(_SELECT_LEASES)]
-            logged = [_change_from_row(row, decoded) for row in conn.execute(_SELECT_CHANGES)]
+            # The whole store is built here, nothing of it garbage (see codec.bulk); not held
+            # over _run's retries and waits, which may be long.
+            with collection_paused():
+                records = [
+                    _record_from_row(row, None, decoded) for row in conn.execute(_SELECT_LEASES)
+                ]
+                logged = [_change_from_row(row, decoded) for row in conn.execute(_SELECT_CHANGES)]
             return head, records, logged
 
         head, records, logged = self._run(unit, write=False)
-        with self._lock:
+        with self._lock, collection_paused():
             moved = head != self._sequence
             self._log = deque(logged)
             previous, self._index = self._index, RecordIndex()
