@@ -40,7 +40,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple, cast
@@ -133,7 +133,9 @@ def bare_wake_server(body_bytes: int, header_count: int) -> None:
     released = [asyncio.Event()]
     held = [0]
 
-    async def app(scope: dict[str, object], receive: object, send: Callable[..., object]) -> None:
+    async def app(
+        scope: dict[str, object], receive: object, send: Callable[..., Awaitable[None]]
+    ) -> None:
         if scope["type"] != "http":
             return
         if scope["method"] == "POST" and scope["path"] == RELEASE_PATH:
@@ -150,8 +152,8 @@ def bare_wake_server(body_bytes: int, header_count: int) -> None:
         held[0] += 1
         await released[0].wait()
         held[0] -= 1
-        await send(dict(start, headers=list(headers)))  # type: ignore[misc]
-        await send(dict(answer))  # type: ignore[misc]
+        await send(dict(start, headers=list(headers)))
+        await send(dict(answer))
 
     logging.basicConfig(level=logging.INFO)
     server = UvicornServer(app=app, maintenance=False, connection_limit=20_000).listen()
