@@ -10,6 +10,10 @@ round. Heartbeats on uvicorn against a bare ASGI app, waitress and idle connecti
     ``bench/wrk/renew.lua``) with 5,000 watchers held on ``apps/{APP}?index=`` vs none
     (>= 0.8); then one registration wakes all 5,000, and the time from sending it to each
     watcher's answer is taken (p99 <= 100 ms).
+    The floor, in the same rounds: a bare ASGI app on the same ``UvicornServer`` (uvicorn's
+    configuration: uvloop, httptools) holds as many requests on one ``asyncio.Event`` and, once
+    released, answers each with a fixed body of our answer's size and as many headers; its
+    wake is measured the same way, and ours / bare is taken round by round.
 (c) **Propagation**: a registration over HTTP until a watching ``DiscoveryClient`` in another
     process sees it (its refresh interval is 60 s, so only the watch explains a prompt sight):
     one node (p50 <= 10 ms, p99 <= 50 ms); two nodes over one PostgreSQL database, registering
@@ -24,6 +28,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
+import gc
 import http.client
 import json
 import os
@@ -35,10 +40,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import cast
+from typing import NamedTuple, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script from a source tree
@@ -103,6 +108,89 @@ def watched_registration(n: int) -> bytes:
 
 
 # ---------------------------------------------------------------------- (b) held connections
+
+RELEASE_PATH = "/release"
+HELD_PATH = "/held"
+
+
+def bare_wake_server(body_bytes: int, header_count: int) -> None:
+    """Child process: the floor. ``UvicornServer`` (our uvicorn configuration) serving an ASGI
+    app that holds every GET on one ``asyncio.Event`` and, when a POST of
+    :data:`RELEASE_PATH` sets it, answers each with ``body_bytes`` of body and
+    ``header_count`` headers (Content-Length among them): what uvicorn alone costs an answer."""
+    import logging
+
+    from eureka_embed.asgi_server import GC_THRESHOLDS, UvicornServer
+
+    body = b"x" * body_bytes
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(body_bytes).encode()),
+    ]
+    headers += [(f"x-bare-{n}".encode(), b"1") for n in range(header_count - len(headers))]
+    start = {"type": "http.response.start", "status": 200, "headers": headers}
+    answer = {"type": "http.response.body", "body": body}
+    released = [asyncio.Event()]
+    held = [0]
+
+    async def app(
+        scope: dict[str, object], receive: object, send: Callable[..., Awaitable[None]]
+    ) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["method"] == "POST" and scope["path"] == RELEASE_PATH:
+            event, released[0] = released[0], asyncio.Event()
+            event.set()
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body"})
+            return
+        if scope["path"] == HELD_PATH:  # how many wait: the bench releases once all do
+            count = str(held[0]).encode()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": count})
+            return
+        held[0] += 1
+        await released[0].wait()
+        held[0] -= 1
+        await send(dict(start, headers=list(headers)))
+        await send(dict(answer))
+
+    logging.basicConfig(level=logging.INFO)
+    server = UvicornServer(app=app, maintenance=False, connection_limit=20_000).listen()
+    # The collector as ``serve --server uvicorn`` sets it (eureka_embed.cli).
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    server.serve_forever()
+
+
+def wait_held(root_url: str, count: int, timeout: float = 60.0) -> None:
+    """Until the bare server holds ``count`` requests: their intake is not the wake's cost."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        host, port = host_port(root_url)
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        try:
+            conn.request("GET", HELD_PATH)
+            if int(conn.getresponse().read()) >= count:
+                return
+        finally:
+            conn.close()
+        time.sleep(0.05)
+    raise RuntimeError(f"the bare server did not hold {count} requests in {timeout:g} s")
+
+
+def answer_shape(root_url: str, path: str) -> tuple[int, int]:
+    """(body bytes, header count) of the answer to ``GET path``, uvicorn's date included."""
+    host, port = host_port(root_url)
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    try:
+        conn.request("GET", path, headers={"Accept": "application/json"})
+        answer = conn.getresponse()
+        body = answer.read()
+        # uvicorn adds its date header to both servers: not counted.
+        return len(body), sum(name.lower() != "date" for name, _ in answer.getheaders())
+    finally:
+        conn.close()
 
 
 class _Watcher(asyncio.Protocol):
@@ -241,21 +329,67 @@ def bench_watchers(instances: int, seconds: float, rounds: int, watchers: int) -
                 wake_ms.append(sorted((t - sent) * 1000 for t in held.woken_at))
             return rate
 
-        rates = interleaved({"none": plain, "watchers": with_watchers}, rounds)
+        body_bytes, header_count = answer_shape(url, f"/eureka/apps/{WATCHED_APP}")
+        bare_args = [
+            str(Path(__file__).resolve()),
+            "--bare-wake-server",
+            f"{body_bytes},{header_count}",
+        ]
+        with server_child(bare_args) as (bare_url, bare_pid):
+            bare_ms: list[list[float]] = []
+            bare_cpu_us: list[float] = []
+
+            def bare() -> float:
+                with HeldConnections(bare_url, watchers, watch_index=0) as held:
+                    wait_held(bare_url, watchers)
+                    cpu_before = process_cpu_s(bare_pid)
+                    sent = time.monotonic()
+                    status, _ = request(bare_url, "POST", RELEASE_PATH)
+                    assert status == 204, status
+                    if not held.wait_woken(60):
+                        raise RuntimeError(f"only {len(held.woken_at)} bare requests answered")
+                    bare_cpu_us.append((process_cpu_s(bare_pid) - cpu_before) / watchers * 1e6)
+                    bare_ms.append(sorted((t - sent) * 1000 for t in held.woken_at))
+                return 0.0
+
+            rates = interleaved({"none": plain, "watchers": with_watchers, "bare": bare}, rounds)
     heading(f"watchers held on serve --server uvicorn; wrk {seconds:g} s a round", rounds)
     row("heartbeats, no watcher, req/s", Spread.of(rates["none"]).show())
     row(f"heartbeats, {watchers:,} watchers held, req/s", Spread.of(rates["watchers"]).show())
     watch_ratio = ratio(rates["watchers"], rates["none"])
     row("watchers / none", watch_ratio.show(".2f"), target(">= 0.8", watch_ratio.median >= 0.8))
-    p50 = Spread.of(statistics.median(times) for times in wake_ms)
-    p99 = Spread.of(times[int(len(times) * 0.99) - 1] for times in wake_ms)
-    last = Spread.of(times[-1] for times in wake_ms)
-    row(f"wake-up of {watchers:,} watchers after one change, p50 ms", p50.show(".1f"))
-    row("  p99 ms", p99.show(".1f"), target("<= 100 ms", p99.median <= 100))
-    row("  last ms", last.show(".1f"))
+    ours, floor = wake_figures(wake_ms), wake_figures(bare_ms)
+    row(f"wake-up of {watchers:,} watchers after one change, p50 ms", ours.p50.show(".1f"))
+    row("  p99 ms", ours.p99.show(".1f"), target("<= 100 ms", ours.p99.median <= 100))
+    row("  last ms", ours.last.show(".1f"))
     # What the wake costs the server, whatever else the machine runs: the wall times above
     # are this times the watchers where the server has a core to itself.
     row("  server CPU per woken watcher, us", Spread.of(wake_cpu_us).show(".1f"))
+    print(
+        f"  the floor: a bare ASGI app on the same uvicorn, {body_bytes:,} B and {header_count}"
+        " headers an answer"
+    )
+    row("  bare wake-up, p50 ms", floor.p50.show(".1f"))
+    row("  bare p99 ms", floor.p99.show(".1f"))
+    row("  bare last ms", floor.last.show(".1f"))
+    row("  bare server CPU per answer, us", Spread.of(bare_cpu_us).show(".1f"))
+    row("  ours / bare, p99", ratio(ours.p99.values, floor.p99.values).show(".2f"))
+    row("  ours / bare, server CPU per answer", ratio(wake_cpu_us, bare_cpu_us).show(".2f"))
+
+
+class WakeFigures(NamedTuple):
+    p50: Spread
+    p99: Spread
+    last: Spread
+
+
+def wake_figures(rounds: Sequence[Sequence[float]]) -> WakeFigures:
+    """p50, p99 and last of each round's sorted wake times (ms), over the rounds."""
+    return WakeFigures(
+        p50=Spread.of(statistics.median(times) for times in rounds),
+        p99=Spread.of(times[int(len(times) * 0.99) - 1] for times in rounds),
+        last=Spread.of(times[-1] for times in rounds),
+    )
 
 
 def process_cpu_s(pid: int) -> float:
@@ -421,10 +555,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--skip", action="append", default=[], choices=["b", "c"])
     parser.add_argument("--watching-client", help=argparse.SUPPRESS)
+    parser.add_argument("--bare-wake-server", help=argparse.SUPPRESS)
     rounds_argument(parser)
     args = parser.parse_args(argv)
     if args.watching_client:
         watching_client()
+        return
+    if args.bare_wake_server:
+        body_bytes, header_count = map(int, args.bare_wake_server.split(","))
+        bare_wake_server(body_bytes, header_count)
         return
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install -y wrk): skipping (b)")

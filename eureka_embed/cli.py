@@ -721,6 +721,10 @@ def _serve(options: ServeOptions) -> int:
         # process: frozen, the collector stops re-scanning it on every full collection, which
         # otherwise costs each request more than the request itself spends in our code.
         gc.freeze()
+        if options.server == "uvicorn":
+            from eureka_embed.asgi_server import GC_THRESHOLDS
+
+            gc.set_threshold(*GC_THRESHOLDS)
         server.serve_forever()
     finally:
         registry.close()

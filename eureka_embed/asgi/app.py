@@ -208,6 +208,12 @@ def falcon_asgi_app(
         app.heartbeats = HeartbeatFastPath(api.routes, answers, api.request_stats, app.req_options)
     if watch_fast_path:
         app.watching_reads = WatchFastPath(
-            router, answers, api.watches, api.request_stats, app.req_options
+            router,
+            answers,
+            api.watches,
+            api.request_stats,
+            app.req_options,
+            # Credentials and the fetch limit are per request: such answers are never shared.
+            share_answers=api.guard is None and api.fetch_limiter is None,
         )
     return app

@@ -28,12 +28,16 @@ _END: Final = {"type": "http.response.body"}
 
 class ResponseFraming:
     """Sends answers as Falcon would; remembers the headers of the few bodiless answers an
-    app gives over and over (a heartbeat's 200, its 404), so they are not built per request."""
+    app gives over and over (a heartbeat's 200, its 404), so they are not built per request,
+    and those of the last answer with a body: the watchers one change wakes are answered one
+    after the other with equal answers (one cached payload, one index), so all but the first
+    reuse its headers. Only the last is kept: a body may be megabytes."""
 
-    __slots__ = ("_starts",)
+    __slots__ = ("_last", "_starts")
 
     def __init__(self) -> None:
         self._starts: dict[EndpointResponse, list[tuple[bytes, bytes]]] = {}
+        self._last: tuple[EndpointResponse, list[tuple[bytes, bytes]]] | None = None
 
     async def send(self, send: Send, answer: EndpointResponse) -> None:
         status = answer.status
@@ -53,6 +57,11 @@ class ResponseFraming:
             if cached is not None:
                 # A copy: ASGI middleware around us (Starlette's) may add to the list it gets.
                 return list(cached)
+        else:
+            last = self._last
+            # Equal answers of one wake share their body object: compared by identity first.
+            if last is not None and last[0] == answer:
+                return list(last[1])
         named: dict[str, str] = {}
         if answer.content_type is not None:
             named["content-type"] = answer.content_type
@@ -63,6 +72,8 @@ class ResponseFraming:
         if answer.status not in _TYPELESS and "content-type" not in named:
             named["content-type"] = _DEFAULT_MEDIA_TYPE
         headers = [(name.encode("latin1"), value.encode("latin1")) for name, value in named.items()]
-        if cacheable and len(self._starts) < 64:
+        if not cacheable:
+            self._last = (answer, list(headers))
+        elif len(self._starts) < 64:
             self._starts[answer] = list(headers)
         return headers

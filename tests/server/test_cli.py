@@ -354,3 +354,31 @@ def test_a_missing_asgi_extra_is_named_not_a_traceback(
     err = capsys.readouterr().err
     assert err.startswith("eureka-embed: error: --server uvicorn needs the 'asgi' extra: ")
     assert "pip install 'eureka_embed[asgi]'" in err
+
+
+@pytest.mark.parametrize(("server", "uvicorn_thresholds"), [("uvicorn", True), ("waitress", False)])
+def test_serve_on_uvicorn_collects_garbage_less_often(
+    monkeypatch: pytest.MonkeyPatch, server: str, uvicorn_thresholds: bool
+) -> None:
+    import gc
+
+    from eureka_embed.asgi_server import GC_THRESHOLDS, UvicornServer
+    from eureka_embed.server import EurekaServer
+
+    seen: list[tuple[int, int, int]] = []
+
+    def note_thresholds(self: UvicornServer | EurekaServer, **kwargs: object) -> None:
+        seen.append(gc.get_threshold())
+        self.stop()
+
+    monkeypatch.setattr(UvicornServer, "serve_forever", note_thresholds)
+    monkeypatch.setattr(EurekaServer, "serve_forever", note_thresholds)
+    before = gc.get_threshold()
+    try:
+        code = main(["serve", "--server", server, "--port", "0", "--store", "memory://"])
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+    assert code == 0
+    assert (seen == [GC_THRESHOLDS]) is uvicorn_thresholds
+    assert len(seen) == 1
