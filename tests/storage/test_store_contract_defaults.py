@@ -14,9 +14,7 @@ from eureka_embed.storage.view_index import ALL, app_view
 from tests.registry.helpers import instance
 
 
-def test_the_default_delta_snapshot_is_the_window_without_records_but_with_their_hashcode() -> (
-    None
-):
+def test_the_default_delta_snapshot_is_the_window_without_records_with_their_hashcode() -> None:
     clock = ManualClock()
     with MemoryStore() as store:
         registry = Registry(store, clock=clock)
