@@ -1,7 +1,7 @@
 """The defaults :class:`~eureka_embed.storage.base.Store` gives a backend that does not
-override them: ``delta_snapshot`` and ``view_index``.
+override them: ``delta_snapshot``, ``view_index`` and ``expired``.
 
-The stores here override both, so these run the defaults on a memory store directly, as a
+The stores here override them, so these run the defaults on a memory store directly, as a
 third-party store that implements only the abstract methods would get them.
 """
 
@@ -44,3 +44,21 @@ def test_the_default_view_index_is_at_least_one_and_moves_with_every_change() ->
         second = Store.view_index(store, app_view("BILLING"))
         assert second > first  # every view follows the whole registry
         assert Store.view_index(store, ALL) == second
+
+
+def test_the_default_expired_is_exactly_the_leases_that_ran_out_before_the_cut_off() -> None:
+    clock = ManualClock()
+    with MemoryStore() as store:
+        registry = Registry(store, clock=clock)
+        registry.register(instance(1, "ORDERS"))
+        clock.advance(seconds=30)
+        registry.register(instance(2, "ORDERS"))
+        first = store.get("ORDERS", instance(1, "ORDERS").instance_id)
+        assert first is not None
+        runs_out = first.last_renewal_ms + first.duration_ms
+
+        at_the_instant = Store.expired(store, runs_out)
+        assert list(at_the_instant.records) == []  # ran out at, not before, the cut-off
+        assert at_the_instant.total == 2
+        after = Store.expired(store, runs_out + 1)
+        assert [r.instance_id for r in after.records] == [first.instance_id]
