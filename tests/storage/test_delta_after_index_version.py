@@ -28,6 +28,8 @@ def test_the_delta_after_an_index_has_the_registry_sequence_as_its_version() -> 
         billing = instance(2, "BILLING")
         assert [c.key for c in snapshot.changes] == [("BILLING", billing.instance_id)]
 
+        assert store.delta_snapshot(0).records == ()  # as the whole window's snapshot
+
         after = registry.get_delta(after_index=index)
         whole = registry.get_delta()
         assert after.version == whole.version == "2"

@@ -66,3 +66,33 @@ def test_leases_renewed_into_the_same_second_are_all_expired(store: Store) -> No
     last_runs_out = renewed_at + len(ids) - 1 + record.duration_ms
 
     assert _expired_ids(store, last_runs_out + 1) == set(ids)
+
+
+def test_a_lease_running_out_on_a_whole_second_is_expired_one_millisecond_later(
+    store: Store,
+) -> None:
+    clock = ManualClock(start_ms=1_700_000_000_000)  # a whole second: so is the lease's end
+    Registry(store, clock=clock).register(instance(1, "ORDERS"))
+    record = store.get("ORDERS", instance(1, "ORDERS").instance_id)
+    assert record is not None
+    runs_out = record.last_renewal_ms + record.duration_ms
+    assert runs_out % 1000 == 0
+
+    assert _expired_ids(store, runs_out + 1) == {record.instance_id}
+
+
+def test_a_lease_asked_about_early_in_the_second_it_runs_out_is_still_found_later(
+    store: Store,
+) -> None:
+    clock = ManualClock(start_ms=1_700_000_000_000)
+    registry = Registry(store, clock=clock)
+    one = instance(1, "ORDERS")
+    registry.register(one)
+    renewed_at = clock.now_ms() + 3_600
+    store.renew("ORDERS", one.instance_id, renewed_at)
+    record = store.get("ORDERS", one.instance_id)
+    assert record is not None
+    runs_out = renewed_at + record.duration_ms
+
+    assert _expired_ids(store, runs_out - 500) == set()  # the same second, not run out yet
+    assert _expired_ids(store, runs_out + 1) == {one.instance_id}
