@@ -96,3 +96,15 @@ def test_a_lease_asked_about_early_in_the_second_it_runs_out_is_still_found_late
 
     assert _expired_ids(store, runs_out - 500) == set()  # the same second, not run out yet
     assert _expired_ids(store, runs_out + 1) == {one.instance_id}
+
+
+def test_a_lease_whose_second_lost_another_lease_is_still_expired(store: Store) -> None:
+    clock = ManualClock(start_ms=1_700_000_000_000)
+    registry = Registry(store, clock=clock)
+    registry.register(instance(1, "ORDERS"))
+    registry.register(instance(2, "ORDERS"))  # the same second: one bucket for both
+    registry.cancel("ORDERS", instance(1, "ORDERS").instance_id)
+    left = store.get("ORDERS", instance(2, "ORDERS").instance_id)
+    assert left is not None
+
+    assert _expired_ids(store, left.last_renewal_ms + left.duration_ms + 1) == {left.instance_id}
