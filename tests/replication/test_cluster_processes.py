@@ -317,7 +317,15 @@ def test_a_stopped_peer_catches_up_when_it_returns(own_cluster: Cluster) -> None
 def test_a_node_whose_peers_are_all_down_starts_alone_and_serves() -> None:
     (dead,) = free_ports(1)
     with serve_process(["--peer", url_of(dead)]) as node:
-        # Logged before the node listens, so before the ready line serve_process waited for.
-        assert "no peer answered; starting with this node's own registry" in node.stderr.text()
+        # The copy runs once the node listens (the ready line comes first): its end is logged
+        # by the time /readyz says it is over.
+        node.wait_copied()
+        wait_for(
+            lambda: (
+                "no peer answered; starting with this node's own registry" in node.stderr.text()
+            ),
+            timeout=10,
+            what="the log line of a copy no peer answered",
+        )
         answer = request(f"{node.base_url}apps/", headers={"Accept": "application/json"})
         assert answer.status == 200  # never Eureka's 403 while "waiting for a sync"
