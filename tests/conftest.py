@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import wsgiref.validate
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -73,3 +74,14 @@ def create_app(request: pytest.FixtureRequest) -> AppFactory:
     """The app factory of each framework adapter: an HTTP behaviour test that takes it runs on
     both (ids ``wsgi`` and ``asgi``), over every store where it also takes ``store``."""
     return ADAPTERS[request.param]
+
+
+@pytest.fixture
+def collection_on() -> Iterator[None]:
+    """CPython's automatic garbage collection on for the test, as it was after (the bulk-read
+    tests check that reads turn it off and back on)."""
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    if not was:
+        gc.disable()

@@ -31,14 +31,7 @@ from eureka_embed.model import (
     PortInfo,
 )
 
-
-@pytest.fixture(autouse=True)
-def collection_on() -> Iterator[None]:
-    was = gc.isenabled()
-    gc.enable()
-    yield
-    if not was:
-        gc.disable()
+pytestmark = pytest.mark.usefixtures("collection_on")
 
 
 def test_collection_is_off_inside_and_back_on_after() -> None:

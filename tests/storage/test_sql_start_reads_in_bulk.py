@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -19,14 +18,7 @@ from eureka_embed.storage.sql import SqlStore
 from tests.databases import sqlite_file_url
 from tests.registry.helpers import instance
 
-
-@pytest.fixture(autouse=True)
-def collection_on() -> Iterator[None]:
-    was = gc.isenabled()
-    gc.enable()
-    yield
-    if not was:
-        gc.disable()
+pytestmark = pytest.mark.usefixtures("collection_on")
 
 
 def test_a_start_decodes_stored_instances_with_collection_off_and_turns_it_back_on(
