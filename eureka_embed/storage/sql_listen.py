@@ -153,7 +153,9 @@ class ChangeListener:
     ``catch_up`` brings the store up to date and wakes its waiters. It runs on this thread,
     after every connect too (what was sent while not listening is lost). After
     ``ping_after_s`` of silence the connection must answer a ``SELECT 1`` within the client
-    deadline, or it is replaced.
+    deadline, or it is replaced. A failed connection attempt is followed by a pause of
+    ``backoff_first_s``, doubled after each further failure (at most 5 s); a connection that
+    served ``stable_s`` or longer is replaced at once.
     """
 
     def __init__(
@@ -165,6 +167,8 @@ class ChangeListener:
         latest: Callable[[], int],
         catch_up: Callable[[], None],
         ping_after_s: float = _PING_AFTER_S,
+        backoff_first_s: float = _BACKOFF_FIRST_S,
+        stable_s: float = _STABLE_S,
     ) -> None:
         # A pool of its own, with the engine's connect arguments and events: the listening
         # connection is never handed to a unit of work, nor waits for a free one.
@@ -174,6 +178,8 @@ class ChangeListener:
         self._latest = latest
         self._catch_up_fn = catch_up
         self._ping_after_s = ping_after_s
+        self._backoff_first_s = backoff_first_s
+        self._stable_s = stable_s
         self._stopping = threading.Event()
         self._wake_read, self._wake_write = socket.socketpair()
         self._wake_read.setblocking(False)
@@ -208,7 +214,7 @@ class ChangeListener:
         try:
             while not self._stopping.is_set():
                 if failures:
-                    delay = min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * 2 ** (failures - 1))
+                    delay = min(_BACKOFF_MAX_S, self._backoff_first_s * 2 ** (failures - 1))
                     if self._stopping.wait(delay):
                         return
                 connected_at = time.monotonic()
@@ -235,7 +241,7 @@ class ChangeListener:
                     self._disconnect()
                 # After a connection that served a while, reconnect at once; back off from
                 # there while attempts keep failing (the database is restarting, or refusing).
-                failures = 0 if time.monotonic() - connected_at >= _STABLE_S else failures + 1
+                failures = 0 if time.monotonic() - connected_at >= self._stable_s else failures + 1
         finally:
             self._disconnect()
             self._pool.dispose()
