@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -81,10 +82,13 @@ class FlakyDatabase:
 
     def __init__(self, url: str) -> None:
         self.down = False
+        #: When each connection was asked for (time.monotonic()), refused or not.
+        self.attempts: list[float] = []
         dialect = sa.create_engine(url).dialect
         cargs, cparams = dialect.create_connect_args(sa.make_url(url))
 
         def connect() -> Any:
+            self.attempts.append(time.monotonic())
             if self.down:
                 raise dialect.loaded_dbapi.OperationalError("connection refused (test)")
             return dialect.connect(*cargs, **cparams)
