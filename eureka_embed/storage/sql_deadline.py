@@ -63,8 +63,11 @@ class DeadlineWatcher:
         deadline.touch()
         me = threading.get_ident()
         with self._cond:
+            # The thread sleeps without a time-out while no deadline is pending: none is
+            # watched, or only units it cut off already that have not left yet. Wake it then.
+            idle = all(other.fired for other in self._watched.values())
             self._watched[me] = deadline
-            if len(self._watched) == 1:  # the thread sleeps without a deadline when idle
+            if idle:
                 self._start()
                 self._cond.notify()
         try:
