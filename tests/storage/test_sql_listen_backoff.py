@@ -90,3 +90,18 @@ def test_a_connection_that_served_a_while_is_replaced_at_once_a_young_one_after_
         store.close()
     assert young >= pause  # lost within `stable` of its connect: one failure, so a pause
     assert served < pause  # served longer: reconnected at once
+
+
+def test_by_default_a_refused_listener_tries_again_a_tenth_of_a_second_later(pg_url: str) -> None:
+    flaky = FlakyDatabase(pg_url)
+    store = SqlStore(pg_url, sync_interval=NO_POLL, listen=False)
+    flaky.down = True
+    listener = started_listener(store, flaky.engine)
+    try:
+        wait_for(lambda: len(flaky.attempts) >= 2, what="two connection attempts")
+    finally:
+        listener.stop()
+        store.close()
+        flaky.dispose()
+    gap = flaky.attempts[1] - flaky.attempts[0]
+    assert 0.1 <= gap < 0.45, f"{gap:.2f} s between the first two attempts"
