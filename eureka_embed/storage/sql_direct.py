@@ -38,7 +38,7 @@ class _Prepared:
     sql: str
     names: tuple[str, ...]
     defaults: Mapping[str, Any]  # bound values the statement carries (a literal name, say)
-    row: Any  # a named tuple class: rows with the columns as attributes (None: no rows)
+    row: Any  # a named tuple class: rows with the columns as attributes
 
 
 class DirectStatements:
@@ -48,10 +48,10 @@ class DirectStatements:
     ``execute`` takes these statements directly and hands anything else to ``conn``.
     """
 
-    def __init__(self, dialect: sa.Dialect, statements: Iterable[sa.Executable]) -> None:
+    def __init__(self, dialect: sa.Dialect, statements: Iterable[sa.ClauseElement]) -> None:
         self._dialect = dialect
         self._statements = frozenset(statements)
-        self._prepared: dict[tuple[sa.Executable, tuple[str, ...]], _Prepared | None] = {}
+        self._prepared: dict[tuple[sa.ClauseElement, tuple[str, ...]], _Prepared | None] = {}
 
     def connection(self, conn: sa.Connection) -> sa.Connection:
         if _observed(conn):
@@ -60,7 +60,7 @@ class DirectStatements:
         # they call for these statements and passes everything else through.
         return cast(sa.Connection, _DirectConnection(conn, self))
 
-    def prepared(self, statement: sa.Executable, keys: tuple[str, ...]) -> _Prepared | None:
+    def prepared(self, statement: sa.ClauseElement, keys: tuple[str, ...]) -> _Prepared | None:
         """``statement`` compiled for parameters ``keys``; None: it goes through SQLAlchemy."""
         if statement not in self._statements:
             return None
@@ -92,20 +92,21 @@ def _observed(conn: sa.Connection) -> bool:
 
 
 def _prepare(
-    dialect: sa.Dialect, statement: sa.Executable, keys: tuple[str, ...]
+    dialect: sa.Dialect, statement: sa.ClauseElement, keys: tuple[str, ...]
 ) -> _Prepared | None:
-    compiled = cast(Any, statement).compile(dialect=dialect, column_keys=list(keys))
-    if compiled._bind_processors or compiled.positiontup is None:
+    compiled: Any = statement.compile(dialect=dialect, column_keys=list(keys))
+    if compiled._bind_processors:
         return None
     columns = compiled._result_columns
-    if any(column[3].result_processor(dialect, None) is not None for column in columns):
+    # The dialect's own type (a generic DateTime has no processor; SQLite's has one).
+    if any(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns):
         return None
     defaults = {
         name: bind.value
         for name, bind in compiled.binds.items()
         if not bind.required and bind.callable is None
     }
-    row = collections.namedtuple("Row", [column[0] for column in columns]) if columns else None
+    row = collections.namedtuple("Row", [column.keyname for column in columns])  # type: ignore[misc]
     return _Prepared(compiled.string, tuple(compiled.positiontup), defaults, row)
 
 
@@ -136,13 +137,13 @@ class _DirectConnection:
         dbapi = self._conn.dialect.loaded_dbapi
         try:
             self._cursor.execute(prepared.sql, values)
-            rows = self._cursor.fetchall() if prepared.row is not None else []
+            rows = self._cursor.fetchall()  # none for a write
         except dbapi.Error as exc:
             error = sa.exc.DBAPIError.instance(
                 prepared.sql, values, exc, dbapi.Error, dialect=self._conn.dialect
             )
             raise cast(BaseException, error) from exc
-        return _Result([prepared.row._make(row) for row in rows] if prepared.row else [])
+        return _Result([prepared.row._make(row) for row in rows])
 
 
 class _Result:
@@ -164,10 +165,10 @@ class _Result:
         return self._rows[0][0] if self._rows else None
 
     def scalar_one(self) -> Any:
-        if len(self._rows) != 1:
-            raise (
-                sa.exc.NoResultFound("no row")
-                if not self._rows
-                else sa.exc.MultipleResultsFound("more than one row")
+        if not self._rows:
+            raise sa.exc.NoResultFound("No row was found when one was required")
+        if len(self._rows) > 1:
+            raise sa.exc.MultipleResultsFound(
+                "Multiple rows were found when exactly one was required"
             )
         return self._rows[0][0]

@@ -4,6 +4,7 @@ listens to the engine's statements (logging, tracing) still sees every one of th
 
 from __future__ import annotations
 
+import datetime
 import logging
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -187,10 +188,61 @@ def test_more_than_one_row_for_scalar_one_is_an_error(conn: sa.Connection) -> No
     statements = DirectStatements(conn.dialect, [select_all])
     direct = statements.connection(conn)
     conn.execute(sa.insert(leases), [LEASE, {**LEASE, "instance_id": "a:2"}])
-    with pytest.raises(sa.exc.MultipleResultsFound):
+    with pytest.raises(
+        sa.exc.MultipleResultsFound,
+        match=r"^Multiple rows were found when exactly one was required$",
+    ):
         direct.execute(select_all).scalar_one()
 
 
 def test_a_missing_parameter_gets_sqlalchemys_own_error(conn: sa.Connection) -> None:
     with pytest.raises(sa.exc.StatementError, match="b_id"):
         conn.execute(_LOCK_LEASE, {"b_app": "A"})
+
+
+class Upper(sa.TypeDecorator[str]):
+    impl = sa.String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: sa.Dialect) -> str | None:
+        return None if value is None else value.upper()
+
+
+OTHER = sa.MetaData()
+TYPED = sa.Table(
+    "typed",
+    OTHER,
+    sa.Column("name", Upper()),
+    sa.Column("at", sa.DateTime),
+    sa.Column("n", sa.Integer),
+)
+
+
+def test_a_statement_whose_types_convert_values_goes_through_sqlalchemy(tmp_path: Path) -> None:
+    engine = engine_at(tmp_path / "t.db")
+    OTHER.create_all(engine)
+    insert, select_at, select_n = sa.insert(TYPED), sa.select(TYPED.c.at), sa.select(TYPED.c.n)
+    statements = DirectStatements(engine.dialect, [insert, select_at, select_n])
+    assert statements.prepared(insert, ("name", "at", "n")) is None  # a bind processor
+    assert statements.prepared(select_at, ()) is None  # SQLite's DateTime parses text
+    assert statements.prepared(select_n, ()) is not None
+    with engine.connect() as plain, plain.begin():
+        conn = statements.connection(plain)
+        when = datetime.datetime(2026, 12, 2, 18, 0)
+        conn.execute(insert, {"name": "low", "at": when, "n": 7})
+        assert conn.execute(select_at).scalar_one() == when
+        assert conn.execute(select_n).scalar_one() == 7
+        assert plain.execute(sa.select(TYPED.c.name)).scalar_one() == "LOW"
+    engine.dispose()
+
+
+def test_scalar_one_fails_with_sqlalchemys_words(conn: sa.Connection) -> None:
+    none = {"b_app": "A", "b_id": "a:1"}
+    with pytest.raises(sa.exc.NoResultFound, match=r"^No row was found when one was required$"):
+        conn.execute(_LOCK_LEASE, none).scalar_one()
+
+
+def test_rows_show_their_columns(conn: sa.Connection) -> None:
+    conn.execute(INSERT, LEASE)
+    row = conn.execute(_LOCK_LEASE, {"b_app": "A", "b_id": "a:1"}).first()
+    assert repr(row).startswith("Row(app='A', instance_id='a:1', instance='{}'")
