@@ -2,8 +2,9 @@
 
 Run: ``python bench/bench_sql_scaling.py [--rounds N] [--sizes 1000,10000,50000,100000]``.
 
-- **Register over HTTP**: ``eureka-embed serve`` over a SQLite file in a subprocess; each round
-  sends ``--registrations`` registrations from one client, then the same number from 16
+- **Register over HTTP**: ``eureka-embed serve`` over a SQLite file in a subprocess, on each
+  server (waitress, the default, and ``--server uvicorn``), both running throughout; each round
+  sends ``--registrations`` registrations to each from one client, and the same number from 16
   clients at once (threads with a keep-alive connection each, fresh instance ids every time),
   in an order that rotates between rounds; the ratio is taken within each round. Target: 16
   clients >= 1.5x one client, and >= 1,500/s.
@@ -17,6 +18,7 @@ Run: ``python bench/bench_sql_scaling.py [--rounds N] [--sizes 1000,10000,50000,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import http.client
 import itertools
@@ -81,39 +83,50 @@ def register_batch(root_url: str, ids: list[int], clients: int) -> float:
     return len(ids) / elapsed
 
 
+SERVERS = ("waitress", "uvicorn")
+
+
 def bench_register(registrations: int, rounds: int) -> None:
+    """Both servers, each over its own SQLite file, measured in the same interleaved rounds."""
     fresh = itertools.count()
-    with tempfile.TemporaryDirectory() as tmp:
-        store = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        with server_process(
-            ["-m", "eureka_embed", "serve", "--port", "0", "--store", store]
-        ) as url:
-            register_batch(url, [next(fresh) for _ in range(200)], CLIENTS)  # warm-up
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as servers:
+        urls = {}
+        for server in SERVERS:
+            store = f"sqlite:///{Path(tmp) / f'{server}.db'}"
+            args = ["-m", "eureka_embed", "serve", "--port", "0", "--store", store]
+            urls[server] = servers.enter_context(server_process([*args, "--server", server]))
+            register_batch(urls[server], [next(fresh) for _ in range(200)], CLIENTS)  # warm-up
 
-            def subject(clients: int) -> Callable[[], float]:
-                def measure() -> float:
-                    ids = [next(fresh) for _ in range(registrations)]
-                    return register_batch(url, ids, clients)
+        def subject(url: str, clients: int) -> Callable[[], float]:
+            def measure() -> float:
+                ids = [next(fresh) for _ in range(registrations)]
+                return register_batch(url, ids, clients)
 
-                return measure
+            return measure
 
-            rates = interleaved(
-                {"1 client": subject(1), f"{CLIENTS} clients": subject(CLIENTS)}, rounds
-            )
-    one, many = rates["1 client"], rates[f"{CLIENTS} clients"]
+        rates = interleaved(
+            {
+                f"{server}, {clients}": subject(urls[server], clients)
+                for server in SERVERS
+                for clients in (1, CLIENTS)
+            },
+            rounds,
+        )
     heading(f"SQLite file over HTTP, {registrations} registrations per subject", rounds)
-    scaled = ratio(many, one)
-    row("register, 1 client (/s)", Spread.of(one).show())
-    row(
-        f"register, {CLIENTS} clients (/s)",
-        Spread.of(many).show(),
-        target(">= 1,500", Spread.of(many).median >= 1500),
-    )
-    row(
-        f"register, {CLIENTS} clients / 1 client",
-        scaled.show(".2f"),
-        target(">= 1.5", scaled.median >= 1.5),
-    )
+    for server in SERVERS:
+        one, many = rates[f"{server}, 1"], rates[f"{server}, {CLIENTS}"]
+        scaled = ratio(many, one)
+        row(f"register, {server}, 1 client (/s)", Spread.of(one).show())
+        row(
+            f"register, {server}, {CLIENTS} clients (/s)",
+            Spread.of(many).show(),
+            target(">= 1,500", Spread.of(many).median >= 1500),
+        )
+        row(
+            f"register, {server}, {CLIENTS} clients / 1 client",
+            scaled.show(".2f"),
+            target(">= 1.5", scaled.median >= 1.5),
+        )
 
 
 def write_file(path: Path, instances: int) -> None:

@@ -56,6 +56,7 @@ from eureka_embed.storage import migrate, sql_listen
 from eureka_embed.storage.base import Change, LeaseRecord, Write
 from eureka_embed.storage.record_index import IndexedStore, RecordIndex
 from eureka_embed.storage.sql_deadline import Deadline, watch_statements, watcher
+from eureka_embed.storage.sql_direct import DirectStatements
 from eureka_embed.storage.sql_engine import (
     WRITE_OPTION,
     SqlTimeouts,
@@ -112,6 +113,20 @@ _INSERT_LEASE = sa.insert(leases)
 _INSERT_RENEWAL = sa.insert(renewals)
 _INSERT_CHANGE = sa.insert(changes)
 _SELECT_CHANGES = sa.select(changes).order_by(changes.c.seq)
+#: The statements of one write (a registration, a cancel, a status change), run directly on
+#: SQLite's cursor (sql_direct): they were most of a registration's CPU through SQLAlchemy.
+_DIRECT = (
+    _LOCK_SEQUENCE,
+    _SET_SEQUENCE,
+    _LOCK_LEASE,
+    _READ_RENEWAL,
+    _DELETE_LEASE,
+    _DELETE_RENEWAL,
+    _UPDATE_LEASE,
+    _INSERT_LEASE,
+    _INSERT_RENEWAL,
+    _INSERT_CHANGE,
+)
 
 
 def _renewal_statement(dialect: str) -> sa.Update:
@@ -290,6 +305,12 @@ class SqlStore(IndexedStore):
         self._sqlite = self.engine.dialect.name == "sqlite"
         self._renew_one = _renewal_statement(self.engine.dialect.name)
         self._flush_renewals = _RenewalFlush(self.engine.dialect)
+        # SQLite: the write path's statements skip SQLAlchemy's per-call machinery (sql_direct).
+        self._direct = (
+            DirectStatements(self.engine.dialect, (*_DIRECT, self._renew_one))
+            if self._sqlite
+            else None
+        )
         # SQLite has one writer at a time anyway; queueing here keeps threads of this process
         # from spinning on the database's busy lock (and shares one in-memory connection).
         self._db_lock = threading.RLock() if self._sqlite else None
@@ -363,7 +384,7 @@ class SqlStore(IndexedStore):
                 with conn.begin():
                     if self._snapshot_reads and not write:
                         conn.exec_driver_sql(_SNAPSHOT_READ)
-                    yield conn
+                    yield conn if self._direct is None else self._direct.connection(conn)
             if deadline.fired:  # cut off just as it finished: never pool the dead socket
                 connection.invalidate()
 
