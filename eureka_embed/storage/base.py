@@ -213,8 +213,8 @@ class Store(abc.ABC):
 
         Each one is atomic, the batch is not: other writes may land between two of them. The
         results in the order of ``keys``. A store holding its state in memory does several
-        under one hold of its lock (an eviction pass removes thousands at once); this default
-        calls :meth:`mutate` for each.
+        under one hold of its lock (as :meth:`remove_each`, an eviction pass, does for
+        removals); this default calls :meth:`mutate` for each.
         """
         return [self.mutate(app, instance_id, fn) for app, instance_id in keys]
 

@@ -13,8 +13,9 @@ __all__ = ["MemoryStore"]
 
 T = TypeVar("T")
 
-#: Writes of one :meth:`MemoryStore.mutate_each` done per hold of the lock: a heartbeat waits
-#: for one slice (a millisecond or two), not for a whole eviction pass of thousands.
+#: Writes of one :meth:`MemoryStore.mutate_each` (removals of one ``remove_each``) done per hold
+#: of the lock: a heartbeat waits for one slice (a millisecond or two), not for a whole eviction
+#: pass of thousands.
 _SLICE = 256
 
 _DELETED = ActionType.DELETED
