@@ -11,7 +11,7 @@ import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 __all__ = [
     "AMAZON_DATA_CENTER_CLASS",
@@ -26,6 +26,7 @@ __all__ = [
     "LeaseInfo",
     "PortInfo",
     "apps_hashcode",
+    "copier",
     "frozen_metadata",
     "hashcode_of_counts",
 ]
@@ -96,33 +97,61 @@ class ActionType(str, enum.Enum):
         return self.value
 
 
-def _evolver(cls: type[Any]) -> Callable[..., Any]:
-    """``dataclasses.replace`` for the frozen, slotted ``cls``, about three times as fast.
+_M = TypeVar("_M")
+
+#: The fields a model class's ``__post_init__`` normalises (InstanceInfo freezes its metadata).
+#: A copy that changes none of them skips it: the other fields come from an object that went
+#: through it already.
+_NORMALISED: dict[type[Any], frozenset[str]] = {}
+
+
+def copier(cls: type[_M], *changed: str) -> Callable[..., _M]:
+    """``copy(obj, *values)``, the same as ``dataclasses.replace(obj, **dict(zip(changed,
+    values)))`` for the frozen, slotted ``cls``, and several times as fast.
 
     Every write of the registry builds changed instances (a renewal after a status change, a
-    cancel, each lease an eviction pass removes), and ``replace`` goes through ``__init__``'s
-    argument handling and a frozen ``__setattr__`` per field. This copies the fields straight
-    into a new object (code generated once per class, as dataclasses does for ``__init__``),
-    then runs ``__post_init__`` as ``replace`` would. Unknown field names are a TypeError.
+    cancel, each of the 15,000 leases an eviction pass at 100k removes), and ``replace`` goes
+    through ``__init__``'s argument handling and a frozen ``__setattr__`` per field. This
+    generates, once per call (as dataclasses does for ``__init__``), a function that copies
+    each field straight into a new object through the slot's own setter (``object.__setattr__``
+    would look the name up again each time) and takes the changed fields positionally; it runs
+    ``__post_init__`` as ``replace`` would, but only when a field that normalises is changed.
+    Unknown field names are a TypeError.
     """
-    names = tuple(f.name for f in fields(cls))
-    lines = ["def evolve(self, changes):", "    new = _new(_cls)"]
-    lines += [
-        f"    _set(new, {n!r}, changes[{n!r}] if {n!r} in changes else self.{n})" for n in names
-    ]
+    names = tuple(f.name for f in fields(cast(Any, cls)))
+    unknown = [n for n in changed if n not in names]
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}")
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    namespace.update({f"_set_{n}": cls.__dict__[n].__set__ for n in names})
+    lines = [f"def copy({', '.join(('self', *changed))}):", "    new = _new(_cls)"]
+    lines += [f"    _set_{n}(new, {n if n in changed else 'self.' + n})" for n in names]
+    if not _NORMALISED.get(cls, frozenset()).isdisjoint(changed):
+        namespace["_post_init"] = cls.__post_init__  # type: ignore[attr-defined]
+        lines.append("    _post_init(new)")
     lines.append("    return new")
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, "_set": object.__setattr__}
     exec("\n".join(lines), namespace)  # only the field names above go in
-    copy: Callable[[Any, dict[str, Any]], Any] = namespace["evolve"]
-    known = frozenset(names)
+    return namespace["copy"]  # type: ignore[no-any-return]
+
+
+def _evolver(cls: type[Any]) -> Callable[[Any, dict[str, Any]], Any]:
+    """``dataclasses.replace`` for ``cls`` (see :func:`copier`), the changes given as one dict:
+    every field copied, then the changed ones set over them (the copy is not shared yet),
+    which is cheaper than asking the changes about each field when most calls change two."""
+    copy = copier(cls)
+    setters = {f.name: cls.__dict__[f.name].__set__ for f in fields(cls)}
+    normalised = _NORMALISED.get(cls, frozenset())
     post_init = getattr(cls, "__post_init__", None)
 
-    def evolve(self: Any, **changes: Any) -> Any:
-        if not known.issuperset(changes):
-            unknown = ", ".join(sorted(set(changes) - known))
-            raise TypeError(f"{cls.__name__} has no field {unknown}")
-        new = copy(self, changes)
-        if post_init is not None:
+    def evolve(self: Any, changes: dict[str, Any]) -> Any:
+        new = copy(self)
+        for name, value in changes.items():
+            setter = setters.get(name)
+            if setter is None:
+                unknown = ", ".join(sorted(set(changes) - setters.keys()))
+                raise TypeError(f"{cls.__name__} has no field {unknown}")
+            setter(new, value)
+        if post_init is not None and not normalised.isdisjoint(changes):
             post_init(new)
         return new
 
@@ -163,7 +192,7 @@ class LeaseInfo:
 
     def evolve(self, **changes: Any) -> LeaseInfo:
         """A copy with ``changes`` applied (``dataclasses.replace``, faster)."""
-        return _evolve_lease(self, **changes)  # type: ignore[no-any-return]
+        return _evolve_lease(self, changes)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +230,7 @@ class InstanceInfo:
 
     def evolve(self, **changes: Any) -> InstanceInfo:
         """A copy with ``changes`` applied (``dataclasses.replace``, faster)."""
-        return _evolve_instance(self, **changes)  # type: ignore[no-any-return]
+        return _evolve_instance(self, changes)  # type: ignore[no-any-return]
 
     def vip_names(self) -> tuple[str, ...]:
         return _split_vips(self.vip_address)
@@ -210,6 +239,7 @@ class InstanceInfo:
         return _split_vips(self.secure_vip_address)
 
 
+_NORMALISED[InstanceInfo] = frozenset({"metadata"})
 _evolve_lease = _evolver(LeaseInfo)
 _evolve_instance = _evolver(InstanceInfo)
 

@@ -30,6 +30,7 @@ from eureka_embed.model import (
     InstanceInfo,
     InstanceStatus,
     LeaseInfo,
+    copier,
 )
 from eureka_embed.storage.base import LeaseRecord, Store, Write
 from eureka_embed.storage.memory import MemoryStore
@@ -41,6 +42,11 @@ log = logging.getLogger(__name__)
 _UP = InstanceStatus.UP
 _OUT_OF_SERVICE = InstanceStatus.OUT_OF_SERVICE
 _UNKNOWN = InstanceStatus.UNKNOWN
+_DELETED = ActionType.DELETED
+# What a removal changes (Registry._deleted), copied without keywords: an eviction pass makes
+# thousands of these at once.
+_evicted_lease = copier(LeaseInfo, "last_renewal_timestamp", "eviction_timestamp")
+_deleted_instance = copier(InstanceInfo, "action_type", "last_updated_timestamp", "lease_info")
 _MINUTE_MS = 60_000
 
 
@@ -404,38 +410,33 @@ class Registry:
     def cancel(self, app: str, instance_id: str, *, replication: bool = False) -> InstanceInfo:
         """Remove the lease and its override. Raises :class:`InstanceNotFound`."""
         app = app.upper()
-        removed = self._remove(app, instance_id, expired_only=False)
+        removed = self._remove(app, instance_id)
         if removed is None:
             raise InstanceNotFound(app, instance_id)
         self._adjust_expected_clients(-1)
         self._emit(RegistryEvent(WriteAction.CANCEL, app, instance_id, removed, replication))
         return removed
 
-    def _remove(self, app: str, instance_id: str, *, expired_only: bool) -> InstanceInfo | None:
-        return self.store.mutate(app, instance_id, self._removal(expired_only=expired_only))
-
-    def _removal(
-        self, *, expired_only: bool
-    ) -> Callable[[LeaseRecord | None], tuple[Write | None, InstanceInfo | None]]:
-        """The :meth:`Store.mutate` function removing a lease now (if ``expired_only``, only
-        while it is still expired); its result is the removed instance, or None."""
+    def _remove(self, app: str, instance_id: str) -> InstanceInfo | None:
         now = self.clock.now_ms()
+        removed = self.store.remove_each([(app, instance_id)], self._deleted(now), now)
+        return removed[0] if removed else None
 
-        def write(existing: LeaseRecord | None) -> tuple[Write | None, InstanceInfo | None]:
-            if existing is None:
-                return None, None
+    def _deleted(
+        self, now: int, *, expired_only: bool = False
+    ) -> Callable[[LeaseRecord], InstanceInfo | None]:
+        """The :meth:`Store.remove_each` function removing a lease at ``now``: the instance
+        its DELETED change logs (if ``expired_only``, None for a lease renewed since the
+        eviction scan, which stays)."""
+
+        def deleted(existing: LeaseRecord) -> InstanceInfo | None:
             if expired_only and not self._is_expired(existing, now):
-                return None, None  # renewed since the eviction scan: keep it
-            lease = existing.instance.lease_info.evolve(
-                last_renewal_timestamp=existing.last_renewal_ms,
-                eviction_timestamp=now,
-            )
-            gone = existing.instance.evolve(
-                action_type=ActionType.DELETED, last_updated_timestamp=now, lease_info=lease
-            )
-            return Write(None, ActionType.DELETED, change_instance=gone, change_ms=now), gone
+                return None  # renewed since the eviction scan: keep it
+            instance = existing.instance
+            lease = _evicted_lease(instance.lease_info, existing.last_renewal_ms, now)
+            return _deleted_instance(instance, _DELETED, now, lease)
 
-        return write
+        return deleted
 
     def update_status(
         self,
@@ -745,6 +746,21 @@ class Registry:
         self._last_eviction_ms = now
         if not self.is_lease_expiration_enabled():
             return []
+        evicted = self._evict_expired(now, compensation)
+        if evicted:
+            self.evicted_total += len(evicted)
+            # ours: Eureka forgets this, and its threshold stays too high after evictions.
+            self._adjust_expected_clients(-len(evicted))
+            log.info("evicted %d expired leases", len(evicted))
+            for listener in self._eviction_listeners:
+                try:
+                    listener(evicted)
+                except Exception:
+                    log.exception("eviction listener %r failed", listener)
+        return evicted
+
+    def _evict_expired(self, now: int, compensation: int) -> list[InstanceInfo]:
+        """The removals of :meth:`evict`: the instances it evicted."""
         # The store hands over only the leases that ran out before the cut-off (without the
         # started_ms grace, which only shortens the list); the rule itself is applied here.
         found = self.store.expired(now - compensation)
@@ -763,20 +779,12 @@ class Registry:
             # In a fixed order, so that one seed evicts the same leases from any store.
             expired.sort(key=_lease_key)
             expired = self._rng.sample(expired, limit)
-        keys = [(record.app, record.instance_id) for record in expired]
-        removed = self.store.mutate_each(keys, self._removal(expired_only=True))
-        evicted = [gone for gone in removed if gone is not None]
-        if evicted:
-            self.evicted_total += len(evicted)
-            # ours: Eureka forgets this, and its threshold stays too high after evictions.
-            self._adjust_expected_clients(-len(evicted))
-            log.info("evicted %d expired leases", len(evicted))
-            for listener in self._eviction_listeners:
-                try:
-                    listener(evicted)
-                except Exception:
-                    log.exception("eviction listener %r failed", listener)
-        return evicted
+        keys = [(i.app, i.instance_id) for i in (record.instance for record in expired)]
+        # The clock read again: the eviction time is when the leases go, after the scan.
+        removed_ms = self.clock.now_ms()
+        return self.store.remove_each(
+            keys, self._deleted(removed_ms, expired_only=True), removed_ms
+        )
 
     def prune_changes(self) -> int:
         """Drop changes older than the delta retention window."""

@@ -5,11 +5,14 @@ import dataclasses
 import pytest
 
 from eureka_embed.model import (
+    ActionType,
     Applications,
     DataCenterInfo,
     InstanceInfo,
     InstanceStatus,
+    LeaseInfo,
     apps_hashcode,
+    copier,
 )
 
 
@@ -92,6 +95,31 @@ def test_evolve_is_dataclasses_replace() -> None:
     assert changed.metadata["zone"] == "a"
     with pytest.raises(TypeError):
         changed.metadata["x"] = "y"  # type: ignore[index]
+
+
+def test_a_copier_is_dataclasses_replace_with_the_changed_fields_positional() -> None:
+    info = make(1)
+    lease = info.lease_info.evolve(eviction_timestamp=9)
+    deleted = copier(InstanceInfo, "action_type", "last_updated_timestamp", "lease_info")
+    assert deleted(info, ActionType.DELETED, 7, lease) == dataclasses.replace(
+        info, action_type=ActionType.DELETED, last_updated_timestamp=7, lease_info=lease
+    )
+    assert copier(LeaseInfo, "duration_secs")(lease, 5) == dataclasses.replace(
+        lease, duration_secs=5
+    )
+    assert copier(InstanceInfo)(info) == info
+    # Metadata handed over is frozen as a new instance's (__post_init__ runs for it).
+    source = {"zone": "a"}
+    changed = copier(InstanceInfo, "metadata")(info, source)
+    source["zone"] = "b"
+    assert changed.metadata == {"zone": "a"}
+    with pytest.raises(TypeError):
+        changed.metadata["x"] = "y"  # type: ignore[index]
+
+
+def test_a_copier_refuses_a_field_the_class_lacks() -> None:
+    with pytest.raises(TypeError, match="InstanceInfo has no field colour, shade"):
+        copier(InstanceInfo, "status", "shade", "colour")
 
 
 def test_evolve_refuses_a_field_the_class_lacks() -> None:

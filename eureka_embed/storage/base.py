@@ -213,10 +213,36 @@ class Store(abc.ABC):
 
         Each one is atomic, the batch is not: other writes may land between two of them. The
         results in the order of ``keys``. A store holding its state in memory does several
-        under one hold of its lock (an eviction pass removes thousands at once); this default
-        calls :meth:`mutate` for each.
+        under one hold of its lock (as :meth:`remove_each`, an eviction pass, does for
+        removals); this default calls :meth:`mutate` for each.
         """
         return [self.mutate(app, instance_id, fn) for app, instance_id in keys]
+
+    def remove_each(
+        self,
+        keys: Sequence[tuple[str, str]],
+        fn: Callable[[LeaseRecord], InstanceInfo | None],
+        change_ms: int,
+    ) -> list[InstanceInfo]:
+        """Remove the records of ``keys`` that ``fn`` names an instance for, each logged as a
+        DELETED change of that instance at ``change_ms``; those instances, in key order.
+
+        :meth:`mutate_each` with a removal, the write of an eviction pass (and of a cancel):
+        ``fn`` is called with each record present (an absent key is skipped) and returns the
+        instance to log, or None to keep the record; it is the :meth:`mutate` function of
+        that key, with the same rules (no side effects; it may run more than once). Each
+        removal is atomic, the batch is not. This default calls :meth:`mutate_each`; a store
+        holding its state in memory removes a slice of records per hold of its lock, with
+        no :class:`Write` made for each.
+        """
+
+        def write(current: LeaseRecord | None) -> tuple[Write | None, InstanceInfo | None]:
+            gone = None if current is None else fn(current)
+            if gone is None:
+                return None, None
+            return Write(None, ActionType.DELETED, change_instance=gone, change_ms=change_ms), gone
+
+        return [gone for gone in self.mutate_each(keys, write) if gone is not None]
 
     @abc.abstractmethod
     def renew(self, app: str, instance_id: str, now_ms: int) -> LeaseRecord | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from eureka_embed.model import ActionType, InstanceInfo, copier
 from eureka_embed.storage.base import Change, LeaseRecord, Write
 from eureka_embed.storage.record_index import IndexedStore
 
@@ -12,9 +13,13 @@ __all__ = ["MemoryStore"]
 
 T = TypeVar("T")
 
-#: Writes of one :meth:`MemoryStore.mutate_each` done per hold of the lock: a heartbeat waits
-#: for one slice (a millisecond or two), not for a whole eviction pass of thousands.
+#: Writes of one :meth:`MemoryStore.mutate_each` (removals of one ``remove_each``) done per hold
+#: of the lock: a heartbeat waits for one slice (a millisecond or two), not for a whole eviction
+#: pass of thousands.
 _SLICE = 256
+
+_DELETED = ActionType.DELETED
+_next_change = copier(Change, "sequence", "instance")
 
 
 class MemoryStore(IndexedStore):
@@ -54,6 +59,38 @@ class MemoryStore(IndexedStore):
             if logged:  # one wake-up per slice, not per write
                 self._notify_change()
         return results
+
+    def remove_each(
+        self,
+        keys: Sequence[tuple[str, str]],
+        fn: Callable[[LeaseRecord], InstanceInfo | None],
+        change_ms: int,
+    ) -> list[InstanceInfo]:
+        removed: list[InstanceInfo] = []
+        index = self._index
+        for start in range(0, len(keys), _SLICE):
+            gone: list[InstanceInfo] = []
+            with self._lock:
+                try:
+                    index.remove_each(keys[start : start + _SLICE], fn, gone)
+                finally:  # what was removed is logged, whatever fn raised
+                    self._log_deleted(gone, change_ms)
+            if gone:  # one wake-up per slice, not per removal
+                removed += gone
+                self._notify_change()
+        return removed
+
+    def _log_deleted(self, gone: list[InstanceInfo], change_ms: int) -> None:
+        """Log a DELETED change of each of ``gone`` (caller holds ``_lock``)."""
+        if not gone:
+            return
+        sequence = self._sequence
+        # Copies of one change, told their sequence and instance: cheaper than a frozen
+        # dataclass's __init__, thousands of times over.
+        template = Change(sequence, change_ms, _DELETED, gone[0])
+        self._append_each(
+            [_next_change(template, sequence + n, instance) for n, instance in enumerate(gone, 1)]
+        )
 
     def _apply(self, app: str, instance_id: str, current: LeaseRecord | None, write: Write) -> bool:
         """Apply ``write``; whether it logged a change."""

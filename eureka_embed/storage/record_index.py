@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from eureka_embed.model import Application, Applications, InstanceInfo, hashcode_of_counts
 from eureka_embed.storage.base import Change, ExpiredLeases, LeaseRecord, Snapshot, Store
@@ -23,6 +23,8 @@ __all__ = ["IndexedStore", "RecordIndex"]
 #: The width of an expiry bucket. A bucket holds the leases running out within the same
 #: second: an eviction pass reads the buckets wholly past its cut-off and the one it falls in.
 _BUCKET_MS = 1000
+
+_NO_MEMBERS: dict[str, LeaseRecord] = {}
 
 
 class _ExpiryBucket(set[LeaseRecord]):
@@ -111,6 +113,36 @@ class RecordIndex:
                 del self._apps[app]
         return removed
 
+    def remove_each(
+        self,
+        keys: Sequence[tuple[str, str]],
+        fn: Callable[[LeaseRecord], InstanceInfo | None],
+        gone: list[InstanceInfo],
+    ) -> None:
+        """:meth:`remove` each record of ``keys`` that ``fn`` names an instance for (absent
+        keys skipped), appending those instances to ``gone`` in key order as it goes: should
+        ``fn`` raise, the caller still knows what was removed (and logs it)."""
+        apps, statuses = self._apps, self._statuses
+        for app, instance_id in keys:
+            members = apps.get(app, _NO_MEMBERS)
+            record = members.get(instance_id)
+            if record is None:
+                continue
+            instance = fn(record)
+            if instance is None:
+                continue
+            del members[instance_id]
+            if not members:
+                del apps[app]
+            self.count -= 1
+            # _unfile with its status count written out: one pass removes thousands.
+            statuses[record.instance.status.value] -= 1
+            self._hashcode = None
+            bucket = record.expiry_bucket
+            if bucket is not None:
+                self._drop_from(bucket, record)
+            gone.append(instance)
+
     def renew(self, record: LeaseRecord, now_ms: int) -> None:
         """Raise ``record``'s renewal time to ``now_ms`` (never lower it) and move the lease to
         the bucket it now runs out in. The heartbeat hot path: a few dict and set operations."""
@@ -141,9 +173,11 @@ class RecordIndex:
         """
         found: list[LeaseRecord] = []
         # Gathered first: a record filed again below may land in another due bucket.
+        apps = self._apps
         for record in self.due(before_ms):
             bucket = record.expiry_bucket
-            if self.get(record.app, record.instance_id) is not record:
+            instance = record.instance
+            if apps.get(instance.app, _NO_MEMBERS).get(instance.instance_id) is not record:
                 # Renewed through a lookup made just before its store replaced this index.
                 self._drop_from(bucket, record)
                 continue
@@ -341,6 +375,14 @@ class IndexedStore(Store):
         self._log.append(change)
         self._sequence = change.sequence
         self._views.record(change)
+
+    def _append_each(self, changes: list[Change]) -> None:
+        """:meth:`_append` each of ``changes`` (not empty), in order (caller holds ``_lock``)."""
+        self._log.extend(changes)
+        self._sequence = changes[-1].sequence
+        record = self._views.record
+        for change in changes:
+            record(change)
 
     def _reset_views(self) -> None:
         """Every view's index anew, after records and sequence were replaced wholesale

@@ -620,6 +620,41 @@ def test_restored_leases_get_one_renewal_window_of_grace(
     assert [i.host_name for i in restarted.evict()] == ["host1"]
 
 
+def test_a_late_run_adds_the_lateness_to_a_restored_leases_grace(
+    store: Store, frozen: FrozenDateTimeFactory
+) -> None:
+    first = make(store, self_preservation=False)
+    first.register(instance(1))
+    frozen.tick(timedelta(seconds=50))  # the node restarts over a lease 50 s old
+    restarted = make(store, self_preservation=False)
+    restarted.evict()  # the timer's first run
+    # 100 s on, 40 s late: 10 s past the grace of 90 s from the restart, with 40 s of lateness.
+    frozen.tick(timedelta(seconds=100))
+    assert restarted.evict() == []
+    frozen.tick(timedelta(seconds=60))  # on time: no lateness, and the lease goes
+    assert [i.host_name for i in restarted.evict()] == ["host1"]
+
+
+def test_eviction_listeners_get_what_was_evicted_and_a_failing_one_is_logged(
+    store: Store, frozen: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    registry = make(store, self_preservation=False)
+    registry.register(instance(1))
+    heard: list[list[str]] = []
+
+    def broken(evicted: object) -> None:
+        raise RuntimeError("boom")
+
+    registry.add_eviction_listener(broken)
+    registry.add_eviction_listener(lambda evicted: heard.append([i.host_name for i in evicted]))
+    frozen.tick(timedelta(seconds=91))
+    evicted = registry.evict()
+    assert [(i.host_name, i.action_type) for i in evicted] == [("host1", ActionType.DELETED)]
+    assert heard == [["host1"]]  # the one after the failing listener still heard
+    failed = [r for r in caplog.records if r.exc_info is not None]
+    assert [r.getMessage() for r in failed] == [f"eviction listener {broken!r} failed"]
+
+
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [

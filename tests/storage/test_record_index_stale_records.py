@@ -29,3 +29,15 @@ def test_a_stale_record_in_a_due_bucket_is_skipped_and_the_leases_after_it_are_f
     assert index.expired(10_000) == [ran_out]
     assert index.expired(10_000) == [ran_out]
     assert index.get("ORDERS", old.instance_id) is replacement
+
+
+def test_a_stale_record_of_an_application_gone_is_skipped_and_dropped_from_its_bucket() -> None:
+    index = RecordIndex()
+    old = _record(1, 0)
+    index.put(old)
+    index.remove("ORDERS", old.instance_id)  # the application's last instance: it goes
+    index.renew(old, 2_000)  # a heartbeat that had looked it up files it again
+
+    assert index.due(10_000) == [old]
+    assert index.expired(10_000) == []
+    assert index.due(10_000) == []  # not read again by every later pass

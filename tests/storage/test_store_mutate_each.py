@@ -1,7 +1,8 @@
-"""``Store.mutate_each`` (an eviction pass's thousands of removals at once), on every store:
-each key's write applied atomically and in order, results in the order of the keys, keys the
-function leaves alone untouched, a waiter woken once something was logged, and writes of other
-threads still landing while a long batch runs (the memory store takes its lock per slice)."""
+"""``Store.mutate_each`` (thousands of writes at once; an eviction pass's removals go through
+``remove_each``), on every store: each key's write applied atomically and in order, results in
+the order of the keys, keys the function leaves alone untouched, a waiter woken once something
+was logged, and writes of other threads still landing while a long batch runs (the memory store
+takes its lock per slice)."""
 
 from __future__ import annotations
 
