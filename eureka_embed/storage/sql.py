@@ -760,13 +760,13 @@ class SqlStore(IndexedStore):
         with self._lock, collection_paused():
             moved = head != self._sequence
             self._log = deque(logged)
-            previous, self._index = self._index, RecordIndex()
-            held = previous.count > 0  # a start holds nothing: no lookups to make
-            for record in records:
-                old = previous.get(record.app, record.instance_id) if held else None
-                if old is not None:  # renewals this node holds but has not flushed yet
-                    record.last_renewal_ms = max(record.last_renewal_ms, old.last_renewal_ms)
-                self._index.put(record)
+            previous = self._index
+            if previous.count:  # a start holds nothing: no lookups to make
+                for record in records:
+                    old = previous.get(record.app, record.instance_id)
+                    if old is not None:  # renewals this node holds but has not flushed yet
+                        record.last_renewal_ms = max(record.last_renewal_ms, old.last_renewal_ms)
+            self._index = RecordIndex.of(records)
             newest = max((record.last_renewal_ms for record in records), default=0)
             self._renewal_watermark = max(self._renewal_watermark, newest)
             self._sequence = head
