@@ -60,6 +60,15 @@ def frozen_metadata(values: Mapping[str, str] | None) -> Mapping[str, str]:
     if not all(type(k) is str and type(v) is str for k, v in items):
         # Outside the type (1 == True would share {"a": 1} with {"a": True}): a copy of its own.
         return MappingProxyType(dict(items))
+    return shared_metadata(items)
+
+
+def shared_metadata(items: tuple[tuple[str, str], ...]) -> Mapping[str, str]:
+    """The read-only map of ``items``, the same one for equal items (see :func:`frozen_metadata`).
+
+    For readers that have checked already that every key and value is a ``str`` (others must
+    not be shared, see above) and that there is at least one pair.
+    """
     shared = _SHARED_METADATA.get(items)
     if shared is None:
         if len(_SHARED_METADATA) >= _SHARED_METADATA_LIMIT:

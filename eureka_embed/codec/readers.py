@@ -59,6 +59,7 @@ from eureka_embed.model import (
     LeaseInfo,
     PortInfo,
     frozen_metadata,
+    shared_metadata,
 )
 
 __all__ = [
@@ -468,7 +469,8 @@ def _plain_int(value: object, low: int = INT64_MIN, high: int = INT64_MAX) -> ob
     if type(value) is int:
         number = value
     elif type(value) is str and value.isascii():
-        digits = value[1:] if value[:1] in ("-", "+") else value
+        # Unsigned first: how timestamps are written, without slicing off a sign.
+        digits = value if value.isdigit() else value[1:] if value[:1] in ("-", "+") else ""
         if not (0 < len(digits) <= 19 and digits.isdigit()):
             return _NOT_PLAIN
         number = int(value)
@@ -482,7 +484,9 @@ def _plain_port(value: object, default: PortInfo) -> PortInfo | None:
         return default
     if type(value) is not dict:
         return None
-    number = _plain_int(value.get("$"), 0, 65535)
+    number = value.get("$")
+    if type(number) is not int or not 0 <= number <= 65535:  # else as written: no call
+        number = _plain_int(number, 0, 65535)
     enabled = _exact(_EXACT_BOOL, value.get("@enabled"))
     if number is _NOT_PLAIN or number is None or enabled is None:
         return None
@@ -490,18 +494,19 @@ def _plain_port(value: object, default: PortInfo) -> PortInfo | None:
 
 
 def _plain_metadata(value: object) -> Mapping[str, str] | None:
-    if value is None or value == "":  # an empty XML element is an absent one
-        return EMPTY_METADATA
-    if type(value) is not dict:
-        return None
-    entries: dict[str, str] = {}
-    for key, text in value.items():
+    if type(value) is not dict:  # an empty XML element is an absent one
+        return EMPTY_METADATA if value is None or value == "" else None
+    items = tuple(value.items())
+    attributes = False
+    for key, text in items:
         if type(text) is not str or type(key) is not str:
             return None
-        if key[:1] != "@" and key != "$":
-            entries[key] = text
-    # Through the model's own freezing, which may share equal maps between instances.
-    return frozen_metadata(entries) if entries else EMPTY_METADATA
+        if key[:1] == "@" or key == "$":
+            attributes = True
+    if attributes:  # the "@class" of an empty map, mostly: not entries
+        items = tuple(item for item in items if item[0][:1] != "@" and item[0] != "$")
+    # The model's own sharing of equal maps between instances; the pairs are checked above.
+    return shared_metadata(items) if items else EMPTY_METADATA
 
 
 def _plain_data_center(value: object) -> DataCenterInfo | None:
@@ -521,10 +526,30 @@ def _plain_data_center(value: object) -> DataCenterInfo | None:
 
 
 def _plain_lease(value: object) -> LeaseInfo | None:
-    if value is None or value == "":
-        return _LEASE_DEFAULTS
     if type(value) is not dict:
-        return None
+        return _LEASE_DEFAULTS if value is None or value == "" else None
+    get = value.get
+    renewal = get("renewalIntervalInSecs")
+    duration = get("durationInSecs")
+    registered = get("registrationTimestamp")
+    renewed = get("lastRenewalTimestamp")
+    evicted = get("evictionTimestamp")
+    up = get("serviceUpTimestamp")
+    if (  # as written: six ints in range, checked flat (the loop below costs twice as much)
+        type(renewal) is int
+        and type(duration) is int
+        and type(registered) is int
+        and type(renewed) is int
+        and type(evicted) is int
+        and type(up) is int
+        and INT32_MIN <= renewal <= INT32_MAX
+        and INT32_MIN <= duration <= INT32_MAX
+        and INT64_MIN <= registered <= INT64_MAX
+        and INT64_MIN <= renewed <= INT64_MAX
+        and INT64_MIN <= evicted <= INT64_MAX
+        and INT64_MIN <= up <= INT64_MAX
+    ):
+        return _assemble_lease(renewal, duration, registered, renewed, evicted, up)
     numbers: list[int] = []
     for key, default, low, high in _PLAIN_LEASE_FIELDS:
         number = value.get(key)
@@ -537,7 +562,7 @@ def _plain_lease(value: object) -> LeaseInfo | None:
             if number is _NOT_PLAIN:
                 return None
             numbers.append(number)  # type: ignore[arg-type]
-    return LeaseInfo(*numbers)
+    return _assemble_lease(*numbers)
 
 
 _LEASE_DEFAULTS: Final = LeaseInfo()
@@ -664,11 +689,12 @@ def _read_plain_instance(
 # and then re-freezes the metadata; the slots' own setters, with the values already checked and
 # frozen above, build the same object in about half the time. The setter calls are written out
 # (code generated once, as dataclasses does for __init__): a loop over them costs a third more.
-def _slot_assembler(*, relet: bool = False) -> Callable[..., InstanceInfo]:
-    """The assembler; with ``relet``, ``(old, lease_info)``: a copy of ``old`` with that lease
+def _slot_assembler(cls: type[_T], *, relet: bool = False) -> Callable[..., _T]:
+    """The assembler of ``cls`` (InstanceInfo, or LeaseInfo: the same saving on its six fields);
+    with ``relet``, ``(old, lease_info)``: a copy of instance ``old`` with that lease
     (``evolve`` checks its arguments and runs ``__post_init__`` again, at twice the cost)."""
-    names = [f.name for f in fields(InstanceInfo)]
-    setters = {f"_set_{n}": getattr(InstanceInfo, n).__set__ for n in names}
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    setters = {f"_set_{n}": getattr(cls, n).__set__ for n in names}
     if relet:
         lines = ["def assemble(old, lease_info):", "    new = _new(_cls)"]
         lines += [
@@ -678,14 +704,15 @@ def _slot_assembler(*, relet: bool = False) -> Callable[..., InstanceInfo]:
         lines = [f"def assemble({', '.join(names)}):", "    new = _new(_cls)"]
         lines += [f"    _set_{n}(new, {n})" for n in names]
     lines.append("    return new")
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": InstanceInfo, **setters}
-    exec("\n".join(lines), namespace)  # only InstanceInfo's field names go in
-    assemble: Callable[..., InstanceInfo] = namespace["assemble"]
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls, **setters}
+    exec("\n".join(lines), namespace)  # only the model's field names go in
+    assemble: Callable[..., _T] = namespace["assemble"]
     return assemble
 
 
-_assemble: Final = _slot_assembler()
-_relet: Final = _slot_assembler(relet=True)
+_assemble: Final = _slot_assembler(InstanceInfo)
+_relet: Final = _slot_assembler(InstanceInfo, relet=True)
+_assemble_lease: Final = _slot_assembler(LeaseInfo)
 
 
 def _assemble_instance(values: tuple[Any, ...]) -> InstanceInfo:

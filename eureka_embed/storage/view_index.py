@@ -128,6 +128,16 @@ class ViewIndexes:
         self._last.clear()
         self._shared.clear()
         self._member_of = {}
+        # The views follow from these three names only, and an application's instances mostly
+        # share them: worked out once per distinct triple (a reload files every instance).
+        by_names: dict[tuple[str, str | None, str | None], tuple[View, ...]] = {}
         for record in records:
-            members = self._member_of.setdefault(record.app, {})
-            members[record.instance_id] = self._share(views_of(record.instance))
+            instance = record.instance
+            names = (instance.app, instance.vip_address, instance.secure_vip_address)
+            views = by_names.get(names)
+            if views is None:
+                views = by_names[names] = self._share(views_of(instance))
+            members = self._member_of.get(names[0])
+            if members is None:
+                members = self._member_of[names[0]] = {}
+            members[instance.instance_id] = views

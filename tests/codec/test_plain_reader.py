@@ -226,3 +226,15 @@ def test_the_quick_path_keeps_the_model_types() -> None:
     assert Application("ORDERS", (quick,)) == Application("ORDERS", (general(tree),))
     with pytest.raises(AttributeError):
         quick.app = "OTHER"  # type: ignore[misc]
+
+
+def test_the_quick_path_keeps_the_entries_of_metadata_that_also_has_attributes() -> None:
+    tree = orjson.loads(orjson.dumps(instance_to_dict(_bare_instance())))
+    tree["metadata"] = {"@class": "java.util.HashMap", "zone": "zone-a", "$": "text"}
+    quick = plain(tree)
+    assert quick is not None and dict(quick.metadata) == {"zone": "zone-a"}
+    assert quick == general(tree)
+
+
+def _bare_instance() -> InstanceInfo:
+    return InstanceInfo(instance_id="i-1", app="ORDERS", host_name="h", ip_addr="10.0.0.1")

@@ -4,7 +4,9 @@ already show moves none of them (watchers would wake for nothing)."""
 
 from __future__ import annotations
 
+from eureka_embed.model import ActionType
 from eureka_embed.registry import Registry
+from eureka_embed.storage.base import Change, LeaseRecord
 from eureka_embed.storage.memory import MemoryStore
 from eureka_embed.storage.view_index import ALL, ViewIndexes, app_view, vip_view
 from tests.registry.helpers import instance
@@ -55,3 +57,14 @@ def test_an_instance_that_moves_to_another_vip_moves_the_vip_it_left() -> None:
     before = store.view_index(vip_view("left"))
     registry.register(instance(1, vip_address="joined", ldt=200))
     assert store.view_index(vip_view("left")) > before  # its watchers see it gone
+
+
+def test_after_a_reset_every_instance_of_an_app_remembers_its_views() -> None:
+    """Not only the last of each application: one moved off a VIP moves that VIP's index."""
+    first = instance(1, "ORDERS", vip_address="old-vip")
+    second = instance(2, "ORDERS", vip_address="old-vip")
+    views = ViewIndexes()
+    views.reset(10, [LeaseRecord(first, 90_000, 0), LeaseRecord(second, 90_000, 0)])
+    views.record(Change(11, 0, ActionType.MODIFIED, first.evolve(vip_address="new-vip")))
+    assert views.index(vip_view("old-vip")) == views.index(vip_view("new-vip"))
+    assert views.index(vip_view("old-vip")) > views.index(app_view("OTHER"))
