@@ -164,7 +164,17 @@ def test_a_driver_error_is_sqlalchemys_error_of_the_same_kind(conn: sa.Connectio
     with pytest.raises(sa.exc.IntegrityError) as raised:
         conn.execute(INSERT, LEASE)
     assert isinstance(raised.value.orig, sqlite3.IntegrityError)
-    assert "UNIQUE" in str(raised.value)
+    # As SQLAlchemy words it: the driver's reason, the statement and its parameters.
+    said = str(raised.value)
+    assert "UNIQUE" in said
+    assert "[SQL: INSERT INTO eureka_leases" in said
+    assert "'a:1'" in said
+
+
+def test_many_parameter_sets_go_through_sqlalchemy(conn: sa.Connection) -> None:
+    conn.execute(INSERT, [LEASE, {**LEASE, "instance_id": "a:2"}])
+    both = {"b_app": "A", "b_id": "a:2"}
+    assert conn.execute(_LOCK_LEASE, both).scalar() == "A"
 
 
 def test_results_answer_as_sqlalchemys_do(conn: sa.Connection) -> None:
