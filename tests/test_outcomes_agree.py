@@ -66,6 +66,10 @@ class SwitchableStore(MemoryStore):
         self._check()
         return super().mutate(*args, **kwargs)
 
+    def remove_each(self, *args: Any, **kwargs: Any) -> Any:  # a cancel, an eviction
+        self._check()
+        return super().remove_each(*args, **kwargs)
+
 
 @dataclass
 class Side:

@@ -283,6 +283,10 @@ class FailingStore(MemoryStore):
         self._check()
         return super().latest_sequence()
 
+    def remove_each(self, *args: Any, **kwargs: Any) -> Any:  # a cancel, an eviction
+        self._check()
+        return super().remove_each(*args, **kwargs)
+
     def applications(self) -> Applications:
         # MemoryStore answers this without snapshot() since the full registry is regrouped
         # per changed application; a store that is down fails it too.
