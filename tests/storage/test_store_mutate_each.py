@@ -7,6 +7,7 @@ takes its lock per slice)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from eureka_embed.model import ActionType
 from eureka_embed.storage import LeaseRecord, Store, Write
@@ -46,16 +47,23 @@ def test_each_key_is_written_in_order_with_its_result(store: Store) -> None:
     assert store.count() == 3
 
 
-def test_a_batch_that_logs_something_wakes_a_waiter(store: Store) -> None:
+def assert_wakes_a_waiter(store: Store, write: Callable[[], object]) -> None:
+    """``write`` (one logged change of lease 1, put here) wakes a waiter at once."""
     put(store, lease(1))
     seen: list[int] = []
     after = store.latest_sequence()
     waiter = threading.Thread(target=lambda: seen.append(store.wait_for_change(after, 30)))
     waiter.start()
-    store.mutate_each([(APP, "host1:orders:8080")], remove_odd)
+    write()
     waiter.join(WAKE_WITHIN_S)
     assert not waiter.is_alive()
     assert seen == [after + 1]
+
+
+def test_a_batch_that_logs_something_wakes_a_waiter(store: Store) -> None:
+    assert_wakes_a_waiter(
+        store, lambda: store.mutate_each([(APP, "host1:orders:8080")], remove_odd)
+    )
 
 
 def test_a_batch_that_writes_nothing_moves_nothing(store: Store) -> None:

@@ -7,8 +7,6 @@ same log, records, hashcode, expiry candidates and watch indexes."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,8 +15,8 @@ from eureka_embed.model import ActionType, InstanceInfo, InstanceStatus, apps_ha
 from eureka_embed.storage import LeaseRecord, Store
 from eureka_embed.storage.memory import MemoryStore
 from eureka_embed.storage.view_index import ALL, app_view, vip_view
-from tests.storage.test_store_contract import APP, WAKE_WITHIN_S, lease, put
-from tests.storage.test_store_mutate_each import CountingLock
+from tests.storage.test_store_contract import APP, lease, put
+from tests.storage.test_store_mutate_each import CountingLock, assert_wakes_a_waiter
 
 
 def deleted_unless_even(existing: LeaseRecord) -> InstanceInfo | None:
@@ -65,15 +63,7 @@ def test_nothing_removed_moves_nothing(store: Store) -> None:
 
 
 def test_a_removal_wakes_a_waiter(store: Store) -> None:
-    put(store, lease(1))
-    seen: list[int] = []
-    after = store.latest_sequence()
-    waiter = threading.Thread(target=lambda: seen.append(store.wait_for_change(after, 30)))
-    waiter.start()
-    store.remove_each([key(1)], deleted_unless_even, 2_000)
-    waiter.join(WAKE_WITHIN_S)
-    assert not waiter.is_alive()
-    assert seen == [after + 1]
+    assert_wakes_a_waiter(store, lambda: store.remove_each([key(1)], deleted_unless_even, 2_000))
 
 
 class Refused(Exception):
