@@ -297,6 +297,7 @@ def test_a_server_that_holds_no_more_watches_does_not_make_the_client_spin(told:
 
     def hold_the_only_watch() -> None:
         with query_client(server.base_url) as holder:
+            time.sleep(1.5)
             index = holder.get_delta().index
             assert index is not None
             holder.get_delta(index=index, wait_s=60)  # answered when the server stops
@@ -305,6 +306,8 @@ def test_a_server_that_holds_no_more_watches_does_not_make_the_client_spin(told:
     holder = threading.Thread(target=hold_the_only_watch)
     try:
         holder.start()
+        # The holder must hold the one watch before the client asks: else the client takes it.
+        wait_until(lambda: _held_watches(server) == 1, what="the holder's watch")
         interval_s = 0.3
         config = _config(server.base_url, registry_fetch_interval_s=interval_s)
         with DiscoveryClient(config) as client:
