@@ -32,7 +32,7 @@ from eureka_embed.model import (
     LeaseInfo,
     copier,
 )
-from eureka_embed.storage.base import LeaseRecord, Store, Write
+from eureka_embed.storage.base import LeaseRecord, Store, Write, delta_of
 from eureka_embed.storage.memory import MemoryStore
 
 __all__ = ["Registry", "RenewOutcome", "RenewResult"]
@@ -647,17 +647,11 @@ class Registry:
         The changes and the hashcode come from one snapshot: a client that merged every
         earlier change and then this delta holds exactly the registry the hashcode counts.
         """
-        snapshot = None if after_index is None else self.store.delta_after_index(after_index)
-        if snapshot is None:
-            since = self.clock.now_ms() - self.config.delta_retention_ms
-            snapshot = self.store.delta_snapshot(since)
-        latest: dict[tuple[str, str], InstanceInfo] = {}
-        for change in snapshot.changes:
-            latest.pop(change.key, None)
-            latest[change.key] = change.instance
-        return Applications.of(
-            latest.values(), version=str(snapshot.sequence), hashcode=snapshot.apps_hashcode
-        )
+        if after_index is not None:
+            snapshot = self.store.delta_after_index(after_index)
+            if snapshot is not None:
+                return delta_of(snapshot)
+        return self.store.delta_applications(self.clock.now_ms() - self.config.delta_retention_ms)
 
     def get_vip(self, vip: str) -> Applications:
         """Instances whose comma-separated vipAddress names ``vip`` (case-insensitively)."""

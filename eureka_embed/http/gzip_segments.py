@@ -18,13 +18,14 @@ per piece, given each piece's precomputed ``x^(8·length) mod P``.
 
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["Deflated", "crc32_combine", "deflate", "gzip_stream"]
+__all__ = ["Deflated", "crc32_combine", "deflate", "gzip_stream", "joined"]
 
 # Level 3, as for whole bodies (see negotiation.gzip_bytes): rebuilding is what readers wait on.
 LEVEL: Final = 3
@@ -64,8 +65,7 @@ def _powers() -> list[int]:
 _X2N: Final = _powers()
 
 
-def shift_of(length: int) -> int:
-    """``x^(8·length) mod P``: the factor that moves a CRC past ``length`` zero bytes."""
+def _shift_by_bits(length: int) -> int:
     product = _X0
     k = 3  # 8 = 2^3 bits per byte
     n = length
@@ -74,6 +74,30 @@ def shift_of(length: int) -> int:
             product = _multiply(_X2N[k & 31], product)
         n >>= 1
         k += 1
+    return product
+
+
+@functools.cache
+def _shift_tables() -> tuple[tuple[int, ...], ...]:
+    """``x^(8·b·256^j) mod P`` for every byte ``b`` and byte position ``j`` < 4: a shift is
+    then at most four multiplications instead of one per set bit of the length. Built on first
+    use (about a thousand multiplications), not at import."""
+    return tuple(tuple(_shift_by_bits(b << (8 * j)) for b in range(256)) for j in range(4))
+
+
+def shift_of(length: int) -> int:
+    """``x^(8·length) mod P``: the factor that moves a CRC past ``length`` zero bytes."""
+    if length >> 32:
+        return _shift_by_bits(length)
+    tables = _shift_tables()
+    product = _X0
+    j = 0
+    while length:
+        byte = length & 0xFF
+        if byte:
+            product = _multiply(tables[j][byte], product)
+        length >>= 8
+        j += 1
     return product
 
 
@@ -92,12 +116,34 @@ class Deflated:
     shift: int  # x^(8·length) mod P, kept so that combining costs one multiplication
 
 
-def deflate(pieces: Iterable[bytes]) -> Deflated:
-    """``b"".join(pieces)`` compressed as one stitchable piece."""
+def deflate(pieces: Iterable[bytes], preceded_by: bytes = b"") -> Deflated:
+    """``b"".join(pieces)`` compressed as one stitchable piece.
+
+    ``preceded_by``: bytes that come right before the piece in every body it goes into. They
+    are the compressor's preset dictionary, so the piece refers back into them as a single
+    stream would (a decoder's window holds what it already put out): a piece of a few
+    instances then compresses as well as a whole body, where alone it would not.
+    """
     data = b"".join(pieces)  # one call into zlib per segment, not one per instance
-    compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+    if preceded_by:
+        compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS, zdict=preceded_by)
+    else:
+        compressor = zlib.compressobj(LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
     body = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
     return Deflated(body, zlib.crc32(data), len(data), shift_of(len(data)))
+
+
+def joined(parts: Iterable[Deflated]) -> Deflated:
+    """``parts`` in order as one piece: stitched as :func:`gzip_stream` stitches them, so a
+    body of many pieces costs one combination per joined piece, not per piece."""
+    data: list[bytes] = []
+    crc = 0
+    length = 0
+    for part in parts:
+        data.append(part.data)
+        crc = _multiply(part.shift, crc) ^ part.crc
+        length += part.length
+    return Deflated(b"".join(data), crc, length, shift_of(length))
 
 
 def gzip_stream(parts: Iterable[Deflated]) -> bytes:

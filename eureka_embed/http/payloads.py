@@ -43,7 +43,7 @@ from eureka_embed.codec.segments import (
     application_pieces,
     registry_pieces,
 )
-from eureka_embed.http.gzip_segments import Deflated, deflate, gzip_stream
+from eureka_embed.http.gzip_segments import Deflated, deflate, gzip_stream, joined
 from eureka_embed.http.negotiation import Variant
 from eureka_embed.http.payload_cache import PayloadCache, Version
 from eureka_embed.model import Application, Applications
@@ -271,11 +271,27 @@ def _body(
 
 
 def _deflated(segment: AppSegment, separator: bytes) -> Deflated:
-    """The segment compressed on its own (after ``separator``), once per segment."""
+    """The segment compressed on its own (after ``separator``), once per segment.
+
+    Compressed run by run (:meth:`AppSegment.chunks`), reusing the runs of the segment it
+    replaced: a change compresses the run it falls in, not its whole application.
+    """
     key = ("deflated", separator)
     found = segment.derived.get(key)
     if isinstance(found, Deflated):
         return found
-    made = deflate([separator, *segment.pieces])
-    segment.derived[key] = made
-    return made
+    runs_key = ("deflated runs", separator)
+    inherited = segment.inherited.get(runs_key) if segment.inherited else None
+    before: dict[tuple[bytes, ...], Deflated] = inherited if isinstance(inherited, dict) else {}
+    runs: dict[tuple[bytes, ...], Deflated] = {}
+    made: list[Deflated] = []
+    for run in segment.chunks(separator):
+        deflated = runs.get(run) or before.get(run) or deflate(run[1:], preceded_by=run[0])
+        runs[run] = deflated
+        made.append(deflated)
+    whole = joined(made)
+    # The runs are kept for the segment that replaces this one, which inherits them.
+    segment.derived[runs_key] = runs
+    segment.derived[key] = whole
+    segment.inherited = None
+    return whole

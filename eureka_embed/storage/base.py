@@ -49,7 +49,7 @@ from eureka_embed.model import (
 if TYPE_CHECKING:
     from eureka_embed.storage.view_index import View
 
-__all__ = ["Change", "ExpiredLeases", "LeaseRecord", "Snapshot", "Store", "Write"]
+__all__ = ["Change", "ExpiredLeases", "LeaseRecord", "Snapshot", "Store", "Write", "delta_of"]
 
 T = TypeVar("T")
 
@@ -305,6 +305,18 @@ class Store(abc.ABC):
             hashcode=snapshot.apps_hashcode,
         )
 
+    def delta_applications(self, since_ms: int) -> Applications:
+        """The delta answer of the window from ``since_ms``: each instance changed in it once,
+        as its latest change left it, grouped as :meth:`applications` groups, with the
+        sequence as its version and the hashcode of every record, all read at one instant
+        (:func:`delta_of` of :meth:`delta_snapshot`).
+
+        This default groups the whole window on every call; the stores here keep it grouped
+        between calls (:mod:`eureka_embed.storage.delta_window`), so a read costs what
+        changed since the last one.
+        """
+        return delta_of(self.delta_snapshot(since_ms))
+
     def delta_after_index(self, index: int) -> Snapshot | None:
         """:meth:`delta_snapshot` of only the changes after the registry stood at ``index``
         (a :meth:`view_index` of :data:`~eureka_embed.storage.view_index.ALL` this store
@@ -355,3 +367,13 @@ class Store(abc.ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def delta_of(snapshot: Snapshot) -> Applications:
+    """The delta answer of ``snapshot``'s changes: each instance once, in its latest change."""
+    latest: dict[tuple[str, str], InstanceInfo] = {}
+    for change in snapshot.changes:
+        latest[change.key] = change.instance
+    return Applications.of(
+        latest.values(), version=str(snapshot.sequence), hashcode=snapshot.apps_hashcode
+    )

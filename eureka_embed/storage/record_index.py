@@ -12,9 +12,11 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
 
 from eureka_embed.model import Application, Applications, InstanceInfo, hashcode_of_counts
 from eureka_embed.storage.base import Change, ExpiredLeases, LeaseRecord, Snapshot, Store
+from eureka_embed.storage.delta_window import DeltaWindow
 from eureka_embed.storage.view_index import View, ViewIndexes, app_view
 
 __all__ = ["IndexedStore", "RecordIndex"]
@@ -276,6 +278,14 @@ class IndexedStore(Store):
         self._grouped: dict[str, tuple[int, Application]] = {}
         self._change_signal = threading.Condition(threading.Lock())
         self._waits_over = False
+        #: Changes appended since the log was last replaced (a reload): the log's first entry
+        #: is at position ``_appended - len(_log)``.
+        self._appended = 0
+        #: How many times the log was replaced: a delta window of an older log is rebuilt.
+        self._log_epoch = 0
+        # The delta window, grouped between reads under a lock of its own (see delta_window).
+        self._window: DeltaWindow | None = None
+        self._window_lock = threading.Lock()
 
     # ------------------------------------------------------------------ reads
 
@@ -329,6 +339,28 @@ class IndexedStore(Store):
                 str(self._sequence),
                 self._index.hashcode(),
             )
+
+    def delta_applications(self, since_ms: int) -> Applications:
+        with self._window_lock:
+            with self._lock:
+                sequence, hashcode = self._sequence, self._index.hashcode()
+                log_start = self._appended - len(self._log)
+                window = self._window
+                if (
+                    window is None
+                    or window.epoch != self._log_epoch
+                    or window.position < log_start  # pruned before this window took it in
+                    or since_ms < window.since_ms  # the clock went back: dropped changes return
+                ):
+                    new = self._logged_since(since_ms)
+                    window = self._window = DeltaWindow(self._log_epoch, self._appended - len(new))
+                else:
+                    new = list(islice(reversed(self._log), self._appended - window.position))
+                    new.reverse()
+            # Grouped with the store's lock released: writers and heartbeats do not wait.
+            window.add(new)
+            window.cut(since_ms, log_start)
+            return Applications(window.applications(), str(sequence), hashcode)
 
     def delta_after_index(self, index: int) -> Snapshot | None:
         with self._lock:
@@ -400,12 +432,14 @@ class IndexedStore(Store):
     def _append(self, change: Change) -> None:
         """Log ``change`` as the newest one (caller holds ``_lock``)."""
         self._log.append(change)
+        self._appended += 1
         self._sequence = change.sequence
         self._views.record(change)
 
     def _append_each(self, changes: list[Change]) -> None:
         """:meth:`_append` each of ``changes`` (not empty), in order (caller holds ``_lock``)."""
         self._log.extend(changes)
+        self._appended += len(changes)
         self._sequence = changes[-1].sequence
         record = self._views.record
         for change in changes:
@@ -418,6 +452,9 @@ class IndexedStore(Store):
         # The views now start at the reloaded sequence: nothing older is asked of the log.
         self._pruned_through = 0
         self._grouped = {}
+        # The log may have been replaced too (SqlStore's reload): the window starts again.
+        self._appended = len(self._log)
+        self._log_epoch += 1
 
     def _notify_change(self) -> None:
         """Wake every waiter (after the sequence moved, with ``_lock`` released)."""

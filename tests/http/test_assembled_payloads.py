@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import eureka_embed.http.payloads as payloads_module
 from eureka_embed.clock import ManualClock
 from eureka_embed.codec import (
     WireFormat,
@@ -28,6 +29,7 @@ from eureka_embed.codec import (
 )
 from eureka_embed.config import RegistryConfig
 from eureka_embed.errors import InstanceNotFound
+from eureka_embed.http import gzip_segments
 from eureka_embed.http.negotiation import Variant
 from eureka_embed.http.payload_cache import PayloadCache
 from eureka_embed.http.payloads import Payload, RegistryPayloads
@@ -190,3 +192,36 @@ def test_one_change_recompresses_only_its_application(fmt: WireFormat) -> None:
     assert body == encode_applications(registry.get_applications(), fmt)
     after = segments._apps
     assert [name for name in before if after[name] is not before[name]] == ["APP1"]
+
+
+@pytest.mark.parametrize("fmt", list(WireFormat))
+def test_one_change_in_a_large_application_recompresses_a_run_of_it(
+    fmt: WireFormat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = Registry(config=RegistryConfig(self_preservation=False), clock=ManualClock())
+    payloads = RegistryPayloads(registry, PayloadCache())
+    variant = Variant(fmt, False, True)
+    base = InstanceInfo(instance_id="x", app="BIG", host_name="h", ip_addr="1.2.3.4")
+    for n in range(1_000):
+        registry.register(dataclasses.replace(base, instance_id=f"i{n:04}", host_name=f"h{n}"))
+    whole = plain(payloads.full(variant), variant)
+    compressed: list[int] = []
+    real = gzip_segments.deflate
+
+    def counting(pieces: Any, preceded_by: bytes = b"") -> Any:
+        pieces = list(pieces)
+        compressed.append(sum(map(len, pieces)))
+        return real(pieces, preceded_by)
+
+    monkeypatch.setattr(payloads_module, "deflate", counting)
+    registry.update_status("BIG", "i0500", InstanceStatus.DOWN)
+    body = plain(payloads.full(variant), variant)
+    assert body == encode_applications(registry.get_applications(), fmt)
+    # The answer's prefix and suffix, and one or two runs of the changed instance's part of
+    # the application: not the application's 1,000 instances.
+    assert len(compressed) <= 4
+    assert sum(compressed) < len(whole) / 10
+    # And compressed nearly as a whole body would be: each run refers back into the one
+    # before (alone, runs of these small instances take about twice the bytes; each run's
+    # block header is what is left, a few percent with instances of real size).
+    assert len(payloads.full(variant).body) < 1.25 * len(zlib.compress(body, 3))

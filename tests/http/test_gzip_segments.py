@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from urllib3.response import GzipDecoder
 
-from eureka_embed.http.gzip_segments import crc32_combine, deflate, gzip_stream
+from eureka_embed.http.gzip_segments import Deflated, crc32_combine, deflate, gzip_stream, joined
 
 pieces = st.lists(st.lists(st.binary(max_size=300), max_size=4), max_size=6)
 
@@ -39,6 +39,55 @@ def test_a_stitched_stream_is_one_member_holding_every_piece(parts: list[list[by
     assert decoder.decompress(stream) + decoder.flush() == whole
 
 
+def _preceded(parts: list[list[bytes]], reach: list[int]) -> list[Deflated]:
+    """Each part compressed with up to ``reach`` bytes of what precedes it as its dictionary."""
+    out: list[Deflated] = []
+    before = b""
+    for part, back in zip(parts, reach, strict=True):
+        out.append(deflate(part, preceded_by=before[-back:] if back else b""))
+        before += b"".join(part)
+    return out
+
+
+@given(
+    pieces.flatmap(
+        lambda p: st.tuples(
+            st.just(p), st.lists(st.integers(0, 2000), min_size=len(p), max_size=len(p))
+        )
+    )
+)
+def test_pieces_compressed_against_what_precedes_them_read_as_one_stream(
+    drawn: tuple[list[list[bytes]], list[int]],
+) -> None:
+    parts, reach = drawn
+    whole = b"".join(b"".join(part) for part in parts)
+    stream = gzip_stream(_preceded(parts, reach))
+    inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    assert inflater.decompress(stream) == whole
+    assert inflater.eof and not inflater.unused_data
+    decoder = GzipDecoder()
+    assert decoder.decompress(stream) + decoder.flush() == whole
+
+
+def test_a_piece_refers_back_into_what_precedes_it() -> None:
+    record = b'{"instanceId":"host1:orders:8080","status":"UP","port":{"$":8080}}'
+    alone = deflate([record.replace(b"host1", b"host2")])
+    preceded = deflate([record.replace(b"host1", b"host2")], preceded_by=record)
+    # What a short run of instances gains from the instance before it.
+    assert len(preceded.data) < len(alone.data) / 2
+    assert gzip.decompress(gzip_stream([deflate([record]), preceded])) == record + record.replace(
+        b"host1", b"host2"
+    )
+
+
+@given(pieces, st.integers(0, 6))
+def test_joined_pieces_stitch_as_the_pieces_would(parts: list[list[bytes]], at: int) -> None:
+    deflated = [deflate(part) for part in parts]
+    at = min(at, len(deflated))
+    stream = gzip_stream([*deflated[:at], joined(deflated[at:])])
+    assert stream == gzip_stream(deflated)
+
+
 def test_a_corrupted_piece_fails_the_checksum() -> None:
     good = deflate([b"hello " * 50])
     stream = bytearray(gzip_stream([good, deflate([b"world"])]))
@@ -49,8 +98,8 @@ def test_a_corrupted_piece_fails_the_checksum() -> None:
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_node_zlib_reads_a_stitched_stream() -> None:
-    parts = [[b'{"a":['], [b"1," * 1000, b"2"], [b"]}"]]
-    stream = gzip_stream(deflate(part) for part in parts)
+    parts = [[b'{"a":['], [b"1," * 1000, b"2"], [b",3," * 500], [b"]}"]]
+    stream = gzip_stream(_preceded(parts, [0, 0, 2001, 3]))
     script = (
         "const z=require('zlib');let c=[];process.stdin.on('data',d=>c.push(d));"
         "process.stdin.on('end',()=>process.stdout.write(z.gunzipSync(Buffer.concat(c))))"
