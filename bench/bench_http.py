@@ -624,7 +624,7 @@ def bench_storm_rebuild(rounds: int) -> None:
     from eureka_embed.http.negotiation import Variant, gzip_bytes
     from eureka_embed.http.payload_cache import PayloadCache
     from eureka_embed.http.payloads import RegistryPayloads
-    from eureka_embed.storage.base import delta_of
+    from eureka_embed.model import Applications
 
     fleet = 20_000
     clock = ManualClock()
@@ -649,7 +649,11 @@ def bench_storm_rebuild(rounds: int) -> None:
     since = clock.now_ms() - registry.config.delta_retention_ms
 
     def scratch() -> bytes:
-        delta = delta_of(registry.store.delta_snapshot(since))
+        snapshot = registry.store.delta_snapshot(since)
+        latest = {change.key: change.instance for change in snapshot.changes}
+        delta = Applications.of(
+            latest.values(), version=str(snapshot.sequence), hashcode=snapshot.apps_hashcode
+        )
         return gzip_bytes(encode_applications(delta, WireFormat.JSON))
 
     def timed(call: Callable[[], object]) -> Callable[[], float]:
