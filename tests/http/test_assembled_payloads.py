@@ -225,3 +225,32 @@ def test_one_change_in_a_large_application_recompresses_a_run_of_it(
     # before (alone, runs of these small instances take about twice the bytes; each run's
     # block header is what is left, a few percent with instances of real size).
     assert len(payloads.full(variant).body) < 1.25 * len(zlib.compress(body, 3))
+
+
+@pytest.mark.parametrize("fmt", list(WireFormat))
+def test_an_application_that_did_not_change_is_not_compressed_again(
+    fmt: WireFormat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = Registry(config=RegistryConfig(self_preservation=False), clock=ManualClock())
+    payloads = RegistryPayloads(registry, PayloadCache())
+    variant = Variant(fmt, False, True)
+    base = InstanceInfo(instance_id="x", app="CHANGING", host_name="h", ip_addr="1.2.3.4")
+    for n in range(100):
+        registry.register(dataclasses.replace(base, app="STILL", instance_id=f"still-{n}"))
+        registry.register(dataclasses.replace(base, instance_id=f"moving-{n}"))
+    payloads.full(variant)
+    compressed: list[bytes] = []
+    real = gzip_segments.deflate
+
+    def recording(pieces: Any, preceded_by: bytes = b"") -> Any:
+        pieces = list(pieces)
+        compressed.append(b"".join(pieces))
+        return real(pieces, preceded_by)
+
+    monkeypatch.setattr(payloads_module, "deflate", recording)
+    for n in range(3):  # each change a new version, each answer built again
+        registry.update_status("CHANGING", f"moving-{n * 40}", InstanceStatus.DOWN)
+        body = plain(payloads.full(variant), variant)
+        assert body == encode_applications(registry.get_applications(), fmt)
+    assert compressed
+    assert not [piece for piece in compressed if b"still-" in piece]
