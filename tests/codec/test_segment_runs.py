@@ -84,3 +84,19 @@ def test_an_empty_segment_is_one_run() -> None:
     for fmt in WireFormat:
         segment = _segment([], fmt)
         assert _check_runs(segment, b",") == [(b"", b",", *segment.pieces)]
+
+
+@given(fragments_lists, formats, st.integers(1, 5), st.booleans())
+def test_runs_cut_at_any_length_add_up_to_the_segment(
+    fragments: list[bytes], fmt: WireFormat, longest: int, ends_by_hash: bool
+) -> None:
+    # The cap meets the segment's end exactly, one short, one past: every case keeps the close.
+    saved = segments.CHUNK_INSTANCES, segments.MAX_CHUNK_INSTANCES
+    segments.CHUNK_INSTANCES = 4 if ends_by_hash else 1 << 62
+    segments.MAX_CHUNK_INSTANCES = longest
+    try:
+        runs = _check_runs(_segment(fragments, fmt), b",")
+    finally:
+        segments.CHUNK_INSTANCES, segments.MAX_CHUNK_INSTANCES = saved
+    for run in runs:
+        assert sum(1 for piece in run[1:] if piece in fragments) <= longest or not ends_by_hash

@@ -17,7 +17,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from urllib3.response import GzipDecoder
 
-from eureka_embed.http.gzip_segments import Deflated, crc32_combine, deflate, gzip_stream, joined
+from eureka_embed.http.gzip_segments import (
+    Deflated,
+    _shift_by_bits,
+    crc32_combine,
+    deflate,
+    gzip_stream,
+    joined,
+    shift_of,
+)
 
 pieces = st.lists(st.lists(st.binary(max_size=300), max_size=4), max_size=6)
 
@@ -109,3 +117,20 @@ def test_node_zlib_reads_a_stitched_stream() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == b"".join(b"".join(part) for part in parts)
+
+
+@given(st.integers(0, 2**40))
+def test_the_shift_of_any_length_is_the_bit_by_bit_one(length: int) -> None:
+    # Bodies past 4 GiB take the bit-by-bit path; the byte tables cover the rest.
+    assert shift_of(length) == _shift_by_bits(length)
+
+
+@pytest.mark.parametrize("length", [2**32 - 1, 2**32, 2**32 + 5, 2**33 + 1, 2**39])
+def test_the_shift_past_four_gib_is_the_bit_by_bit_one(length: int) -> None:
+    assert shift_of(length) == _shift_by_bits(length)
+
+
+def test_a_piece_with_nothing_before_it_refers_to_nothing_before_it() -> None:
+    # Without preceded_by the compressor has no dictionary: the stream's first piece decodes.
+    for data in (b"XXXX" * 20, b"\x00" * 100, b"abc"):
+        assert gzip.decompress(gzip_stream([deflate([data])])) == data

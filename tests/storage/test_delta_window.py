@@ -266,3 +266,22 @@ def test_a_clock_gone_back_brings_back_what_the_window_had_dropped() -> None:
             instance(1).instance_id,
             instance(2).instance_id,
         ]
+
+
+def test_a_read_keeps_the_applications_that_did_not_change_even_at_the_same_instant() -> None:
+    clock = ManualClock()
+    with MemoryStore() as store:
+        registry = Registry(store, clock=clock)
+        registry.register(instance(1, "ORDERS"))
+        registry.register(instance(2, "BILLING"))
+        since = clock.now_ms() - RETENTION_MS
+        first = {app.name: app for app in store.delta_applications(since)}
+        registry.register(instance(3, "BILLING"))  # the clock has not moved
+        second = {app.name: app for app in store.delta_applications(since)}
+        # What the payload caches key on: the window is kept, not built again.
+        assert second["ORDERS"] is first["ORDERS"]
+        assert len(second["BILLING"].instances) == 2
+        clock.advance(ms=1)
+        registry.register(instance(4, "BILLING"))
+        third = {app.name: app for app in store.delta_applications(clock.now_ms() - RETENTION_MS)}
+        assert third["ORDERS"] is first["ORDERS"]
