@@ -285,3 +285,19 @@ def test_a_read_keeps_the_applications_that_did_not_change_even_at_the_same_inst
         registry.register(instance(4, "BILLING"))
         third = {app.name: app for app in store.delta_applications(clock.now_ms() - RETENTION_MS)}
         assert third["ORDERS"] is first["ORDERS"]
+
+
+def test_a_change_exactly_at_the_cut_off_stays_in_the_window() -> None:
+    window = DeltaWindow(epoch=0, position=0)
+    window.add(
+        [
+            Change(1, 1_000, ActionType.ADDED, instance(1)),
+            Change(2, 1_001, ActionType.ADDED, instance(2)),
+        ]
+    )
+    window.cut(1_000, 0)  # the log's window from 1,000 on holds both (timestamp >= since)
+    assert len(window) == 2
+    window.cut(1_001, 0)
+    assert [i.instance_id for app in window.applications() for i in app.instances] == [
+        instance(2).instance_id
+    ]
