@@ -323,3 +323,15 @@ def test_an_instance_without_lease_info_takes_the_quick_path_with_the_default_le
     quick = plain(tree)
     assert _lease_values(quick) == LEASE_DEFAULTS
     assert quick == general(tree)
+
+
+def test_lease_keys_are_read_as_spelled_beside_keys_spelled_otherwise() -> None:
+    # Keys differing in case, or wrapped in other text, are not the lease's: both readers
+    # ignore them, whatever number they hold.
+    decoys: dict[str, object] = {}
+    for n, key in enumerate(LEASE_KEYS):
+        decoys |= {key.lower(): 900 + n, key.upper(): 800 + n, f"XX{key}XX": 700 + n}
+    tree = _with_lease({**decoys, **PLAIN_LEASE})
+    quick = plain(tree)
+    assert _lease_values(quick) == WRITTEN
+    assert quick == general(tree)
