@@ -139,8 +139,14 @@ class _DirectConnection:
             self._cursor.execute(prepared.sql, values)
             rows = self._cursor.fetchall()  # none for a write
         except dbapi.Error as exc:
+            # As SQLAlchemy words it: the engine may hide the parameters (hide_parameters).
             error = sa.exc.DBAPIError.instance(
-                prepared.sql, values, exc, dbapi.Error, dialect=self._conn.dialect
+                prepared.sql,
+                values,
+                exc,
+                dbapi.Error,
+                hide_parameters=self._conn.engine.hide_parameters,
+                dialect=self._conn.dialect,
             )
             raise cast(BaseException, error) from exc
         return _Result([prepared.row._make(row) for row in rows])

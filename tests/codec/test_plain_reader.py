@@ -6,7 +6,7 @@ aside; reuse must never hand back an instance whose object changed in any way.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import MappingProxyType
 from typing import Any
@@ -238,3 +238,100 @@ def test_the_quick_path_keeps_the_entries_of_metadata_that_also_has_attributes()
 
 def _bare_instance() -> InstanceInfo:
     return InstanceInfo(instance_id="i-1", app="ORDERS", host_name="h", ip_addr="10.0.0.1")
+
+
+# -- leaseInfo: the flat check of six ints, and the field-by-field reading behind it -------------
+
+LEASE_KEYS = (
+    "renewalIntervalInSecs",
+    "durationInSecs",
+    "registrationTimestamp",
+    "lastRenewalTimestamp",
+    "evictionTimestamp",
+    "serviceUpTimestamp",
+)
+#: Written as ints, each unlike the defaults (30, 90, 0, 0, 0, 0).
+WRITTEN = (31, 61, 1_000, 2_000, 3_000, 4_000)
+PLAIN_LEASE: dict[str, object] = dict(zip(LEASE_KEYS, WRITTEN, strict=True))
+LEASE_ATTRS = (
+    "renewal_interval_secs",
+    "duration_secs",
+    "registration_timestamp",
+    "last_renewal_timestamp",
+    "eviction_timestamp",
+    "service_up_timestamp",
+)
+LEASE_DEFAULTS = (30, 90, 0, 0, 0, 0)
+
+
+def _with_lease(lease: Mapping[str, object]) -> dict[str, Any]:
+    tree: dict[str, Any] = orjson.loads(orjson.dumps(instance_to_dict(_bare_instance())))
+    tree["leaseInfo"] = lease
+    return tree
+
+
+def _lease_values(instance: InstanceInfo | None) -> tuple[int, ...]:
+    assert instance is not None
+    return tuple(getattr(instance.lease_info, attr) for attr in LEASE_ATTRS)
+
+
+@pytest.mark.parametrize("position", range(len(LEASE_KEYS)), ids=LEASE_KEYS)
+def test_a_lease_with_one_field_missing_or_a_decimal_string_is_read_field_by_field(
+    position: int,
+) -> None:
+    # Five plain ints and one field that is not: the flat check steps aside for the loop, which
+    # must read that field (its default when missing) and every other one as written.
+    key = LEASE_KEYS[position]
+    missing = {k: v for k, v in PLAIN_LEASE.items() if k != key}
+
+    def but(number: int) -> tuple[int, ...]:
+        return tuple(number if i == position else v for i, v in enumerate(WRITTEN))
+
+    for lease, expected in (
+        (missing, but(LEASE_DEFAULTS[position])),
+        ({**PLAIN_LEASE, key: "7"}, but(7)),
+        ({**PLAIN_LEASE, key: "-3"}, but(-3)),
+    ):
+        tree = _with_lease(lease)
+        quick = plain(tree)
+        assert _lease_values(quick) == expected
+        assert quick == general(tree)
+
+
+@pytest.mark.parametrize("key", LEASE_KEYS[:2])
+@pytest.mark.parametrize("value", [2**31, "2147483648", -(2**31) - 1, "-2147483649"])
+def test_lease_seconds_beyond_32_bits_are_refused_by_the_quick_path_too(
+    key: str, value: object
+) -> None:
+    # Java reads renewalIntervalInSecs and durationInSecs as ints: the general reader refuses
+    # more, and the quick path must not take what the general one refuses.
+    tree = _with_lease({**PLAIN_LEASE, key: value})
+    assert plain(tree) is None
+    with pytest.raises(DecodeError, match=f"instance.leaseInfo.{key}"):
+        readers.read_instance(tree, "instance", now_ms=NOW, registration=False)
+
+
+@pytest.mark.parametrize("lease", [None, ""], ids=["absent", "empty-xml-element"])
+def test_an_instance_without_lease_info_takes_the_quick_path_with_the_default_lease(
+    lease: object,
+) -> None:
+    tree = orjson.loads(orjson.dumps(instance_to_dict(_bare_instance())))
+    if lease is None:
+        del tree["leaseInfo"]
+    else:
+        tree["leaseInfo"] = lease
+    quick = plain(tree)
+    assert _lease_values(quick) == LEASE_DEFAULTS
+    assert quick == general(tree)
+
+
+def test_lease_keys_are_read_as_spelled_beside_keys_spelled_otherwise() -> None:
+    # Keys differing in case, or wrapped in other text, are not the lease's: both readers
+    # ignore them, whatever number they hold.
+    decoys: dict[str, object] = {}
+    for n, key in enumerate(LEASE_KEYS):
+        decoys |= {key.lower(): 900 + n, key.upper(): 800 + n, f"XX{key}XX": 700 + n}
+    tree = _with_lease({**decoys, **PLAIN_LEASE})
+    quick = plain(tree)
+    assert _lease_values(quick) == WRITTEN
+    assert quick == general(tree)

@@ -256,3 +256,70 @@ def test_rows_show_their_columns(conn: sa.Connection) -> None:
     conn.execute(INSERT, LEASE)
     row = conn.execute(_LOCK_LEASE, {"b_app": "A", "b_id": "a:1"}).first()
     assert repr(row).startswith("Row(app='A', instance_id='a:1', instance='{}'")
+
+
+def test_execution_options_given_to_a_direct_statement_reach_sqlalchemy(tmp_path: Path) -> None:
+    # A schema_translate_map sends the statement to another schema's table: here an attached
+    # database's, which holds the only row.
+    engine, elsewhere = engine_at(tmp_path / "e.db"), engine_at(tmp_path / "other.db")
+    for each in (engine, elsewhere):
+        SqlStore(each, migrate_schema=True, background=False).close()
+    with elsewhere.begin() as other:
+        other.execute(INSERT, LEASE)
+    statements = DirectStatements(engine.dialect, [_LOCK_LEASE])
+    key = {"b_app": "A", "b_id": "a:1"}
+    with engine.connect() as plain:
+        plain.exec_driver_sql(f"ATTACH DATABASE '{tmp_path / 'other.db'}' AS other")
+        plain.commit()
+        with plain.begin():
+            conn = statements.connection(plain)
+            assert conn.execute(_LOCK_LEASE, key).first() is None
+            translated = {"schema_translate_map": {None: "other"}}
+            row = conn.execute(_LOCK_LEASE, key, execution_options=translated).first()
+            assert row is not None
+            assert (row.app, row.instance_id) == ("A", "a:1")
+    engine.dispose()
+    elsewhere.dispose()
+
+
+def duplicate_insert_error(engine: sa.Engine, *, direct: bool) -> sa.exc.DBAPIError:
+    """The error of inserting LEASE twice, directly on the cursor or through SQLAlchemy."""
+    statements = DirectStatements(engine.dialect, [INSERT] if direct else [])
+    with engine.connect() as plain:
+        conn = statements.connection(plain)
+        conn.execute(INSERT, LEASE)
+        with pytest.raises(sa.exc.DBAPIError) as raised:
+            conn.execute(INSERT, LEASE)
+        plain.rollback()  # the next call starts from the same empty table
+    return raised.value
+
+
+def test_a_driver_error_is_classified_by_the_engines_dialect_as_sqlalchemy_does(
+    tmp_path: Path,
+) -> None:
+    # A dialect may rename its driver's exceptions for SQLAlchemy (pysqlite renames none, so
+    # one is set here): the direct path must raise the class SQLAlchemy raises.
+    engine = engine_at(tmp_path / "e.db")
+    SqlStore(engine, migrate_schema=True, background=False).close()
+    engine.dialect.dbapi_exception_translation_map = {"IntegrityError": "DataError"}
+    through_sqlalchemy = duplicate_insert_error(engine, direct=False)
+    directly = duplicate_insert_error(engine, direct=True)
+    assert type(through_sqlalchemy) is sa.exc.DataError
+    assert type(directly) is sa.exc.DataError
+    assert isinstance(directly.orig, sqlite3.IntegrityError)
+    engine.dispose()
+
+
+def test_an_engine_that_hides_parameters_gets_no_parameters_in_a_direct_statements_error(
+    tmp_path: Path,
+) -> None:
+    # An application gives the store an engine with hide_parameters=True to keep the values
+    # (instances, their metadata) out of errors and logs; SQLAlchemy's errors then omit them.
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'e.db'}", hide_parameters=True)
+    SqlStore(engine, migrate_schema=True, background=False).close()
+    for direct in (False, True):
+        said = str(duplicate_insert_error(engine, direct=direct))
+        assert "[SQL: INSERT INTO eureka_leases" in said
+        assert "'a:1'" not in said
+        assert "[SQL parameters hidden due to hide_parameters=True]" in said
+    engine.dispose()

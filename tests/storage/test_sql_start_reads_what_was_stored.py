@@ -25,7 +25,15 @@ from hypothesis import strategies as st
 
 from eureka_embed.codec import instance_to_dict, readers
 from eureka_embed.errors import DecodeError
-from eureka_embed.model import ActionType, InstanceInfo, InstanceStatus, PortInfo
+from eureka_embed.model import (
+    AMAZON_DATA_CENTER_CLASS,
+    DEFAULT_DATA_CENTER_CLASS,
+    ActionType,
+    InstanceInfo,
+    InstanceStatus,
+    PortInfo,
+)
+from eureka_embed.registry import Registry
 from eureka_embed.storage import LeaseRecord, Store, Write
 from eureka_embed.storage.sql import SqlStore
 from eureka_embed.storage.sql_schema import SEQUENCE_NAME, changes, leases, renewals, sequence
@@ -197,3 +205,63 @@ def test_a_row_the_codec_cannot_read_stops_the_start_with_the_readers_reason(
     url = _hand_edited(tmp_path, **fields)
     with pytest.raises(DecodeError, match=re.escape(reason)):
         _open(url)
+
+
+# -- a blank data-center name ---------------------------------------------------------------------
+#
+# The register rules refuse a blank dataCenterInfo name (Registry.register, every way in), but
+# before they were applied there (2026-12-01) an in-process Registry.register stored one as
+# given. Such a row is read as a registry payload is read: the name from "@class", so every
+# reader of the row agrees (a node's start, another node's catch-up, a write reading the row
+# it changes) with what every client of the writer read from its JSON, and Java clients, which
+# refuse a blank name, can read what the node serves.
+
+
+@pytest.mark.parametrize(
+    ("data_center", "name"),
+    [
+        ({"@class": DEFAULT_DATA_CENTER_CLASS, "name": ""}, "MyOwn"),
+        (
+            {"@class": AMAZON_DATA_CENTER_CLASS, "name": " ", "metadata": {"ami-id": "ami-1"}},
+            "Amazon",
+        ),
+    ],
+)
+def test_a_stored_blank_data_center_name_is_read_from_its_class_by_every_reader(
+    tmp_path: Path, data_center: dict[str, object], name: str
+) -> None:
+    url = sqlite_file_url(tmp_path)
+    other_node = _open(url)  # holds the database at sequence 0, as a peer node would
+    try:
+        _write(url, [(STORED, None)])
+        edited = orjson.dumps({**instance_to_dict(STORED), "dataCenterInfo": data_center})
+        engine = sa.create_engine(url)
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.update(leases).values(instance=edited.decode()))
+                conn.execute(sa.update(changes).values(instance=edited.decode()))
+        finally:
+            engine.dispose()
+        other_node.sync()  # catches up change by change
+        caught_up = other_node.get("ORDERS", STORED.instance_id)
+        [change] = other_node.changes_after(0)
+    finally:
+        other_node.close()
+    assert caught_up is not None
+    assert caught_up.instance.data_center_info.name == name
+    assert change.instance.data_center_info.name == name
+    # What a client of the writer read from the JSON it served for that instance:
+    served = readers.read_instance(orjson.loads(edited), "instance", now_ms=0, registration=False)
+    assert served.data_center_info.name == name
+    with _open(url) as started:
+        record = started.get("ORDERS", STORED.instance_id)
+        assert record is not None
+        assert record.instance.data_center_info.name == name
+        assert instance_to_dict(record.instance)["dataCenterInfo"]["name"] == name
+        assert record.instance == caught_up.instance
+        # A write reads the row it changes: the instance it stores keeps the name read.
+        Registry(started).update_status("ORDERS", STORED.instance_id, InstanceStatus.DOWN)
+        changed = started.get("ORDERS", STORED.instance_id)
+        assert changed is not None
+        assert changed.instance.status is InstanceStatus.DOWN
+        assert changed.instance.data_center_info.name == name

@@ -3,6 +3,7 @@ nodes over one database, and database outages."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -91,7 +92,9 @@ def test_downgrade_then_upgrade_round_trip(url: str) -> None:
 
 def test_store_refuses_an_out_of_date_schema(url: str) -> None:
     drop_schema(url)
-    with pytest.raises(StorageError, match="eureka-embed db upgrade"):
+    # The whole hint, as the user must type it (URL is a placeholder for their --store).
+    hint = "; run: eureka-embed db upgrade --store URL (or serve with --auto-migrate)"
+    with pytest.raises(StorageError, match=re.escape(hint) + "$"):
         SqlStore(url, background=False)
 
 
