@@ -1,5 +1,5 @@
 """The defaults :class:`~eureka_embed.storage.base.Store` gives a backend that does not
-override them: ``delta_snapshot``, ``view_index`` and ``expired``.
+override them: ``delta_snapshot``, ``delta_applications``, ``view_index`` and ``expired``.
 
 The stores here override them, so these run the defaults on a memory store directly, as a
 third-party store that implements only the abstract methods would get them.
@@ -8,6 +8,7 @@ third-party store that implements only the abstract methods would get them.
 from __future__ import annotations
 
 from eureka_embed.clock import ManualClock
+from eureka_embed.model import ActionType
 from eureka_embed.registry import Registry
 from eureka_embed.storage import MemoryStore, Store
 from eureka_embed.storage.view_index import ALL, app_view
@@ -62,3 +63,30 @@ def test_the_default_expired_is_exactly_the_leases_that_ran_out_before_the_cut_o
         assert at_the_instant.total == 2
         after = Store.expired(store, runs_out + 1)
         assert [r.instance_id for r in after.records] == [first.instance_id]
+
+
+def test_the_default_delta_applications_is_each_changed_instance_of_the_window_once() -> None:
+    clock = ManualClock()
+    with MemoryStore() as store:
+        registry = Registry(store, clock=clock)
+        registry.register(instance(1, "ORDERS"))
+        clock.advance(seconds=10)
+        since = clock.now_ms()
+        registry.register(instance(2, "BILLING"))
+        registry.register(instance(3, "BILLING"))
+        registry.cancel("ORDERS", instance(1, "ORDERS").instance_id)
+        registry.cancel("BILLING", instance(3, "BILLING").instance_id)
+
+        delta = Store.delta_applications(store, since)
+
+        assert delta == store.delta_applications(since)  # the kept window gives the same
+        assert delta.version == str(store.latest_sequence())
+        assert delta.apps_hashcode == "UP_1_"  # of every record: one BILLING instance
+        # Instance 1's registration is before the window: only its cancel is in it; instance 3
+        # changed twice in it and shows once, as it was last.
+        shown = {i.instance_id: i.action_type for i in delta.instances()}
+        assert shown == {
+            instance(1, "ORDERS").instance_id: ActionType.DELETED,
+            instance(2, "BILLING").instance_id: ActionType.ADDED,
+            instance(3, "BILLING").instance_id: ActionType.DELETED,
+        }
