@@ -133,9 +133,8 @@ def deflate(pieces: Iterable[bytes], preceded_by: bytes = b"") -> Deflated:
     return Deflated(body, zlib.crc32(data), len(data), shift_of(len(data)))
 
 
-def joined(parts: Iterable[Deflated]) -> Deflated:
-    """``parts`` in order as one piece: stitched as :func:`gzip_stream` stitches them, so a
-    body of many pieces costs one combination per joined piece, not per piece."""
+def _stitched(parts: Iterable[Deflated]) -> tuple[list[bytes], int, int]:
+    """The compressed bytes of ``parts`` in order, their combined CRC and total length."""
     data: list[bytes] = []
     crc = 0
     length = 0
@@ -143,18 +142,18 @@ def joined(parts: Iterable[Deflated]) -> Deflated:
         data.append(part.data)
         crc = _multiply(part.shift, crc) ^ part.crc
         length += part.length
+    return data, crc, length
+
+
+def joined(parts: Iterable[Deflated]) -> Deflated:
+    """``parts`` in order as one piece: stitched as :func:`gzip_stream` stitches them, so a
+    body of many pieces costs one combination per joined piece, not per piece."""
+    data, crc, length = _stitched(parts)
     return Deflated(b"".join(data), crc, length, shift_of(length))
 
 
 def gzip_stream(parts: Iterable[Deflated]) -> bytes:
     """One gzip member holding ``parts`` in order."""
-    out = [_HEADER]
-    crc = 0
-    length = 0
-    for part in parts:
-        out.append(part.data)
-        crc = _multiply(part.shift, crc) ^ part.crc
-        length += part.length
-    out.append(_FINAL_BLOCK)
-    out.append(struct.pack("<II", crc, length & 0xFFFFFFFF))
-    return b"".join(out)
+    data, crc, length = _stitched(parts)
+    trailer = struct.pack("<II", crc, length & 0xFFFFFFFF)
+    return b"".join([_HEADER, *data, _FINAL_BLOCK, trailer])
