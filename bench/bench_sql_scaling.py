@@ -7,12 +7,17 @@ Run: ``python bench/bench_sql_scaling.py [--rounds N] [--sizes 1000,10000,50000,
   sends ``--registrations`` registrations to each from one client, and the same number from 16
   clients at once (threads with a keep-alive connection each, fresh instance ids every time),
   in an order that rotates between rounds; the ratio is taken within each round. Target: 16
-  clients >= 1.5x one client, and >= 1,500/s.
+  clients >= 1.5x one client, and >= 1,500/s. The floor, in the same rounds: the same server
+  code (waitress settings, or ``UvicornServer``) with a one-route Falcon app that reads each
+  registration's body and answers 204, storing nothing, sent to by the same 16 client threads:
+  what any application gets from these clients and this server on this machine.
 - **Node start**: for each size a SQLite file of N registered instances (and their N logged
   changes, as after a deploy) is written once; each round opens a store over it in a fresh
   process and times the constructor (schema check, loading every lease and the log). The growth
   exponent is the slope of log(time) over log(N) between the smallest and largest size.
-  Target: <= 1.5 s at 100k.
+  Target: <= 1.5 s at 100k. The floor, in the same rounds and fresh processes: reading the
+  same rows with the sqlite3 module and ``orjson.loads`` of each distinct stored instance,
+  building nothing more (``--skip-floor`` leaves both floors out).
 """
 
 from __future__ import annotations
@@ -86,7 +91,42 @@ def register_batch(root_url: str, ids: list[int], clients: int) -> float:
 SERVERS = ("waitress", "uvicorn")
 
 
-def bench_register(registrations: int, rounds: int) -> None:
+def floor_server(server: str) -> None:
+    """The register floor: the server code of ``serve --server {server}`` with one POST route
+    that reads the body and answers 204 (no store, no registry)."""
+    import logging
+
+    import falcon
+    import falcon.asgi
+
+    logging.basicConfig(level=logging.INFO)
+    if server == "waitress":
+        from eureka_embed.server import EurekaServer
+
+        class Register:
+            def on_post(self, req: falcon.Request, resp: falcon.Response, app: str) -> None:
+                req.bounded_stream.read()
+                resp.status = falcon.HTTP_204
+
+        wsgi = falcon.App()
+        wsgi.add_route("/eureka/apps/{app}", Register())
+        EurekaServer(app=wsgi, maintenance=False).serve_forever()
+        return
+    from eureka_embed.asgi_server import UvicornServer
+
+    class AsyncRegister:
+        async def on_post(
+            self, req: falcon.asgi.Request, resp: falcon.asgi.Response, app: str
+        ) -> None:
+            await req.bounded_stream.read()
+            resp.status = falcon.HTTP_204
+
+    asgi = falcon.asgi.App()
+    asgi.add_route("/eureka/apps/{app}", AsyncRegister())
+    UvicornServer(app=asgi, maintenance=False).serve_forever()
+
+
+def bench_register(registrations: int, rounds: int, floor: bool) -> None:
     """Both servers, each over its own SQLite file, measured in the same interleaved rounds."""
     fresh = itertools.count()
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as servers:
@@ -95,7 +135,12 @@ def bench_register(registrations: int, rounds: int) -> None:
             store = f"sqlite:///{Path(tmp) / f'{server}.db'}"
             args = ["-m", "eureka_embed", "serve", "--port", "0", "--store", store]
             urls[server] = servers.enter_context(server_process([*args, "--server", server]))
-            register_batch(urls[server], [next(fresh) for _ in range(200)], CLIENTS)  # warm-up
+            if floor:
+                urls[f"{server} floor"] = servers.enter_context(
+                    server_process([str(Path(__file__).resolve()), "--floor-server", server])
+                )
+        for url in urls.values():
+            register_batch(url, [next(fresh) for _ in range(200)], CLIENTS)  # warm-up
 
         def subject(url: str, clients: int) -> Callable[[], float]:
             def measure() -> float:
@@ -104,14 +149,16 @@ def bench_register(registrations: int, rounds: int) -> None:
 
             return measure
 
-        rates = interleaved(
-            {
-                f"{server}, {clients}": subject(urls[server], clients)
-                for server in SERVERS
-                for clients in (1, CLIENTS)
-            },
-            rounds,
-        )
+        subjects = {
+            f"{server}, {clients}": subject(urls[server], clients)
+            for server in SERVERS
+            for clients in (1, CLIENTS)
+        }
+        if floor:
+            subjects |= {
+                f"{server} floor": subject(urls[f"{server} floor"], CLIENTS) for server in SERVERS
+            }
+        rates = interleaved(subjects, rounds)
     heading(f"SQLite file over HTTP, {registrations} registrations per subject", rounds)
     for server in SERVERS:
         one, many = rates[f"{server}, 1"], rates[f"{server}, {CLIENTS}"]
@@ -127,6 +174,10 @@ def bench_register(registrations: int, rounds: int) -> None:
             scaled.show(".2f"),
             target(">= 1.5", scaled.median >= 1.5),
         )
+        if floor:
+            bare = rates[f"{server} floor"]
+            row(f"floor, {server}, {CLIENTS} clients, 204 storing nothing (/s)", Spread.of(bare).show())
+            row(f"register, {server}, {CLIENTS} clients / floor", ratio(many, bare).show(".2f"))
 
 
 def write_file(path: Path, instances: int) -> None:
@@ -174,9 +225,37 @@ print(elapsed)
 """
 
 
-def start_once(path: Path, instances: int) -> float:
+# The start floor: the rows a start reads (leases with their renewals, and the log), through
+# the sqlite3 module, and each distinct stored instance parsed once, as the store does.
+_START_FLOOR = """
+import gc, sqlite3, sys, time
+import orjson
+gc.disable()  # as the store's load holds the collector off (codec.bulk)
+start = time.perf_counter()
+db = sqlite3.connect(sys.argv[1])
+parsed = {}
+rows = db.execute(
+    "SELECT l.instance, l.override, l.duration_ms, r.last_renewal_ms FROM eureka_leases l"
+    " JOIN eureka_renewals r ON r.app = l.app AND r.instance_id = l.instance_id"
+).fetchall()
+log = db.execute(
+    "SELECT seq, timestamp_ms, action, instance FROM eureka_changes ORDER BY seq"
+).fetchall()
+for row in rows:
+    parsed[row[0]] = orjson.loads(row[0])
+for change in log:
+    if change[3] not in parsed:
+        parsed[change[3]] = orjson.loads(change[3])
+elapsed = time.perf_counter() - start
+assert len(rows) == int(sys.argv[2]), len(rows)
+print(elapsed)
+"""
+
+
+def start_once(path: Path, instances: int, floor: bool = False) -> float:
+    script, where = (_START_FLOOR, str(path)) if floor else (_START, f"sqlite:///{path}")
     done = subprocess.run(
-        [sys.executable, "-c", _START, f"sqlite:///{path}", str(instances)],
+        [sys.executable, "-c", script, where, str(instances)],
         capture_output=True,
         text=True,
         check=True,
@@ -185,7 +264,7 @@ def start_once(path: Path, instances: int) -> float:
     return float(done.stdout.strip()) * 1000
 
 
-def bench_start(sizes: list[int], rounds: int) -> None:
+def bench_start(sizes: list[int], rounds: int, floor: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         files = {}
         for size in sizes:
@@ -194,6 +273,11 @@ def bench_start(sizes: list[int], rounds: int) -> None:
         subjects: dict[str, Callable[[], float]] = {
             f"{size}": functools.partial(start_once, files[size], size) for size in sizes
         }
+        if floor:
+            subjects |= {
+                f"{size} floor": functools.partial(start_once, files[size], size, True)
+                for size in sizes
+            }
         times = interleaved(subjects, rounds)
     heading("SQLite node start over a file of N (fresh process per point)", rounds)
     medians = {}
@@ -202,6 +286,10 @@ def bench_start(sizes: list[int], rounds: int) -> None:
         medians[size] = spread.median
         goal = target("<= 1,500 ms", spread.median <= 1500) if size == 100_000 else ""
         row(f"node start, {size:,} instances (ms)", spread.show(",.0f"), goal)
+        if floor:
+            bare = times[f"{size} floor"]
+            row(f"floor, {size:,}: the rows read and parsed only (ms)", Spread.of(bare).show(",.0f"))
+            row(f"node start / floor, {size:,}", ratio(times[f"{size}"], bare).show(".2f"))
     low, high = min(sizes), max(sizes)
     if high > low:
         slope = math.log(medians[high] / medians[low]) / math.log(high / low)
@@ -214,12 +302,17 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,50000,100000")
     parser.add_argument("--skip-register", action="store_true")
     parser.add_argument("--skip-start", action="store_true")
+    parser.add_argument("--skip-floor", action="store_true", help="measure no floors")
+    parser.add_argument("--floor-server", choices=SERVERS, help=argparse.SUPPRESS)
     rounds_argument(parser)
     args = parser.parse_args()
+    if args.floor_server:
+        floor_server(args.floor_server)
+        return
     if not args.skip_register:
-        bench_register(args.registrations, args.rounds)
+        bench_register(args.registrations, args.rounds, not args.skip_floor)
     if not args.skip_start:
-        bench_start([int(s) for s in args.sizes.split(",")], args.rounds)
+        bench_start([int(s) for s in args.sizes.split(",")], args.rounds, not args.skip_floor)
 
 
 if __name__ == "__main__":
