@@ -176,7 +176,10 @@ def bench_register(registrations: int, rounds: int, floor: bool) -> None:
         )
         if floor:
             bare = rates[f"{server} floor"]
-            row(f"floor, {server}, {CLIENTS} clients, 204 storing nothing (/s)", Spread.of(bare).show())
+            row(
+                f"floor, {server}, {CLIENTS} clients, 204 storing nothing (/s)",
+                Spread.of(bare).show(),
+            )
             row(f"register, {server}, {CLIENTS} clients / floor", ratio(many, bare).show(".2f"))
 
 
@@ -288,7 +291,9 @@ def bench_start(sizes: list[int], rounds: int, floor: bool) -> None:
         row(f"node start, {size:,} instances (ms)", spread.show(",.0f"), goal)
         if floor:
             bare = times[f"{size} floor"]
-            row(f"floor, {size:,}: the rows read and parsed only (ms)", Spread.of(bare).show(",.0f"))
+            row(
+                f"floor, {size:,}: the rows read and parsed only (ms)", Spread.of(bare).show(",.0f")
+            )
             row(f"node start / floor, {size:,}", ratio(times[f"{size}"], bare).show(".2f"))
     low, high = min(sizes), max(sizes)
     if high > low:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 import wsgiref.validate
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -85,3 +86,12 @@ def collection_on() -> Iterator[None]:
     yield
     if not was:
         gc.disable()
+
+
+@pytest.fixture(autouse=True)
+def _switch_interval_restored() -> Iterator[None]:
+    """``eureka-embed serve`` run in-process sets the GIL's switch interval for its process
+    (cli.SWITCH_INTERVAL_S): each test gets back the one it started with."""
+    was = sys.getswitchinterval()
+    yield
+    sys.setswitchinterval(was)

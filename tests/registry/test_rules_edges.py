@@ -8,6 +8,7 @@ listener and an :class:`InstanceNotFound` report. They run over the memory store
 
 from __future__ import annotations
 
+import gc
 import logging
 import random
 from collections.abc import Callable
@@ -524,6 +525,31 @@ def test_a_lease_renewed_during_the_eviction_scan_is_kept(clock: ManualClock) ->
     clock.advance(seconds=91)
     assert registry.evict() == []
     assert registry.get_instance("ORDERS", ID) is not None
+
+
+class _FailingRemoval(MemoryStore):
+    """A store whose removals fail, noting whether the collector ran while they were asked."""
+
+    collector_on_during_removal: bool | None = None
+
+    def remove_each(self, *args: Any, **kwargs: Any) -> list[Any]:
+        self.collector_on_during_removal = gc.isenabled()
+        raise RuntimeError("disk on fire")
+
+
+@pytest.mark.usefixtures("collection_on")
+def test_an_eviction_pass_holds_the_collector_off_and_turns_it_back_on_when_it_fails(
+    clock: ManualClock,
+) -> None:
+    store = _FailingRemoval()
+    registry = make(clock, store, self_preservation=False)
+    registry.register(instance())
+    clock.advance(seconds=91)
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        registry.evict()
+    assert store.collector_on_during_removal is False
+    assert gc.isenabled()
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import subprocess
 import sys
@@ -382,3 +383,29 @@ def test_serve_on_uvicorn_collects_garbage_less_often(
     assert code == 0
     assert (seen == [GC_THRESHOLDS]) is uvicorn_thresholds
     assert len(seen) == 1
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "waitress"])
+def test_serve_passes_the_gil_between_threads_every_millisecond(
+    monkeypatch: pytest.MonkeyPatch, server: str
+) -> None:
+    from eureka_embed.asgi_server import UvicornServer
+    from eureka_embed.cli import SWITCH_INTERVAL_S
+    from eureka_embed.server import EurekaServer
+
+    seen: list[float] = []
+
+    def note_interval(self: UvicornServer | EurekaServer, **kwargs: object) -> None:
+        seen.append(sys.getswitchinterval())
+        self.stop()
+
+    monkeypatch.setattr(UvicornServer, "serve_forever", note_interval)
+    monkeypatch.setattr(EurekaServer, "serve_forever", note_interval)
+    sys.setswitchinterval(0.005)  # CPython's own (conftest restores what it was)
+    assert SWITCH_INTERVAL_S != 0.005
+    try:
+        code = main(["serve", "--server", server, "--port", "0", "--store", "memory://"])
+    finally:
+        gc.unfreeze()
+    assert code == 0
+    assert seen == [pytest.approx(0.001)]
