@@ -20,7 +20,9 @@ clients read does not depend on whether a cache was warm.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
+from itertools import compress, count, repeat
+from operator import is_, mod, not_
+from typing import Final, cast
 
 from eureka_embed.codec import WireFormat, jsoncodec, xmlcodec
 from eureka_embed.model import Application, Applications, InstanceInfo
@@ -81,7 +83,12 @@ class AppSegment:
         # Where fragment i sits in pieces: after the opening, every other piece in JSON (with
         # commas between), every piece in XML (see _separated).
         step = 2 if self.fmt is WireFormat.JSON and len(fragments) > 1 else 1
-        ends = [i for i, fragment in enumerate(fragments) if hash(fragment) % CHUNK_INSTANCES == 0]
+        # hash(fragment) % CHUNK_INSTANCES == 0, as C-level iteration: a changed application of
+        # a storm's delta window holds hundreds of instances, and each read after a change
+        # cuts every changed application again. (bytes keep their hash: computed once.)
+        ends = list(
+            compress(count(), map(not_, map(mod, map(hash, fragments), repeat(CHUNK_INSTANCES))))
+        )
         ends.append(len(fragments) - 1)  # the last run ends with the segment (and its close)
         runs: list[tuple[bytes, ...]] = []
         start, before, last = 0, b"", -1
@@ -164,12 +171,19 @@ class SegmentCache:
 
     def _build(self, app: Application, previous: AppSegment | None) -> AppSegment:
         # Unchanged instances of a changed application keep their bytes.
-        reuse: dict[int, bytes] = {}
+        # The lookups run at C level (map), the encoder only for what is new: a changed
+        # application may hold hundreds of instances of which one changed.
+        instances = app.instances
         if previous is not None:
-            reuse = {id(i): f for i, f in zip(previous.instances, previous.fragments, strict=True)}
+            reuse = dict(zip(map(id, previous.instances), previous.fragments, strict=True))
+            found: list[bytes | None] = list(map(reuse.get, map(id, instances)))
+        else:
+            found = [None] * len(instances)
         encode = _INSTANCE_ENCODERS[self.fmt]
         compact = self.compact
-        fragments = [reuse.get(id(i)) or encode(i, compact=compact) for i in app.instances]
+        for position in list(compress(count(), map(is_, found, repeat(None)))):
+            found[position] = encode(instances[position], compact=compact)
+        fragments = cast(list[bytes], found)  # every None was just encoded
         inherited = None
         if previous is not None:
             # What was derived from the newest segment that had anything derived.

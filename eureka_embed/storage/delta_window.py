@@ -138,7 +138,7 @@ class DeltaWindow:
             if members is None:
                 apps.pop(name, None)
             else:
-                apps[name] = Application(name, tuple(members[i] for i in sorted(members)))
+                apps[name] = Application(name, tuple(map(members.__getitem__, sorted(members))))
         dirty.clear()
         self._sorted = tuple(apps[name] for name in sorted(apps))
         return self._sorted

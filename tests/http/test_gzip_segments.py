@@ -19,6 +19,7 @@ from urllib3.response import GzipDecoder
 
 from eureka_embed.http.gzip_segments import (
     Deflated,
+    _multiply,
     _shift_by_bits,
     crc32_combine,
     deflate,
@@ -33,6 +34,25 @@ pieces = st.lists(st.lists(st.binary(max_size=300), max_size=4), max_size=6)
 @given(st.binary(max_size=500), st.binary(max_size=500))
 def test_combined_crc_is_the_crc_of_the_concatenation(a: bytes, b: bytes) -> None:
     assert crc32_combine(zlib.crc32(a), zlib.crc32(b), len(b)) == zlib.crc32(a + b)
+
+
+def _multiply_bit_by_bit(a: int, b: int) -> int:
+    """Reflected a * b mod the CRC-32 polynomial, from its definition: b times x^k summed over
+    every power x^k in a (bit 31 - k)."""
+    product = 0
+    for k in range(32):
+        if a >> (31 - k) & 1:
+            product ^= b
+        b = (b >> 1) ^ 0xEDB88320 if b & 1 else b >> 1
+    return product
+
+
+words = st.integers(0, 2**32 - 1) | st.sampled_from([0, 1, 2**31, 2**32 - 1, 0xEDB88320])
+
+
+@given(words, words)
+def test_the_nibble_multiply_is_the_polynomial_product(a: int, b: int) -> None:
+    assert _multiply(a, b) == _multiply_bit_by_bit(a, b)
 
 
 @given(pieces)
