@@ -49,9 +49,10 @@ def _reduction_table() -> tuple[int, ...]:
     """``n * x^4 mod P`` for each value ``n`` of the low four bits (x^28..x^31)."""
     table = []
     for n in range(16):
+        shifted = n
         for _ in range(4):
-            n = _times_x(n)
-        table.append(n)
+            shifted = _times_x(shifted)
+        table.append(shifted)
     return tuple(table)
 
 
