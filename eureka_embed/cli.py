@@ -726,9 +726,10 @@ def _serve(options: ServeOptions) -> int:
         # A request passes the GIL between threads several times (waitress's loop and its
         # workers, uvicorn's loop and the write pool); with CPython's 5 ms switch interval each
         # pass waits out whatever holds the GIL, such as a delta read assembling thousands of
-        # changes. Measured in the deploy storm (bench_http.py --storm): heartbeat p99 24.5 ms
-        # at 5 ms, 17.1 ms at 1 ms. The process is ours here; an embedding application keeps
-        # its own setting.
+        # changes. In one A/B of the deploy storm (bench_http.py --storm --settle 20) heartbeat
+        # p99 went from 24.5 ms at 5 ms to 17.1 ms at 1 ms; a single full run after it did not
+        # show the gain beyond run-to-run spread (README, storm table). The process is ours
+        # here; an embedding application keeps its own setting.
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         if options.server == "uvicorn":
             from eureka_embed.asgi_server import GC_THRESHOLDS
