@@ -11,18 +11,11 @@ from tests.server.support import (
     READY,
     ServeProcess,
     app_instances,
+    refuses_connections,
     register_body,
     request,
     wait_for,
 )
-
-
-def _refuses_connections(address: tuple[str, int]) -> bool:
-    try:
-        socket.create_connection(address, timeout=1).close()
-    except ConnectionRefusedError:
-        return True
-    return False
 
 
 def _read_status(sock: socket.socket) -> int:
@@ -74,7 +67,7 @@ def test_a_signal_lets_the_request_in_flight_finish_then_exits_0(
         live_server.stderr.wait_for(f"{signum.name} received, stopping", timeout=10)
 
         # It no longer accepts connections, but it is still there for the request in flight.
-        wait_for(lambda: _refuses_connections((host, port)), what="the port to close")
+        wait_for(lambda: refuses_connections(port, host), what="the port to close")
         assert live_server.process.poll() is None
         sock.sendall(body)
         assert _read_status(sock) == 204

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from eureka_embed.testing import (
     memory_registry,
     sqlite_registry,
 )
+from tests.server.support import refuses_connections
 
 ORDERS = InstanceInfo("h1:orders:8080", "ORDERS", "h1", "10.0.0.1")  # a 90 s lease
 
@@ -214,14 +214,6 @@ def test_the_sqlite_registry_keeps_its_data_in_the_file(tmp_path: Path) -> None:
         second.close()
 
 
-def _refuses(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except ConnectionRefusedError:
-        return True
-    return False
-
-
 def test_a_live_server_serves_the_registry_and_is_gone_afterwards() -> None:
     threads_before = set(threading.enumerate())
     registry = memory_registry()
@@ -231,7 +223,7 @@ def test_a_live_server_serves_the_registry_and_is_gone_afterwards() -> None:
         assert registry.get_instance("ORDERS", ORDERS.instance_id) is not None
         port = server.port
 
-    assert _refuses(port)
+    assert refuses_connections(port)
     assert set(threading.enumerate()) <= threads_before
     registry.close()
 

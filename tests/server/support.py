@@ -9,6 +9,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -100,6 +101,20 @@ def live_instance(base_url: str, app: str, instance_id: str) -> dict[str, Any] |
     assert answer.status == 200, (app, instance_id, answer.status, answer.body[:500])
     found: dict[str, Any] = answer.json()["instance"]
     return found
+
+
+def refuses_connections(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a connection to ``host:port`` is refused (nothing listens there any more)."""
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    except ConnectionResetError:
+        # The listening socket closed during the handshake: the kernel resets the half-made
+        # connection. It is closing, not closed yet; ask again (seen on a loaded machine and
+        # once in a CI run).
+        return False
+    return False
 
 
 def wait_for(probe: Callable[[], T | None], *, timeout: float = 10.0, what: str = "condition") -> T:

@@ -19,7 +19,14 @@ from eureka_embed.server import EurekaServer
 from eureka_embed.storage import MemoryStore
 from eureka_embed.wsgi import create_app
 from tests.registry.helpers import instance
-from tests.server.support import app_instances, get_json, register_body, request, wait_for
+from tests.server.support import (
+    app_instances,
+    get_json,
+    refuses_connections,
+    register_body,
+    request,
+    wait_for,
+)
 
 
 @pytest.fixture
@@ -30,18 +37,6 @@ def server() -> Iterator[EurekaServer]:
         yield running
     finally:
         running.stop()
-
-
-def _refuses_connections(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except ConnectionRefusedError:
-        return True
-    except ConnectionResetError:
-        # The listening socket closed during the handshake: the kernel resets the half-made
-        # connection. It is closing, not closed yet; ask again (a loaded machine hit this).
-        return False
-    return False
 
 
 def _start_upload(port: int, app: str, length: int) -> socket.socket:
@@ -106,7 +101,7 @@ def test_stop_closes_the_port_and_is_idempotent() -> None:
     server.stop()
 
     assert not server.running
-    assert _refuses_connections(port)
+    assert refuses_connections(port)
 
 
 def test_a_server_serves_once() -> None:
@@ -126,7 +121,7 @@ def test_listen_binds_before_serving_and_stop_releases_it() -> None:
 
     server.stop()
 
-    assert _refuses_connections(port)
+    assert refuses_connections(port)
 
 
 def test_a_port_in_use_fails_at_listen() -> None:
@@ -206,7 +201,7 @@ def test_stop_finishes_a_request_still_being_received(server: EurekaServer) -> N
         stopping.start()
 
         # New connections are refused at once, while the request in flight still runs.
-        wait_for(lambda: _refuses_connections(server.port), what="the port to close")
+        wait_for(lambda: refuses_connections(server.port), what="the port to close")
         assert stopping.is_alive()
         sock.sendall(body)
 
@@ -258,7 +253,7 @@ def test_serve_forever_runs_until_request_stop() -> None:
         server.request_stop()
         serving.join(10)
     assert not serving.is_alive()
-    assert _refuses_connections(server.port)
+    assert refuses_connections(server.port)
 
 
 def test_signal_handling_needs_the_main_thread() -> None:
