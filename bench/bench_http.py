@@ -535,6 +535,12 @@ def p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else float("nan")
 
 
+def storm_shape(scale: float) -> tuple[int, float, float, int]:
+    """The storm at ``scale``: fleet size, window (s), heartbeats/s and delta readers."""
+    fleet = int(20_000 * scale)
+    return fleet, 180 * scale, fleet / 30, max(1, int(200 * scale))
+
+
 def storm_run(scale: float, settle: float, store: str) -> dict[str, float]:
     """One deploy storm against a fresh server: a fleet replaced by fresh registrations inside
     the delta window; its figures (seconds, MiB, ratio).
@@ -545,10 +551,7 @@ def storm_run(scale: float, settle: float, store: str) -> dict[str, float]:
     storm, right after it and ``settle`` seconds later (5 minutes by default: the storm's
     changes have left the 3-minute delta window by then).
     """
-    fleet = int(20_000 * scale)
-    window = 180 * scale
-    beats = fleet / 30
-    readers = max(1, int(200 * scale))
+    fleet, window, beats, readers = storm_shape(scale)
     live = {"low": 0}  # instances low .. low+fleet are registered
     serve = ["-m", "eureka_embed", "serve", "--port", "0", "--store", store]
     with server_child(serve) as (url, pid):
@@ -613,22 +616,29 @@ def storm_run(scale: float, settle: float, store: str) -> dict[str, float]:
 FRESH_SQLITE = "sqlite-file"
 
 
+@contextmanager
+def _store_of_a_run(store: str) -> Iterator[str]:
+    """``store``, or for :data:`FRESH_SQLITE` a new SQLite file (as serve's default) per run."""
+    if store != FRESH_SQLITE:
+        yield store
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        yield f"sqlite:///{Path(tmp) / 'registry.db'}"
+
+
 def bench_storm(scale: float, settle: float, store: str, runs: int) -> None:
     """``runs`` deploy storms one after the other, each against a fresh server (``--storm``,
     ``--storm-runs``); every row the median (min-max) over the runs."""
     results = []
     for _ in range(runs):
-        if store != FRESH_SQLITE:
-            results.append(storm_run(scale, settle, store))
-            continue
-        with tempfile.TemporaryDirectory() as tmp:  # each run a fresh file, as serve's default
-            results.append(storm_run(scale, settle, f"sqlite:///{Path(tmp) / 'registry.db'}"))
+        with _store_of_a_run(store) as url:
+            results.append(storm_run(scale, settle, url))
     figures = {name: Spread.of(r[name] for r in results) for name in results[0]}
-    fleet, readers = int(20_000 * scale), max(1, int(200 * scale))
+    fleet, window, beats, readers = storm_shape(scale)
     kind = "sqlite" if store == FRESH_SQLITE else store.split(":", maxsplit=1)[0]
     print(
-        f"deploy storm ({kind}): fleet {fleet:,} replaced in {180 * scale:.0f} s, "
-        f"{fleet / 30:.0f} heartbeats/s, {readers} delta readers every 30 s, "
+        f"deploy storm ({kind}): fleet {fleet:,} replaced in {window:.0f} s, "
+        f"{beats:.0f} heartbeats/s, {readers} delta readers every 30 s, "
         f"settle {settle:.0f} s: median (min-max) of {runs} runs, a fresh server each"
     )
     ms = functools.partial(Spread.show, fmt=".1f", scale=1000, unit="ms")
@@ -844,6 +854,8 @@ def main() -> None:
         bench_storm_rebuild(args.rounds)
         return
     if args.storm:
+        if args.storm_runs < 1:
+            parser.error("--storm-runs must be 1 or more")
         bench_storm(args.storm_scale, args.settle, args.storm_store, args.storm_runs)
         return
     if args.scaling is not None:

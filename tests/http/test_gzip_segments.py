@@ -159,43 +159,24 @@ def test_a_piece_with_nothing_before_it_refers_to_nothing_before_it() -> None:
         assert gzip.decompress(gzip_stream([deflate([data])])) == data
 
 
-# -- the tables built at import, against polynomials in plain (unreflected) form
-
-_P = 0x104C11DB7  # x^32 + x^26 + ... + 1: the CRC-32 polynomial, highest power in the top bit
+# -- the tables built at import, against the product from its definition (above)
 
 
-def _reflected(word: int) -> int:
-    """A 32-bit word's bits in reverse order: between zlib's form (x^0 in bit 31) and plain."""
-    return int(f"{word:032b}"[::-1], 2)
-
-
-def _mod_p(poly: int) -> int:
-    for degree in range(poly.bit_length() - 1, 31, -1):
-        if poly >> degree & 1:
-            poly ^= _P << (degree - 32)
-    return poly
-
-
-def _carry_less_product(a: int, b: int) -> int:
-    product = 0
-    while b:
-        if b & 1:
-            product ^= a
-        a <<= 1
-        b >>= 1
-    return product
+def _x_to_the(k: int) -> int:
+    """x^k in zlib's reflected form (x^0 in bit 31)."""
+    return 1 << (31 - k)
 
 
 def test_the_reduction_table_is_each_nibble_times_x4() -> None:
-    # The nibble's four bits are x^28..x^31 of a word; moved up by x^4 they wrap around P.
-    expected = tuple(_reflected(_mod_p(_reflected(n) << 4)) for n in range(16))
+    # A nibble n as the low four bits of a word is x^31..x^28; moved up by x^4 it wraps round P.
+    expected = tuple(_multiply_bit_by_bit(_x_to_the(4), n) for n in range(16))
     assert gzip_segments._TIMES_X4 == _reduction_table() == expected
 
 
 def test_the_power_table_is_x_to_each_power_of_two() -> None:
     expected: list[int] = []
-    power = 0b10  # x
-    for _ in range(32):
-        expected.append(_reflected(power))
-        power = _mod_p(_carry_less_product(power, power))
+    power = _x_to_the(1)
+    for _ in range(32):  # x^(2^n), each the square of the one before
+        expected.append(power)
+        power = _multiply_bit_by_bit(power, power)
     assert gzip_segments._X2N == _powers() == expected
